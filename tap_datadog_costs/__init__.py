@@ -1,0 +1,1 @@
+"""tap-datadog-costs: Datadog usage and cost data for any Singer target."""

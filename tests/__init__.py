@@ -1,0 +1,1 @@
+"""Test suite of tap-datadog-costs."""

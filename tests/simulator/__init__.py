@@ -1,0 +1,17 @@
+"""A local Datadog Usage Metering API with deterministic data, for testing tap-datadog-costs."""
+
+from __future__ import annotations
+
+from .data import PARENT_ID, PARENT_NAME, REGION, USAGE_TYPES
+from .server import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS, DatadogSimulator
+
+__all__ = [
+    "CHILD_KEYS",
+    "EMPTY_KEYS",
+    "PARENT_ID",
+    "PARENT_KEYS",
+    "PARENT_NAME",
+    "REGION",
+    "USAGE_TYPES",
+    "DatadogSimulator",
+]

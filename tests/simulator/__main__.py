@@ -1,0 +1,32 @@
+"""Serve the simulator until SIGTERM/SIGINT, e.g. for running the tap by hand in a Quickstart."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from .data import parse_instant
+from .server import DatadogSimulator
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the address, serve, and print the URL so scripts can wait for it."""
+    parser = argparse.ArgumentParser(prog="python -m tests.simulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8999)
+    parser.add_argument(
+        "--now", type=parse_instant, help="simulated current time (ISO); default: this hour"
+    )
+    args = parser.parse_args(argv)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    with DatadogSimulator(now=args.now, host=args.host, port=args.port) as sim:
+        print(f"Datadog API simulator listening on {sim.url}", flush=True)  # noqa: T201
+        while not stopping.wait(0.5):
+            pass
+
+
+if __name__ == "__main__":
+    main()

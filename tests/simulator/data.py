@@ -1,0 +1,456 @@
+"""Deterministic data behind the Datadog simulator, and the oracle of what the tap must emit.
+
+Every number is derived from a CRC of its coordinates so tests can recompute any value without
+running the server; nothing here does I/O. Money is kept in integer cents so that summing orgs
+and recomputing totals never drifts by a float ulp.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+HOUR = timedelta(hours=1)
+
+PARENT_ID = "parent00001"
+PARENT_NAME = "Acme Parent"
+REGION = "us"
+LATE_DATA_HOURS = 72
+MISSING_RECENT_HOURS = 3
+HISTORICAL_AVAILABLE_DAY = 3
+HISTORICAL_FINAL_DAY = 17
+OLD_MONTH_AGE = 12
+IDENTITY_FIELDS = ("org_name", "public_id", "account_name", "account_public_id", "region")
+
+USAGE_TYPES: dict[str, tuple[str, ...]] = {
+    "infra_hosts": ("host_count", "container_count"),
+    "logs": ("indexed_events_count", "ingested_events_bytes"),
+    "apm": ("apm_host_count",),
+}
+# Other product families documented for filter[product_families]; each gets one usage type.
+# A word list reads better than 44 quoted strings.
+DOCUMENTED_FAMILIES = tuple(
+    """
+    analyzed_logs application_security audit_trail bits_ai serverless ci_app
+    cloud_cost_management cloud_siem csm_container_enterprise csm_host_enterprise cspm
+    custom_events cws dbm error_tracking fargate incident_management indexed_logs indexed_spans
+    ingested_spans iot lambda_traced_invocations llm_observability network_flows network_hosts
+    network_monitoring observability_pipelines online_archive profiling product_analytics rum
+    rum_browser_sessions rum_mobile_sessions sds snmp software_delivery synthetics_api
+    synthetics_browser synthetics_mobile synthetics_parallel_testing timeseries vuln_management
+    workflow_executions audit_logs
+    """.split()  # noqa: SIM905
+)
+DEFAULT_FAMILIES = ("infra_hosts", "logs", "apm")
+
+COST_PRODUCTS = ("infra_host", "apm_host", "logs_indexed_15day")
+AGGREGATION_FUNCTIONS = {"apm_host": "sum"}
+CHARGE_TYPES = {
+    "historical": ("committed", "on_demand", "total"),
+    "estimated": ("committed", "on_demand", "total"),
+    "projected": ("projected_committed", "projected_on_demand", "total"),
+}
+COST_KINDS = tuple(CHARGE_TYPES)
+VIEWS = ("summary", "sub-org")
+
+# (billing dimension, in-app label, ((endpoint id, keys, status), ...))
+BILLING_DIMENSIONS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...], str], ...]], ...] = (
+    (
+        "infra_host",
+        "Infra Hosts",
+        (
+            ("api/v1/usage/hosts", ("host_count", "agent_host_count"), "OK"),
+            ("api/v2/usage/hourly_usage", ("infra_hosts.host_count",), "OK"),
+        ),
+    ),
+    ("apm_host", "APM Hosts", (("api/v1/usage/hosts", ("apm_host_count",), "OK"),)),
+    (
+        "logs_indexed_15day",
+        "Indexed Logs (15-day Retention)",
+        (
+            ("api/v1/usage/logs", ("indexed_events_count",), "OK"),
+            ("api/v2/usage/hourly_usage", ("logs.indexed_events_count",), "OK"),
+        ),
+    ),
+    (
+        "synthetics_api_tests",
+        "Synthetics API Tests",
+        (("api/v1/usage/synthetics_api", (), "NOT_FOUND"),),
+    ),
+)
+
+Moment = datetime | date | str
+Endpoint = tuple[str, list[str], str]  # (endpoint id, keys, status)
+
+
+def stable_int(*parts: object) -> int:
+    """A reproducible pseudo-random int (Python's hash() changes per process)."""
+    return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+def stable_id(*parts: object) -> str:
+    """A 64-hex response id, like Datadog's."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+
+
+def parse_instant(value: Moment) -> datetime:
+    """Parse the spellings Datadog accepts: ``YYYY-MM``, ``YYYY-MM-DDThh``, ``Z``, fractions."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    else:
+        text = value.strip().replace(" ", "+")  # an unencoded "+" in a query arrives as a space
+        moment = datetime.fromisoformat(f"{text}-01" if len(text) == 7 else text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def floor_hour(moment: Moment) -> datetime:
+    """The hour an instant falls in."""
+    return parse_instant(moment).replace(minute=0, second=0, microsecond=0)
+
+
+def month_start(moment: Moment) -> datetime:
+    """The first instant (UTC) of the month an instant falls in."""
+    return floor_hour(moment).replace(day=1, hour=0)
+
+
+def shift_months(moment: datetime, months: int) -> datetime:
+    """Calendar month arithmetic, clamping the day (Jan 31 + 1 month = Feb 29/28)."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def months_between(first: datetime, last: datetime) -> int:
+    """Whole calendar months from ``first``'s month to ``last``'s month."""
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
+def iso_hour(moment: datetime) -> str:
+    """Hourly usage timestamp format: ``YYYY-MM-DDTHH:00:00+00:00``."""
+    return moment.strftime("%Y-%m-%dT%H:00:00+00:00")
+
+
+def iso_z(moment: datetime) -> str:
+    """Date-time with a ``Z`` suffix, as the cost and billing endpoints write it."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cents_to_float(cents: int) -> float:
+    """Cents to a 2-decimal float."""
+    return round(cents / 100, 2)
+
+
+@dataclass(frozen=True)
+class Org:
+    """One organization of the simulated multi-org account."""
+
+    public_id: str
+    name: str
+    description: str
+    created: str
+
+    def as_served(self) -> dict[str, Any]:
+        """The /api/v1/org representation."""
+        return {
+            "public_id": self.public_id,
+            "name": self.name,
+            "description": self.description,
+            "created": self.created,
+            "settings": {},
+            "subscription": {"type": "pro"},
+            "billing": {"type": "parent_billing"},
+        }
+
+    def identity(self, parent: Org) -> dict[str, str]:
+        """Org and account columns shared by usage and cost rows."""
+        values = (self.name, self.public_id, parent.name, parent.public_id, REGION)
+        return dict(zip(IDENTITY_FIELDS, values, strict=True))
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One cost charge: a product's committed, on-demand or total amount."""
+
+    product_name: str
+    charge_type: str
+    cents: int
+
+    @property
+    def last_aggregation_function(self) -> str | None:
+        """Only some products report it, so the tap must treat it as nullable."""
+        return AGGREGATION_FUNCTIONS.get(self.product_name)
+
+
+@dataclass(frozen=True)
+class CostEntry:
+    """One cost item: an org (or the parent summing every org) for one month or day."""
+
+    org: Org
+    period: datetime
+    charges: tuple[Charge, ...]
+
+    @property
+    def total_cents(self) -> int:
+        """Sum of the ``total`` charges: summing every charge would double-count."""
+        return sum(charge.cents for charge in self.charges if charge.charge_type == "total")
+
+
+@dataclass(frozen=True)
+class Account:
+    """A snapshot of the simulated account at one generation (immutable: revise() replaces it)."""
+
+    now: datetime
+    child_orgs: int = 2
+    families: tuple[str, ...] = DEFAULT_FAMILIES
+    history_months: int = 16
+    generation: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "now", floor_hour(self.now))
+        unknown = [family for family in self.families if not is_family(family)]
+        if unknown:
+            msg = f"unknown product families: {unknown}"
+            raise ValueError(msg)
+
+    # ---- orgs -----------------------------------------------------------------------------
+    @property
+    def parent(self) -> Org:
+        """The parent org (the account)."""
+        return Org(PARENT_ID, PARENT_NAME, "Acme parent organization", "2019-09-26T17:28:28Z")
+
+    @property
+    def children(self) -> list[Org]:
+        """The child orgs, numbered from 1."""
+        return [
+            Org(
+                f"child{n:05d}",
+                f"Acme Child {n}",
+                f"Acme child organization {n}",
+                f"202{n % 10}-01-15T09:30:00Z",
+            )
+            for n in range(1, self.child_orgs + 1)
+        ]
+
+    @property
+    def orgs(self) -> list[Org]:
+        """Parent first, then the children."""
+        return [self.parent, *self.children]
+
+    # ---- hourly usage ---------------------------------------------------------------------
+    @property
+    def history_start(self) -> datetime:
+        """First hour with data: the start of the month ``history_months`` before now's month."""
+        return shift_months(month_start(self.now), -self.history_months)
+
+    @property
+    def usage_end(self) -> datetime:
+        """Exclusive end of the reported hours: the last hours arrive late (from generation 1)."""
+        return self.now - (MISSING_RECENT_HOURS * HOUR if self.generation == 0 else timedelta())
+
+    def resolve_families(self, requested: Iterable[str]) -> list[str]:
+        """Expand ``all`` to the account's families, keeping request order without repeats."""
+        names: list[str] = []
+        for family in requested:
+            for name in self.families if family == "all" else (family,):
+                if name not in names:
+                    names.append(name)
+        return names
+
+    def usage_value(self, org: Org, family: str, usage_type: str, hour: datetime) -> int | None:
+        """Measured value; late hours grow with each generation; some values are null."""
+        if usage_type == "container_count" and hour.hour == 3:
+            return None
+        value = stable_int("usage", org.public_id, family, usage_type, iso_hour(hour)) % 100
+        return value + self.generation if hour >= self.now - LATE_DATA_HOURS * HOUR else value
+
+    def usage_hours(self, start: datetime, end: datetime) -> list[datetime]:
+        """Hours with data in [start, end)."""
+        hour = max(floor_hour(start), self.history_start)
+        stop = min(floor_hour(end), self.usage_end)
+        hours = []
+        while hour < stop:
+            hours.append(hour)
+            hour += HOUR
+        return hours
+
+    def usage_items(
+        self, orgs: list[Org], families: list[str], start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        """Served hourly usage items, in Datadog's order (family, org, hour), not by time."""
+        hours = self.usage_hours(start, end)
+        return [
+            {
+                "id": stable_id(org.public_id, family, iso_hour(hour), self.generation),
+                "type": "usage_timeseries",
+                "attributes": {
+                    **org.identity(self.parent),
+                    "product_family": family,
+                    "timestamp": iso_hour(hour),
+                    "measurements": [
+                        {
+                            "usage_type": usage_type,
+                            "value": self.usage_value(org, family, usage_type, hour),
+                        }
+                        for usage_type in usage_types(family)
+                    ],
+                },
+            }
+            for family in sorted(families)
+            for org in sorted(orgs, key=lambda org: org.public_id)
+            for hour in hours
+        ]
+
+    def expected_hourly_usage(
+        self,
+        start: Moment,
+        end: Moment,
+        include_descendants: bool = True,  # noqa: FBT001, FBT002 -- positional per the documented API
+        families: Iterable[str] = ("all",),
+    ) -> list[dict[str, Any]]:
+        """Flat usage records (one per usage type) for hours start <= h < end."""
+        orgs = self.orgs if include_descendants else [self.parent]
+        items = self.usage_items(
+            orgs, self.resolve_families(families), parse_instant(start), parse_instant(end)
+        )
+        records = [
+            {
+                "timestamp": item["attributes"]["timestamp"],
+                **{key: item["attributes"][key] for key in (*IDENTITY_FIELDS, "product_family")},
+                **measurement,
+            }
+            for item in items
+            for measurement in item["attributes"]["measurements"]
+        ]
+        return sorted(
+            records,
+            key=lambda r: (r["timestamp"], r["public_id"], r["product_family"], r["usage_type"]),
+        )
+
+    # ---- costs ----------------------------------------------------------------------------
+    def is_final(self, month: Moment) -> bool:
+        """Historical cost of a month is final from the 17th of the next month."""
+        return self.now >= shift_months(month_start(month), 1).replace(day=HISTORICAL_FINAL_DAY)
+
+    def cost_months(self, kind: str) -> list[datetime]:
+        """Months the cost endpoint of this kind answers for."""
+        current = month_start(self.now)
+        if kind == "projected":
+            return [current]
+        if kind == "estimated":
+            return [shift_months(current, -1), current]
+        months, month = [], self.history_start
+        while self.now >= shift_months(month, 1).replace(day=HISTORICAL_AVAILABLE_DAY):
+            months.append(month)
+            month = shift_months(month, 1)
+        return months
+
+    def product_cents(self, kind: str, org: Org, month: datetime, product: str) -> tuple[int, int]:
+        """(committed, on_demand) cents; even base values so estimates halve exactly."""
+        key = (org.public_id, month.strftime("%Y-%m"), product)
+        committed = 2 * (stable_int("committed", *key) % 50_000)
+        on_demand = 1_000 + 2 * (stable_int("on_demand", *key) % 50_000)
+        if kind == "historical" and not self.is_final(month):
+            on_demand -= 100 * (self.generation + 1)
+        elif kind == "estimated":
+            committed, on_demand = committed // 2, on_demand // 2 + 25 * self.generation
+        return committed, on_demand
+
+    def cost_entries(
+        self, kind: str, orgs: list[Org], period: datetime, view: str, per_day: int | None = None
+    ) -> list[CostEntry]:
+        """Cost items of a month, or of a day: the month's amount * per_day / days in the month."""
+        month = month_start(period)
+        groups = [(self.parent, orgs)] if view == "summary" else [(org, [org]) for org in orgs]
+        days = calendar.monthrange(month.year, month.month)[1]
+        entries = []
+        for owner, members in groups:
+            charges: list[Charge] = []
+            for product in COST_PRODUCTS:
+                parts = [self.product_cents(kind, org, month, product) for org in members]
+                committed, on_demand = (sum(part[i] for part in parts) for i in (0, 1))
+                if per_day is not None:
+                    committed, on_demand = committed * per_day // days, on_demand * per_day // days
+                amounts = (committed, on_demand, committed + on_demand)
+                charges += map(Charge, [product] * 3, CHARGE_TYPES[kind], amounts)
+            entries.append(CostEntry(owner, period, tuple(charges)))
+        return entries
+
+    def expected_costs(
+        self, kind: str, start_month: Moment, end_month: Moment, view: str
+    ) -> list[dict[str, Any]]:
+        """Flat cost rows (one per charge) for the months the endpoint returns in [start, end]."""
+        first, last = month_start(start_month), month_start(end_month)
+        return [
+            {
+                "month": entry.period.isoformat(),
+                **entry.org.identity(self.parent),
+                "product_name": charge.product_name,
+                "charge_type": charge.charge_type,
+                "cost": cents_to_float(charge.cents),
+                "last_aggregation_function": charge.last_aggregation_function,
+                "total_cost": cents_to_float(entry.total_cents),
+            }
+            for month in self.cost_months(kind)
+            if first <= month <= last
+            for entry in self.cost_entries(kind, self.orgs, month, view)
+            for charge in entry.charges
+        ]
+
+    def historical_date(self, month: datetime) -> str:
+        """Old months come back with arbitrary hours (a Datadog quirk the tap normalises)."""
+        if months_between(month, month_start(self.now)) > OLD_MONTH_AGE:
+            return month.replace(day=15, hour=13).isoformat()
+        return month.isoformat()
+
+    # ---- billing dimension mapping --------------------------------------------------------
+    def mapping_entries(self, month: Moment) -> list[tuple[str, str, list[Endpoint]]]:
+        """(dimension, label, endpoints) of a month; this month's keys change per generation."""
+        first = month_start(month)
+        if not self.history_start <= first <= month_start(self.now):
+            return []
+        entries = []
+        for dimension, label, endpoints in BILLING_DIMENSIONS:
+            served = [(endpoint, list(keys), status) for endpoint, keys, status in endpoints]
+            if dimension == "infra_host" and first == month_start(self.now):
+                served[0][1].append(f"gen{self.generation}")
+            entries.append((dimension, label, served))
+        return entries
+
+    def expected_mappings(self, month: Moment) -> list[dict[str, Any]]:
+        """Flat mapping rows, one per (billing dimension, endpoint)."""
+        return [
+            {
+                "month": month_start(month).isoformat(),
+                "billing_dimension": dimension,
+                "in_app_label": label,
+                "endpoint": endpoint,
+                "keys": keys,
+                "status": status,
+            }
+            for dimension, label, endpoints in self.mapping_entries(month)
+            for endpoint, keys, status in endpoints
+        ]
+
+    def expected_orgs(self) -> list[dict[str, Any]]:
+        """The /api/v1/org list as served to the parent keys."""
+        return [org.as_served() for org in self.orgs]
+
+
+def is_family(name: str) -> bool:
+    """A product family the API accepts."""
+    return name in USAGE_TYPES or name in DOCUMENTED_FAMILIES
+
+
+def usage_types(family: str) -> tuple[str, ...]:
+    """Usage types reported for a family."""
+    return USAGE_TYPES.get(family, (f"{family}_count",))

@@ -1,0 +1,788 @@
+"""The simulator answers like Datadog (shapes checked against recordings); its oracle is exact."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests
+
+from tests.simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_ID, PARENT_KEYS, DatadogSimulator
+from tests.simulator.data import Account, month_start, parse_instant
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+NOW = datetime(2024, 3, 10, 15, tzinfo=UTC)  # Feb is available but not final; Jan is final
+RECORDED = Path(__file__).parent / "fixtures" / "recorded"
+ROOT = Path(__file__).resolve().parent.parent
+
+VALIDATE = "/api/v1/validate"
+ORGS = "/api/v1/org"
+HOURLY = "/api/v2/usage/hourly_usage"
+HISTORICAL = "/api/v2/usage/historical_cost"
+ESTIMATED = "/api/v2/usage/estimated_cost"
+PROJECTED = "/api/v2/usage/projected_cost"
+MAPPING = "/api/v2/usage/billing_dimension_mapping"
+ACTIVE = "/api/v2/cost_by_tag/active_billing_dimensions"
+COST_PATHS = (HISTORICAL, ESTIMATED, PROJECTED, MAPPING, ACTIVE)
+COST_PARAMS = {HISTORICAL: {"start_month": "2023-06"}, ESTIMATED: {"start_month": "2024-02"}}
+NON_PARENT = {
+    "errors": ["API called with non-parent org keys. Data is only available at the root level org"]
+}
+DAY_OF_USAGE = {
+    "filter[timestamp][start]": "2024-03-08T00",
+    "filter[timestamp][end]": "2024-03-09T00",
+}
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[DatadogSimulator]:
+    """One simulator for the module, frozen at NOW (tests that mutate it start their own)."""
+    with DatadogSimulator(now=NOW) as sim:
+        yield sim
+
+
+def call(
+    sim: DatadogSimulator,
+    path: str,
+    params: dict[str, str] | None = None,
+    keys: tuple[str, ...] | None = PARENT_KEYS,
+) -> requests.Response:
+    """One GET with Datadog's key headers (as many as ``keys`` holds)."""
+    headers = dict(zip(("DD-API-KEY", "DD-APPLICATION-KEY"), keys or (), strict=False))
+    return requests.get(sim.url + path, params=params, headers=headers, timeout=10)
+
+
+def recorded(name: str) -> Any:
+    """A committed fixture body."""
+    return json.loads((RECORDED / f"{name}.json").read_text())
+
+
+def json_type(value: Any) -> str:
+    """JSON type name; ints and floats are both numbers in JSON."""
+    for kind, name in (
+        (bool, "boolean"),
+        ((int, float), "number"),
+        (str, "string"),
+        (list, "array"),
+        (dict, "object"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def assert_covers(reference: Any, ours: Any, path: str = "$") -> None:
+    """Every key path of ``reference`` exists in ``ours`` with the same JSON type.
+
+    Null on either side matches anything; lists are compared through the reference's first
+    element, which every element of ours must cover (an empty list of ours has nothing to check).
+    """
+    if reference is None or ours is None:
+        return
+    assert json_type(ours) == json_type(reference), (
+        f"{path}: {json_type(ours)} != {json_type(reference)}"
+    )
+    if isinstance(reference, dict):
+        for key, value in reference.items():
+            assert key in ours, f"{path}.{key} missing"
+            assert_covers(value, ours[key], f"{path}.{key}")
+    elif isinstance(reference, list) and reference:
+        for index, element in enumerate(ours):
+            assert_covers(reference[0], element, f"{path}[{index}]")
+            assert_compatible(ours[0], element, f"{path}[{index}]")
+
+
+def assert_compatible(first: Any, other: Any, path: str) -> None:
+    """Elements of one list share a structure: same types on common key paths (null matches)."""
+    if first is None or other is None:
+        return
+    assert json_type(first) == json_type(other), path
+    if isinstance(first, dict):
+        for key in first.keys() & other.keys():
+            assert_compatible(first[key], other[key], f"{path}.{key}")
+    elif isinstance(first, list) and first and other:
+        assert_compatible(first[0], other[0], f"{path}[0]")
+
+
+# ---- (1) shapes against recordings -------------------------------------------------------
+SHAPE_CASES = [
+    (
+        "hourly_usage_ok",
+        HOURLY,
+        {
+            "filter[timestamp][start]": "2024-03-05T14:57:41.821Z",
+            "filter[product_families]": "infra_hosts",
+        },
+        PARENT_KEYS,
+        200,
+    ),
+    (
+        "hourly_usage_400",
+        HOURLY,
+        {
+            "filter[timestamp][start]": "2024-03-05T14:57:41.335Z",
+            "filter[timestamp][end]": "2024-03-03T14:57:41.335Z",
+            "filter[product_families]": "infra_hosts",
+        },
+        PARENT_KEYS,
+        400,
+    ),
+    ("cost_by_org_ok", HISTORICAL, {"start_month": "2023-06", "view": "sub-org"}, PARENT_KEYS, 200),
+    (
+        "historical_cost_ok",
+        HISTORICAL,
+        {"start_month": "2023-09-21T21:58:43.871Z", "view": "sub-org"},
+        PARENT_KEYS,
+        200,
+    ),
+    (
+        "estimated_cost_by_org_month_ok",
+        ESTIMATED,
+        {"start_month": "2024-02-20T17:07:01.561Z", "end_month": "2024-03-22T17:07:01.561Z"},
+        PARENT_KEYS,
+        200,
+    ),
+    (
+        "estimated_cost_by_org_date_ok",
+        ESTIMATED,
+        {"start_date": "2024-03-01T17:07:01.561Z", "end_date": "2024-03-03T17:07:01.561Z"},
+        PARENT_KEYS,
+        200,
+    ),
+    (
+        "estimated_cost_month_ok",
+        ESTIMATED,
+        {"view": "sub-org", "start_month": "2024-03-04T18:40:14.021Z"},
+        PARENT_KEYS,
+        200,
+    ),
+    (
+        "estimated_cost_date_ok",
+        ESTIMATED,
+        {"start_date": "2024-03-08T14:22:55.359Z", "view": "sub-org"},
+        PARENT_KEYS,
+        200,
+    ),
+    (
+        "estimated_cost_both_params_400",
+        ESTIMATED,
+        {
+            "view": "sub-org",
+            "start_month": "2024-03-03T21:08:41.229Z",
+            "start_date": "2024-02-28T21:08:41.229Z",
+        },
+        PARENT_KEYS,
+        400,
+    ),
+    ("cost_attribution_non_parent_400", HISTORICAL, {"start_month": "2024-01"}, CHILD_KEYS, 400),
+    ("billing_dimension_mapping_400", MAPPING, {}, CHILD_KEYS, 400),
+    ("validate_ok", VALIDATE, {}, PARENT_KEYS, 200),
+    ("validate_forbidden", VALIDATE, {}, None, 403),
+    ("active_billing_dimensions_ok", ACTIVE, {}, PARENT_KEYS, 200),
+    ("projected_cost_ok", PROJECTED, {"view": "sub-org"}, PARENT_KEYS, 200),
+    ("from_openapi_org_ok", ORGS, {}, PARENT_KEYS, 200),
+    (
+        "from_openapi_billing_dimension_mapping_ok",
+        MAPPING,
+        {"filter[month]": "2024-03"},
+        PARENT_KEYS,
+        200,
+    ),
+]
+SAME_BODY = {
+    "hourly_usage_400",
+    "estimated_cost_both_params_400",
+    "cost_attribution_non_parent_400",
+    "billing_dimension_mapping_400",
+    "validate_ok",
+    "validate_forbidden",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "params", "keys", "status"), SHAPE_CASES, ids=[c[0] for c in SHAPE_CASES]
+)
+def test_answer_has_the_recorded_structure(  # noqa: PLR0913, PLR0917
+    api: DatadogSimulator,
+    name: str,
+    path: str,
+    params: dict[str, str],
+    keys: tuple[str, str] | None,
+    status: int,
+) -> None:
+    response = call(api, path, params, keys)
+    assert response.status_code == status
+    body, reference = response.json(), recorded(name)
+    assert_covers(reference, body)
+    if isinstance(reference.get("data"), list) and reference["data"]:
+        assert body["data"], "nothing to compare with the recording"
+    if name in SAME_BODY:
+        assert body == reference
+    if name == "hourly_usage_ok":  # one page: Datadog leaves "meta" out, and so do we
+        assert body.keys() == reference.keys() == {"data"}
+        assert len(body["data"]) == len(reference["data"]) == 24
+
+
+def test_json_api_errors_carry_their_media_type(api: DatadogSimulator) -> None:
+    response = call(api, MAPPING, keys=CHILD_KEYS)
+    assert response.headers["Content-Type"] == "application/vnd.api+json"
+    assert response.json()["errors"][0]["detail"] == NON_PARENT["errors"][0]
+
+
+# ---- (2) pagination ----------------------------------------------------------------------
+def fetch_pages(
+    sim: DatadogSimulator, params: dict[str, str], limit: int
+) -> list[list[dict[str, Any]]]:
+    """Follow next_record_id until it is null, as a client would."""
+    pages, cursor = [], None
+    while True:
+        page_params = {
+            **params,
+            "page[limit]": str(limit),
+            **({"page[next_record_id]": cursor} if cursor else {}),
+        }
+        body = call(sim, HOURLY, page_params).json()
+        pages.append(body["data"])
+        cursor = body.get("meta", {}).get("pagination", {}).get("next_record_id")
+        if cursor is None:
+            return pages
+
+
+def test_pagination_returns_every_item_once(api: DatadogSimulator) -> None:
+    params = {
+        **DAY_OF_USAGE,
+        "filter[product_families]": "all",
+        "filter[include_descendants]": "true",
+    }
+    whole = call(api, HOURLY, params).json()
+    assert "meta" not in whole
+    assert len(whole["data"]) == 3 * 3 * 24
+    pages = fetch_pages(api, params, 50)
+    assert [len(page) for page in pages] == [50, 50, 50, 50, 16]
+    ids = [item["id"] for page in pages for item in page]
+    assert ids == [item["id"] for item in whole["data"]]
+    assert len(set(ids)) == len(ids)
+    order = [
+        (
+            i["attributes"]["product_family"],
+            i["attributes"]["public_id"],
+            i["attributes"]["timestamp"],
+        )
+        for i in whole["data"]
+    ]
+    assert order == sorted(order)
+    timestamps = [stamp for *_, stamp in order]
+    assert timestamps != sorted(timestamps)  # deliberately not in time order
+
+
+def test_last_page_of_many_has_a_null_cursor(api: DatadogSimulator) -> None:
+    params = {**DAY_OF_USAGE, "filter[product_families]": "logs", "page[limit]": "12"}
+    first = call(api, HOURLY, params).json()
+    cursor = first["meta"]["pagination"]["next_record_id"]
+    last = call(api, HOURLY, {**params, "page[next_record_id]": cursor}).json()
+    assert len(last["data"]) == 12
+    assert last["meta"] == {"pagination": {"next_record_id": None}}
+
+
+@pytest.mark.parametrize("limit", ["0", "501", "ten"])
+def test_page_limit_outside_1_to_500_is_refused(api: DatadogSimulator, limit: str) -> None:
+    params = {**DAY_OF_USAGE, "filter[product_families]": "apm", "page[limit]": limit}
+    assert call(api, HOURLY, params).status_code == 400
+
+
+def test_cursor_from_another_query_is_refused(api: DatadogSimulator) -> None:
+    params = {**DAY_OF_USAGE, "filter[product_families]": "logs", "page[limit]": "5"}
+    cursor = call(api, HOURLY, params).json()["meta"]["pagination"]["next_record_id"]
+    other = {**params, "filter[product_families]": "apm", "page[next_record_id]": cursor}
+    assert call(api, HOURLY, other).status_code == 400
+    assert call(api, HOURLY, {**params, "page[next_record_id]": "garbage"}).status_code == 400
+
+
+# ---- (3) windows and parameters ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("descendants", "start", "end", "status", "says"),
+    [
+        ("true", "2024-03-08T00", "2024-03-09T00", 200, None),
+        ("true", "2024-03-08T00", "2024-03-09T01", 400, "24 hours"),
+        ("false", "2024-01-01T00", "2024-03-01T00", 200, None),
+        ("false", "2024-01-01T00", "2024-03-01T01", 400, "2 months"),
+    ],
+)
+def test_window_limits(  # noqa: PLR0913, PLR0917
+    api: DatadogSimulator, descendants: str, start: str, end: str, status: int, says: str | None
+) -> None:
+    params = {
+        "filter[timestamp][start]": start,
+        "filter[timestamp][end]": end,
+        "filter[product_families]": "apm",
+        "filter[include_descendants]": descendants,
+    }
+    response = call(api, HOURLY, params)
+    assert response.status_code == status
+    if says:
+        assert says in response.json()["errors"][0]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"filter[product_families]": "apm"},
+        {"filter[timestamp][start]": "2024-03-08T00"},
+        {
+            "filter[timestamp][start]": "2024-03-08T00",
+            "filter[product_families]": "apm,flux_capacitors",
+        },
+        {"filter[timestamp][start]": "yesterday", "filter[product_families]": "apm"},
+        {
+            "filter[timestamp][start]": "2024-03-08T00",
+            "filter[product_families]": "apm",
+            "filter[include_descendants]": "maybe",
+        },
+    ],
+    ids=["no-start", "no-families", "unknown-family", "bad-timestamp", "bad-boolean"],
+)
+def test_bad_hourly_parameters_are_refused(api: DatadogSimulator, params: dict[str, str]) -> None:
+    response = call(api, HOURLY, params)
+    assert response.status_code == 400
+    assert isinstance(response.json()["errors"][0], str)
+
+
+def test_timestamp_spellings_are_equivalent(api: DatadogSimulator) -> None:
+    answers = [
+        call(
+            api,
+            HOURLY,
+            {
+                "filter[timestamp][start]": start,
+                "filter[product_families]": "infra_hosts",
+                "filter[timestamp][end]": "2024-03-08T06:00:00Z",
+            },
+        ).json()["data"]
+        for start in (
+            "2024-03-08T00",
+            "2024-03-08T00:00:00+00:00",
+            "2024-03-08T00:00:00Z",
+            "2024-03-08T00:42:00.123Z",
+        )
+    ]
+    assert len(answers[0]) == 6
+    assert all(answer == answers[0] for answer in answers)
+
+
+def test_documented_family_gets_one_usage_type(api: DatadogSimulator) -> None:
+    item = call(api, HOURLY, {**DAY_OF_USAGE, "filter[product_families]": "rum"}).json()["data"][0]
+    assert [m["usage_type"] for m in item["attributes"]["measurements"]] == ["rum_count"]
+
+
+def test_estimated_cost_refuses_old_starts_and_missing_starts(api: DatadogSimulator) -> None:
+    assert call(api, ESTIMATED, {"start_month": "2023-12"}).status_code == 400
+    assert call(api, ESTIMATED, {"start_date": "2023-12-31"}).status_code == 400
+    assert call(api, ESTIMATED, {"view": "sub-org"}).status_code == 400
+    months = {
+        item["attributes"]["date"]
+        for item in call(api, ESTIMATED, {"start_month": "2024-01"}).json()["data"]
+    }
+    assert months == {"2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"}
+
+
+def test_estimated_cost_by_day_lists_each_day(api: DatadogSimulator) -> None:
+    daily = call(api, ESTIMATED, {"start_date": "2024-03-07", "view": "sub-org"}).json()["data"]
+    assert sorted({item["attributes"]["date"] for item in daily}) == [
+        f"2024-03-{d:02d}T00:00:00Z" for d in (7, 8, 9, 10)
+    ]
+    cumulative = call(
+        api, ESTIMATED, {"start_date": "2024-03-07", "cost_aggregation": "cumulative"}
+    ).json()["data"]
+    totals = [item["attributes"]["total_cost"] for item in cumulative]
+    assert totals == sorted(totals)
+    assert totals[0] < totals[-1]
+
+
+# ---- (4) keys ----------------------------------------------------------------------------
+ALL_PATHS = (ORGS, HOURLY, *COST_PATHS)
+
+
+@pytest.mark.parametrize("path", ALL_PATHS)
+@pytest.mark.parametrize(
+    "keys", [("sim-api-key", "wrong"), ("wrong", "sim-app-key"), ("sim-api-key",), None]
+)
+def test_bad_or_missing_keys_are_forbidden(
+    api: DatadogSimulator, path: str, keys: tuple[str, ...] | None
+) -> None:
+    response = call(api, path, {"start_month": "2024-01"}, keys)
+    assert response.status_code == 403
+    assert response.json() == {"errors": ["Forbidden"]}
+
+
+def test_validate_checks_only_the_api_key(api: DatadogSimulator) -> None:
+    assert call(api, VALIDATE, keys=("sim-api-key", "wrong")).json() == {"valid": True}
+    assert call(api, VALIDATE, keys=("child-api-key",)).status_code == 200
+    wrong = call(api, VALIDATE, keys=("wrong",))
+    assert wrong.status_code == 403
+    assert wrong.json() == {"errors": ["Forbidden"]}
+
+
+@pytest.mark.parametrize("path", COST_PATHS)
+def test_child_keys_get_400_on_cost_endpoints(api: DatadogSimulator, path: str) -> None:
+    response = call(api, path, COST_PARAMS.get(path), CHILD_KEYS)
+    assert response.status_code == 400
+    expected = recorded("billing_dimension_mapping_400") if path == MAPPING else NON_PARENT
+    assert response.json() == expected
+
+
+def test_child_keys_see_only_their_own_org(api: DatadogSimulator) -> None:
+    assert [org["public_id"] for org in call(api, ORGS, keys=CHILD_KEYS).json()["orgs"]] == [
+        "child00001"
+    ]
+    params = {
+        **DAY_OF_USAGE,
+        "filter[product_families]": "all",
+        "filter[include_descendants]": "true",
+    }
+    items = call(api, HOURLY, params, CHILD_KEYS).json()["data"]
+    assert len(items) == 3 * 24
+    assert {item["attributes"]["public_id"] for item in items} == {"child00001"}
+    assert {item["attributes"]["account_public_id"] for item in items} == {PARENT_ID}
+
+
+def test_empty_keys_are_valid_but_see_nothing(api: DatadogSimulator) -> None:
+    assert call(api, ORGS, keys=EMPTY_KEYS).json() == {"orgs": []}
+    params = {
+        **DAY_OF_USAGE,
+        "filter[product_families]": "all",
+        "filter[include_descendants]": "true",
+    }
+    assert call(api, HOURLY, params, EMPTY_KEYS).json() == {"data": []}
+    for path in (HISTORICAL, ESTIMATED, PROJECTED, MAPPING):
+        assert call(api, path, COST_PARAMS.get(path), EMPTY_KEYS).json() == {"data": []}
+
+
+def test_unknown_path_is_404_and_every_request_is_logged(api: DatadogSimulator) -> None:
+    api.clear_requests()
+    assert call(api, "/api/v2/nope", {"a": "1"}).json() == {"errors": ["Not found"]}
+    call(api, ORGS, keys=("bad", "bad"))
+    assert api.requests == [
+        {"method": "GET", "path": "/api/v2/nope", "params": {"a": "1"}, "status": 404},
+        {"method": "GET", "path": ORGS, "params": {}, "status": 403},
+    ]
+
+
+# ---- (5) faults --------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["500", "503"])
+def test_server_errors_are_json(api: DatadogSimulator, kind: str) -> None:
+    api.inject(VALIDATE, kind, count=2)
+    statuses = [call(api, VALIDATE).status_code for _ in range(3)]
+    assert statuses == [int(kind), int(kind), 200]
+    api.inject(VALIDATE, kind)
+    assert isinstance(call(api, VALIDATE).json()["errors"][0], str)
+
+
+def test_injected_429_carries_reset(api: DatadogSimulator) -> None:
+    api.inject(VALIDATE, "429", seconds=3)
+    response = call(api, VALIDATE)
+    assert response.status_code == 429
+    assert response.headers["X-RateLimit-Reset"] == "3"
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+    assert {name.lower() for name in recorded("rate_limit_429_headers")} <= {
+        n.lower() for n in response.headers
+    }
+
+
+def test_reset_closes_the_connection_without_answer(api: DatadogSimulator) -> None:
+    api.clear_requests()
+    api.inject(VALIDATE, "reset")
+    with pytest.raises(requests.ConnectionError):
+        call(api, VALIDATE)
+    assert call(api, VALIDATE).status_code == 200
+    assert [entry["status"] for entry in api.requests] == [0, 200]
+
+
+def test_slow_answers_late_but_normally(api: DatadogSimulator) -> None:
+    api.inject(ORGS, "slow", seconds=0.3)
+    started = time.monotonic()
+    response = call(api, ORGS)
+    assert time.monotonic() - started >= 0.3
+    assert len(response.json()["orgs"]) == 3
+
+
+def test_truncated_body_fails_to_read(api: DatadogSimulator) -> None:
+    api.clear_requests()
+    api.inject(ORGS, "truncated")
+    with pytest.raises(requests.RequestException):
+        call(api, ORGS)
+    assert api.requests[-1]["status"] == 200
+    assert call(api, ORGS).json() == {"orgs": api.expected_orgs()}
+
+
+def test_nonjson_is_html(api: DatadogSimulator) -> None:
+    api.inject(HISTORICAL, "nonjson")
+    response = call(api, HISTORICAL, COST_PARAMS[HISTORICAL])
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html"
+    assert response.text == "<html>upstream error</html>"
+    with pytest.raises(ValueError, match="meteor"):
+        api.inject(HISTORICAL, "meteor")
+
+
+# ---- (6) rate limits ---------------------------------------------------------------------
+def test_every_answer_has_rate_limit_headers(api: DatadogSimulator) -> None:
+    headers = call(api, HISTORICAL, COST_PARAMS[HISTORICAL]).headers
+    assert headers["X-RateLimit-Name"] == "usage_historical_cost"
+    assert headers["X-RateLimit-Limit"] == "1000"
+    assert headers["X-RateLimit-Period"] == "10"
+    assert 1 <= int(headers["X-RateLimit-Reset"]) <= 10
+    assert int(headers["X-RateLimit-Remaining"]) < 1000
+
+
+def test_rate_limit_answers_429_until_reset() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        sim.set_rate_limit(ORGS, 3, 1)
+        for _ in range(20):  # a burst may straddle a window boundary: keep going until throttled
+            response = call(sim, ORGS)
+            if response.status_code == 429:
+                break
+        assert response.status_code == 429
+        assert response.json() == {"errors": ["Rate limit exceeded"]}
+        headers = response.headers
+        assert (
+            headers["X-RateLimit-Limit"],
+            headers["X-RateLimit-Period"],
+            headers["X-RateLimit-Remaining"],
+        ) == ("3", "1", "0")
+        assert headers["X-RateLimit-Name"] == "orgs"
+        assert {name.lower() for name in recorded("rate_limit_429_headers")} <= {
+            n.lower() for n in headers
+        }
+        assert call(sim, ORGS, keys=CHILD_KEYS).status_code == 200  # counted per key pair
+        time.sleep(int(headers["X-RateLimit-Reset"]))
+        after = call(sim, ORGS)
+        assert after.status_code == 200
+        assert after.headers["X-RateLimit-Remaining"] == "2"
+        with pytest.raises(ValueError, match="unknown"):
+            sim.set_rate_limit("/api/v9/unknown", 1, 1)
+
+
+# ---- (7) oracle == naive client ----------------------------------------------------------
+def flatten_usage(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a naive client makes of hourly usage items: one record per measurement."""
+    records = [
+        {**{k: v for k, v in item["attributes"].items() if k != "measurements"}, **measurement}
+        for item in items
+        for measurement in item["attributes"]["measurements"]
+    ]
+    return sorted(
+        records,
+        key=lambda r: (r["timestamp"], r["public_id"], r["product_family"], r["usage_type"]),
+    )
+
+
+def flatten_costs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per charge, dated the first instant of its month."""
+    return [
+        {
+            "month": month_start(parse_instant(item["attributes"]["date"])).isoformat(),
+            **{k: v for k, v in item["attributes"].items() if k not in ("date", "charges")},
+            "last_aggregation_function": None,
+            **charge,
+        }
+        for item in items
+        for charge in item["attributes"]["charges"]
+    ]
+
+
+def flatten_mappings(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per (billing dimension, endpoint)."""
+    return [
+        {
+            "month": month_start(item["attributes"]["timestamp"]).isoformat(),
+            "billing_dimension": item["id"],
+            "in_app_label": item["attributes"]["in_app_label"],
+            "endpoint": endpoint["id"],
+            "keys": endpoint["keys"],
+            "status": endpoint["status"],
+        }
+        for item in items
+        for endpoint in item["attributes"]["endpoints"]
+    ]
+
+
+def usage_over_http(sim: DatadogSimulator, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Every page of a descendants-included window, flattened."""
+    params = {
+        "filter[timestamp][start]": start.strftime("%Y-%m-%dT%H"),
+        "filter[timestamp][end]": end.isoformat(),
+        "filter[product_families]": "all",
+        "filter[include_descendants]": "true",
+    }
+    return flatten_usage([item for page in fetch_pages(sim, params, 7) for item in page])
+
+
+def sorted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows in a canonical order, for comparing answers that order differently."""
+    return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
+
+
+def test_oracle_matches_hourly_usage_over_http(api: DatadogSimulator) -> None:
+    start = NOW - timedelta(hours=6)
+    expected = api.expected_hourly_usage(start, NOW)
+    assert usage_over_http(api, start, NOW) == expected
+    assert len(expected) == 3 * 3 * 5  # 3 hours (the last 3 are late) x orgs x usage types
+    assert {r["timestamp"] for r in expected} == {
+        (start + timedelta(hours=h)).isoformat() for h in range(3)
+    }
+    assert any(
+        r["value"] is None for r in api.expected_hourly_usage("2024-03-08T03", "2024-03-08T04")
+    )
+
+
+@pytest.mark.parametrize("view", ["sub-org", "summary"])
+@pytest.mark.parametrize("kind", ["historical", "estimated"])
+def test_oracle_matches_costs_over_http(api: DatadogSimulator, kind: str, view: str) -> None:
+    path, start = (HISTORICAL, "2022-01") if kind == "historical" else (ESTIMATED, "2024-01")
+    items = call(api, path, {"start_month": start, "end_month": "2024-03", "view": view}).json()[
+        "data"
+    ]
+    expected = api.expected_costs(kind, start, "2024-03", view)
+    assert sorted_rows(flatten_costs(items)) == sorted_rows(expected)
+    months = sorted({row["month"] for row in expected})
+    if kind == "historical":
+        assert months[0] == "2022-11-01T00:00:00+00:00"
+        assert months[-1] == "2024-02-01T00:00:00+00:00"
+    else:
+        assert months == ["2024-02-01T00:00:00+00:00", "2024-03-01T00:00:00+00:00"]
+    assert {row["last_aggregation_function"] for row in expected} == {"sum", None}
+
+
+def test_oracle_matches_mappings_and_orgs_over_http(api: DatadogSimulator) -> None:
+    for month in ("2024-03", "2023-05-01T00:00:00Z", "2022-10", "2024-04"):
+        items = call(api, MAPPING, {"filter[month]": month, "filter[view]": "all"}).json()["data"]
+        assert flatten_mappings(items) == api.expected_mappings(month)
+    assert len(api.expected_mappings("2024-03")) == 6
+    assert api.expected_mappings("2022-10") == []
+    assert call(api, ORGS).json()["orgs"] == api.expected_orgs()
+
+
+# ---- data rules --------------------------------------------------------------------------
+def test_summary_sums_the_orgs_and_totals_add_up(api: DatadogSimulator) -> None:
+    sub_org = api.expected_costs("historical", "2024-01", "2024-01", "sub-org")
+    summary = api.expected_costs("historical", "2024-01", "2024-01", "summary")
+    assert {row["public_id"] for row in summary} == {PARENT_ID}
+    for row in summary:
+        parts = [
+            r["cost"]
+            for r in sub_org
+            if (r["product_name"], r["charge_type"]) == (row["product_name"], row["charge_type"])
+        ]
+        assert row["cost"] == round(sum(parts), 2)
+        assert row["total_cost"] == round(
+            sum(r["cost"] for r in summary if r["charge_type"] == "total"), 2
+        )
+    for org_rows in (
+        [r for r in sub_org if r["public_id"] == org] for org in {r["public_id"] for r in sub_org}
+    ):
+        for product in {r["product_name"] for r in org_rows}:
+            cost = {r["charge_type"]: r["cost"] for r in org_rows if r["product_name"] == product}
+            assert cost["total"] == round(cost["committed"] + cost["on_demand"], 2)
+
+
+def test_historical_month_calendar() -> None:
+    def months(now: datetime) -> list[str]:
+        return [month.strftime("%Y-%m") for month in Account(now).cost_months("historical")][-2:]
+
+    assert months(datetime(2024, 3, 2, 23, tzinfo=UTC)) == ["2023-12", "2024-01"]
+    assert months(datetime(2024, 3, 3, tzinfo=UTC)) == ["2024-01", "2024-02"]
+    assert not Account(datetime(2024, 3, 16, 23, tzinfo=UTC)).is_final("2024-02")
+    assert Account(datetime(2024, 3, 17, tzinfo=UTC)).is_final("2024-02")
+
+
+def test_old_months_come_back_with_odd_hours(api: DatadogSimulator) -> None:
+    items = call(api, HISTORICAL, {"start_month": "2023-02", "end_month": "2023-03"}).json()["data"]
+    assert [item["attributes"]["date"] for item in items] == [
+        "2023-02-15T13:00:00+00:00",
+        "2023-03-01T00:00:00+00:00",
+    ]
+    projected = call(api, PROJECTED).json()["data"]
+    assert [item["attributes"]["date"] for item in projected] == ["2024-03-31T00:00:00Z"]
+
+
+def test_revise_changes_late_data_estimates_and_this_months_mapping() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        start = NOW - timedelta(hours=80)
+        before_usage = {
+            (r["timestamp"], r["public_id"], r["usage_type"]): r["value"]
+            for r in sim.expected_hourly_usage(start, NOW)
+        }
+        before = {
+            kind: sim.expected_costs(kind, "2024-01", "2024-03", "sub-org")
+            for kind in ("historical", "estimated")
+        }
+        sim.revise()
+        assert sim.generation == 1
+        after_usage = usage_over_http(sim, NOW - timedelta(hours=24), NOW)
+        assert after_usage == sim.expected_hourly_usage(NOW - timedelta(hours=24), NOW)
+        assert {r["timestamp"] for r in after_usage} >= {
+            (NOW - timedelta(hours=h)).isoformat() for h in (1, 2, 3)
+        }
+        revised = {
+            (r["timestamp"], r["public_id"], r["usage_type"]): r["value"]
+            for r in sim.expected_hourly_usage(start, NOW)
+        }
+        late = (NOW - timedelta(hours=72)).isoformat()
+        for key, value in before_usage.items():
+            if value is not None:
+                assert revised[key] == value + (1 if key[0] >= late else 0)
+        after = {
+            kind: sim.expected_costs(kind, "2024-01", "2024-03", "sub-org")
+            for kind in ("historical", "estimated")
+        }
+        for kind, shift in (("historical", -1.0), ("estimated", 0.25)):
+            for old, new in zip(before[kind], after[kind], strict=True):
+                final_month = kind == "historical" and sim.is_final(old["month"])
+                moved = (
+                    shift if old["charge_type"] in ("on_demand", "total") and not final_month else 0
+                )
+                assert new["cost"] == round(old["cost"] + moved, 2)
+        keys = sim.expected_mappings("2024-03")[0]["keys"]
+        assert keys[-1] == "gen1"
+        assert "gen1" not in sim.expected_mappings("2024-02")[0]["keys"]
+
+
+# ---- construction and CLI ----------------------------------------------------------------
+def test_defaults_and_constructor_validation() -> None:
+    sim = DatadogSimulator()
+    current = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    assert sim.now in (current, current - timedelta(hours=1))
+    assert sim.generation == 0
+    with pytest.raises(ValueError, match="flux_capacitors"):
+        DatadogSimulator(families=("flux_capacitors",))
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = sim.url
+
+
+def test_module_entry_point_serves_until_sigterm() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.simulator", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("Datadog API simulator listening on http://127.0.0.1:")
+        url = line.split()[-1]
+        assert requests.get(
+            url + VALIDATE, headers={"DD-API-KEY": PARENT_KEYS[0]}, timeout=5
+        ).json() == {"valid": True}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=5) == 0
+        process.stdout.close()

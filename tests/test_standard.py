@@ -1,0 +1,31 @@
+"""The SDK's standard tap tests, against a simulator started before the class is built."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import pytest
+from singer_sdk.testing import get_tap_test_class
+
+from tap_datadog_costs.tap import TapDatadogCosts
+
+from tests.harness import tap_config
+from tests.simulator import DatadogSimulator
+
+# get_tap_test_class syncs once per class with this config: the server must exist now.
+# 35 days: the previous month is in range, so historical cost has rows.
+SIMULATOR = DatadogSimulator()
+SIMULATOR.start()
+CONFIG = tap_config(
+    SIMULATOR.url, start_date=(SIMULATOR.now - dt.timedelta(days=35)).isoformat()
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_simulator() -> t.Iterator[None]:
+    yield
+    SIMULATOR.stop()
+
+
+TestTapDatadogCosts = get_tap_test_class(TapDatadogCosts, config=CONFIG)

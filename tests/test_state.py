@@ -1,0 +1,143 @@
+"""Incremental state: look-back re-reads, month finality, resuming an interrupted run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import typing as t
+
+import pytest
+
+from tap_datadog_costs.periods import parse_instant
+
+from tests.conftest import NOW
+from tests.harness import ROOT, PRIMARY_KEYS, merge_on_keys, parse_messages, sync, tap_config
+from tests.simulator import DatadogSimulator
+
+UTC = dt.timezone.utc
+START = NOW - dt.timedelta(days=10)
+
+
+def requests_to(sim: DatadogSimulator, path: str) -> list[dict[str, t.Any]]:
+    return [r for r in sim.requests if r["path"] == path]
+
+
+def test_rerun_rereads_only_the_lookback_window_and_open_months() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        config = tap_config(sim.url, start_date=START.isoformat())
+        first = sync(config, now=NOW)
+        sim.clear_requests()
+        second = sync(config, first.final_state, now=NOW)
+        usage = requests_to(sim, "/api/v2/usage/hourly_usage")
+        historical = requests_to(sim, "/api/v2/usage/historical_cost")
+        mappings = requests_to(sim, "/api/v2/usage/billing_dimension_mapping")
+
+    bookmark = parse_instant(first.bookmark("hourly_usage"))
+    assert bookmark == NOW - dt.timedelta(hours=4)  # the latest hour Datadog had
+    assert usage[0]["params"]["filter[timestamp][start]"] == f"{bookmark - dt.timedelta(hours=72):%Y-%m-%dT%H}"
+    assert len(usage) == 4  # 76 hours in 24-hour windows
+    second_hours = {r["timestamp"] for r in second.records("hourly_usage")}
+    assert min(second_hours) == (bookmark - dt.timedelta(hours=72)).isoformat()
+    # October is not final on November 10th: it is read again; nothing older is.
+    assert [r["params"]["start_month"] for r in historical] == ["2026-10"]
+    assert first.bookmark("historical_costs") == "2026-10-01T00:00:00+00:00"
+    # Mappings: only the current month is re-read.
+    assert [r["params"]["filter[month]"][:7] for r in mappings] == ["2026-11"]
+    assert first.bookmark("billing_dimension_mappings") == "2026-11-01T00:00:00+00:00"
+
+
+def test_late_usage_is_picked_up_by_the_lookback() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        config = tap_config(sim.url, start_date=START.isoformat())
+        first = sync(config, now=NOW)
+        sim.revise()  # late data: values change in the last 72 h, 3 new hours appear
+        second = sync(config, first.final_state, now=NOW)
+        expected = sim.expected_hourly_usage(START, NOW, include_descendants=True)
+        estimated = sim.expected_costs("estimated", NOW - dt.timedelta(days=40), NOW, "sub-org")
+
+    merged = merge_on_keys("hourly_usage", first.records("hourly_usage"), second.records("hourly_usage"))
+    assert merged == merge_on_keys("hourly_usage", expected)
+    assert len(second.records("hourly_usage")) < len(first.records("hourly_usage"))
+    assert merge_on_keys("estimated_costs", second.records("estimated_costs")) == merge_on_keys(
+        "estimated_costs", estimated
+    )
+
+
+def test_a_month_not_final_when_read_is_read_again_once_final() -> None:
+    november_20 = dt.datetime(2026, 11, 20, 12, tzinfo=UTC)
+    start = "2026-08-01T00:00:00+00:00"
+    with DatadogSimulator(now=NOW) as sim:
+        first = sync(tap_config(sim.url, start_date=start), now=NOW)
+    assert first.bookmark("historical_costs") == "2026-10-01T00:00:00+00:00"
+    assert {r["month"][:7] for r in first.records("historical_costs")} == {"2026-08", "2026-09", "2026-10"}
+
+    with DatadogSimulator(now=november_20) as later:
+        second = sync(tap_config(later.url, start_date=start), first.final_state, now=november_20)
+        historical = requests_to(later, "/api/v2/usage/historical_cost")
+        final_october = later.expected_costs("historical", parse_instant(start), november_20, "sub-org")
+        assert later.is_final(dt.datetime(2026, 10, 1, tzinfo=UTC))
+
+    assert [r["params"]["start_month"] for r in historical] == ["2026-10"]
+    assert second.bookmark("historical_costs") == "2026-11-01T00:00:00+00:00"
+    october = [r for r in final_october if r["month"].startswith("2026-10")]
+    assert merge_on_keys("historical_costs", second.records("historical_costs")) == merge_on_keys(
+        "historical_costs", october
+    )
+    # The revised (final) figures differ from the ones first read.
+    first_october = [r for r in first.records("historical_costs") if r["month"].startswith("2026-10")]
+    assert merge_on_keys("historical_costs", first_october) != merge_on_keys("historical_costs", october)
+
+
+def test_end_date_in_the_past_reads_nothing_again() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        config = tap_config(sim.url, start_date="2026-06-01T00:00:00Z", end_date="2026-08-01T00:00:00Z")
+        first = sync(config, now=NOW)
+        sim.clear_requests()
+        sync(config, first.final_state, now=NOW)
+        historical = requests_to(sim, "/api/v2/usage/historical_cost")
+    assert {r["month"][:7] for r in first.records("historical_costs")} == {"2026-06", "2026-07"}
+    assert first.bookmark("historical_costs") == "2026-08-01T00:00:00+00:00"
+    assert historical == []
+
+
+def run_until_killed(config_file: str, stop_after_states: int) -> list[dict[str, t.Any]]:
+    """Run the tap CLI and kill it once it has written N mid-run hourly usage bookmarks."""
+    command = [sys.executable, "-m", "tap_datadog_costs", "--config", config_file]
+    messages = []
+    seen = 0
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            message = json.loads(line)
+            messages.append(message)
+            if message["type"] == "STATE" and "hourly_usage" in message["value"]["bookmarks"]:
+                seen += 1
+                if seen == stop_after_states:
+                    process.kill()
+                    break
+    assert process.returncode != 0, "the run finished before it could be interrupted"
+    return messages
+
+
+@pytest.mark.parametrize("stop_after_states", [1, 3])
+def test_interrupted_run_resumes_without_losing_a_record(tmp_path: t.Any, stop_after_states: int) -> None:
+    with DatadogSimulator() as sim:
+        start = sim.now - dt.timedelta(days=10)
+        config = tap_config(sim.url, start_date=start.isoformat(), lookback_hours=0)
+        config_file = tmp_path / "config.json"
+        config_file.write_text(json.dumps(config))
+        killed = run_until_killed(str(config_file), stop_after_states)
+        state = [m["value"] for m in killed if m["type"] == "STATE"][-1]
+        resumed = sync(config, state)
+        clean = sync(config)
+
+    def records(messages: list[dict[str, t.Any]], stream: str) -> list[dict[str, t.Any]]:
+        return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+
+    for stream in PRIMARY_KEYS:
+        merged = merge_on_keys(stream, records(killed, stream), resumed.records(stream))
+        assert merged == merge_on_keys(stream, clean.records(stream)), stream
+    # The resumed run did not start over.
+    assert len(resumed.records("hourly_usage")) < len(clean.records("hourly_usage"))

@@ -1,0 +1,158 @@
+"""A full run against the simulator: every stream, exact records, requests Datadog accepts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from collections import Counter
+
+import pytest
+
+from tap_datadog_costs.periods import parse_instant
+
+from tests.conftest import NOW
+from tests.harness import PRIMARY_KEYS, SyncResult, duplicate_keys, sync, tap_config
+from tests.simulator import DatadogSimulator
+
+START = NOW - dt.timedelta(days=30)
+OCTOBER = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
+NOVEMBER = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+
+
+def as_set(records: list[dict[str, t.Any]]) -> Counter[str]:
+    return Counter(repr(sorted(r.items())) for r in records)
+
+
+@pytest.fixture(scope="module")
+def run(simulator: DatadogSimulator) -> tuple[SyncResult, list[dict[str, t.Any]]]:
+    """One 30-day multi-org run, and the requests it made."""
+    simulator.clear_requests()
+    result = sync(tap_config(simulator.url, start_date=START.isoformat()), now=NOW)
+    return result, list(simulator.requests)
+
+
+def test_hourly_usage_equals_the_simulators_data(run: t.Any, simulator: DatadogSimulator) -> None:
+    result, _ = run
+    expected = simulator.expected_hourly_usage(START, NOW, include_descendants=True)
+    records = result.records("hourly_usage")
+    assert len(records) == len(expected) == 30 * 24 * 3 * 5 - 3 * 3 * 5  # 3 latest hours not there yet
+    assert as_set(records) == as_set(expected)
+    assert sum(r["value"] or 0 for r in records) == sum(r["value"] or 0 for r in expected)
+    assert {r["public_id"] for r in records} == {"parent00001", "child00001", "child00002"}
+    assert any(r["value"] is None for r in records)
+
+
+def test_hourly_usage_is_emitted_in_hour_order(run: t.Any) -> None:
+    timestamps = [r["timestamp"] for r in run[0].records("hourly_usage")]
+    assert timestamps == sorted(timestamps)
+    assert timestamps[0] == START.isoformat()
+
+
+def test_costs_equal_the_simulators_data(run: t.Any, simulator: DatadogSimulator) -> None:
+    result, _ = run
+    for stream, kind in (("historical_costs", "historical"), ("estimated_costs", "estimated")):
+        expected = simulator.expected_costs(kind, OCTOBER, NOVEMBER, "sub-org")
+        records = result.records(stream)
+        assert records, stream
+        assert as_set(records) == as_set(expected), stream
+        totals = sum(r["cost"] for r in records if r["charge_type"] == "total")
+        assert totals == pytest.approx(sum(r["cost"] for r in expected if r["charge_type"] == "total"))
+    # Historical cost has October (not final yet) but not the current month.
+    assert {r["month"] for r in result.records("historical_costs")} == {OCTOBER.isoformat()}
+    assert {r["month"] for r in result.records("estimated_costs")} == {OCTOBER.isoformat(), NOVEMBER.isoformat()}
+
+
+def test_mappings_and_orgs_equal_the_simulators_data(run: t.Any, simulator: DatadogSimulator) -> None:
+    result, _ = run
+    expected = simulator.expected_mappings(OCTOBER) + simulator.expected_mappings(NOVEMBER)
+    assert as_set(result.records("billing_dimension_mappings")) == as_set(expected)
+    orgs = result.records("organizations")
+    assert sorted(o["public_id"] for o in orgs) == sorted(o["public_id"] for o in simulator.expected_orgs())
+
+
+@pytest.mark.parametrize("stream", sorted(PRIMARY_KEYS))
+def test_primary_keys_are_unique_and_not_null(run: t.Any, stream: str) -> None:
+    records = run[0].records(stream)
+    assert records
+    assert duplicate_keys(stream, records) == []
+
+
+def test_every_month_and_timestamp_is_a_utc_first_instant(run: t.Any) -> None:
+    result, _ = run
+    for stream in ("historical_costs", "estimated_costs", "billing_dimension_mappings"):
+        for record in result.records(stream):
+            month = parse_instant(record["month"])
+            assert (month.day, month.hour, month.minute) == (1, 0, 0)
+            assert record["month"].endswith("+00:00")
+    assert all(r["timestamp"].endswith(":00:00+00:00") for r in result.records("hourly_usage"))
+
+
+def hourly_requests(requests: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    return [r for r in requests if r["path"] == "/api/v2/usage/hourly_usage"]
+
+
+def window(request: dict[str, t.Any]) -> tuple[dt.datetime, dt.datetime]:
+    params = request["params"]
+    return parse_instant(params["filter[timestamp][start]"] + ":00:00"), parse_instant(
+        params["filter[timestamp][end]"] + ":00:00"
+    )
+
+
+def test_requests_are_made_once_in_windows_datadog_accepts(run: t.Any) -> None:
+    _, requests = run
+    assert all(r["status"] == 200 for r in requests)
+    keys = [(r["path"], tuple(sorted(r["params"].items()))) for r in requests]
+    assert len(keys) == len(set(keys)), "a request was made twice"
+    usage = hourly_requests(requests)
+    windows = [window(r) for r in usage]
+    assert len(usage) == 30
+    assert all(end - start <= dt.timedelta(hours=24) for start, end in windows)
+    assert windows[0][0] == START and windows[-1][1] == NOW
+    assert all(r["params"]["page[limit]"] == "500" for r in usage)
+    assert all(r["params"]["filter[include_descendants]"] == "true" for r in usage)
+    counts = Counter(r["path"] for r in requests)
+    assert counts == {
+        "/api/v2/usage/hourly_usage": 30,
+        "/api/v1/org": 1,
+        "/api/v2/usage/billing_dimension_mapping": 2,
+        "/api/v2/usage/historical_cost": 1,
+        "/api/v2/usage/estimated_cost": 1,
+    }
+
+
+def test_pages_are_followed_with_next_record_id() -> None:
+    with DatadogSimulator(now=NOW, child_orgs=10) as sim:
+        start = NOW - dt.timedelta(days=2)
+        result = sync(tap_config(sim.url, start_date=start.isoformat()), now=NOW)
+        usage = hourly_requests(sim.requests)
+        expected = sim.expected_hourly_usage(start, NOW, include_descendants=True)
+    assert any("page[next_record_id]" in r["params"] for r in usage)
+    assert len(usage) > 2
+    assert as_set(result.records("hourly_usage")) == as_set(expected)
+    assert len({r["public_id"] for r in result.records("hourly_usage")}) == 11
+
+
+def test_parent_only_uses_two_month_windows_and_the_summary_view() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        start = NOW - dt.timedelta(days=100)
+        config = tap_config(sim.url, start_date=start.isoformat(), include_descendants=False)
+        result = sync(config, now=NOW)
+        usage = hourly_requests(sim.requests)
+        expected = sim.expected_hourly_usage(start, NOW, include_descendants=False)
+        cost_views = {r["params"].get("view") for r in sim.requests if "cost" in r["path"]}
+    windows = [window(r) for r in usage if "page[next_record_id]" not in r["params"]]
+    assert len(windows) == 2
+    assert all(r["params"]["filter[include_descendants]"] == "false" for r in usage)
+    assert as_set(result.records("hourly_usage")) == as_set(expected)
+    assert {r["public_id"] for r in result.records("historical_costs")} == {"parent00001"}
+    assert cost_views == {"summary"}
+
+
+def test_selected_product_families_are_requested_and_returned() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        start = NOW - dt.timedelta(days=1)
+        config = tap_config(sim.url, start_date=start.isoformat(), product_families=["logs", "apm"])
+        result = sync(config, now=NOW)
+        families = {r["params"]["filter[product_families]"] for r in hourly_requests(sim.requests)}
+    assert families == {"logs,apm"}
+    assert {r["product_family"] for r in result.records("hourly_usage")} == {"logs", "apm"}
