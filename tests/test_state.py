@@ -78,9 +78,16 @@ def test_a_month_not_final_when_read_is_read_again_once_final() -> None:
         historical = requests_to(later, "/api/v2/usage/historical_cost")
         final_october = later.expected_costs("historical", parse_instant(start), november_20, "sub-org")
         assert later.is_final(dt.datetime(2026, 10, 1, tzinfo=UTC))
+        later.clear_requests()
+        third = sync(tap_config(later.url, start_date=start), second.final_state, now=november_20)
+        third_historical = requests_to(later, "/api/v2/usage/historical_cost")
 
     assert [r["params"]["start_month"] for r in historical] == ["2026-10"]
     assert second.bookmark("historical_costs") == "2026-11-01T00:00:00+00:00"
+    # November is only in estimated cost until December: nothing to ask historical cost for.
+    assert third_historical == []
+    assert third.records("historical_costs") == []
+    assert third.bookmark("historical_costs") == "2026-11-01T00:00:00+00:00"
     october = [r for r in final_october if r["month"].startswith("2026-10")]
     assert merge_on_keys("historical_costs", second.records("historical_costs")) == merge_on_keys(
         "historical_costs", october

@@ -74,16 +74,6 @@ class CostStream(DatadogStream):
                 "last_aggregation_function": charge.get("last_aggregation_function"),
             }
 
-    def warn_if_empty(self, count: int, what: str) -> None:
-        """An empty cost answer can also mean keys of a child org: say so."""
-        if count == 0:
-            self.logger.warning(
-                "%s: Datadog returned no rows for %s. If you expected costs, check that "
-                "api_key and app_key belong to the parent organization (Pro or Enterprise).",
-                self.name,
-                what,
-            )
-
 
 class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
     """Incremental on ``month``, re-reading every month that was still open when read.
@@ -102,6 +92,10 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
     def first_open_month(self, now: dt.datetime) -> dt.datetime:
         """The earliest month whose data may still change at ``now``."""
 
+    def available_before(self, now: dt.datetime) -> dt.datetime:
+        """Months starting at or after this have no data yet (default: none, read up to now)."""
+        return now
+
     @abc.abstractmethod
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
         """Every record of these months (in any order)."""
@@ -115,7 +109,7 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         bookmark = self.get_starting_timestamp(context)
         if bookmark is not None:
             start = max(start, min(month_start(bookmark), open_month))
-        months = months_between(start, tap.end_date)  # type: ignore[attr-defined]
+        months = months_between(start, min(tap.end_date, self.available_before(now)))  # type: ignore[attr-defined]
         wanted = {isoformat(month) for month in months}
         records = [r for r in self.records_for_months(months) if r["month"] in wanted] if months else []
         records.sort(key=itemgetter("month"))
@@ -137,15 +131,18 @@ class HistoricalCostsStream(MonthlyStream, CostStream):
         return first_open_historical_month(now)
 
     @override
+    def available_before(self, now: dt.datetime) -> dt.datetime:
+        """The current month is only ever in estimated cost."""
+        return month_start(now)
+
+    @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
         assert context is not None  # noqa: S101
         return self.cost_params(context["first"], context["last"])
 
     @override
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
-        records = list(self.request_records({"first": months[0], "last": months[-1]}))
-        self.warn_if_empty(len(records), f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}")
-        return records
+        return self.request_records({"first": months[0], "last": months[-1]})
 
 
 class EstimatedCostsStream(CostStream):
@@ -160,8 +157,14 @@ class EstimatedCostsStream(CostStream):
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """An empty answer for the current month usually means keys of a child org."""
         records = list(self.request_records(context))
-        self.warn_if_empty(len(records), "the previous and current month")
+        if not records:
+            self.logger.warning(
+                "estimated_costs: Datadog returned no cost for the previous and current month. "
+                "If you expected costs, check that api_key and app_key belong to the parent "
+                "organization (Pro or Enterprise plan) and that the key has billing_read."
+            )
         return records
 
 

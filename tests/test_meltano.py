@@ -1,0 +1,173 @@
+"""End to end: `meltano run` into DuckDB and JSONL against the simulator, and the nightly recipe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from tap_datadog_costs.periods import parse_instant
+
+from tests.harness import PRIMARY_KEYS, ROOT, merge_on_keys
+from tests.simulator import PARENT_KEYS, DatadogSimulator
+
+MELTANO = Path(sys.executable).parent / "meltano"
+RECORD_COUNT = re.compile(r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"')
+BOOKMARK_START = re.compile(r"Starting incremental sync of '(\w+)' with bookmark value: (\S+)")
+
+
+def meltano(*args: str, env: dict[str, str]) -> str:
+    """Run meltano in the project; return its log (tap and target output included)."""
+    result = subprocess.run(
+        [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def records_emitted(log: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value, stream in RECORD_COUNT.findall(log):
+        counts[stream] = counts.get(stream, 0) + int(value)
+    return counts
+
+
+@pytest.fixture
+def project_env(tmp_path: Path) -> t.Iterator[tuple[dict[str, str], DatadogSimulator, Path]]:
+    """A simulator and an environment isolating Meltano's state and outputs in tmp_path."""
+    with DatadogSimulator() as sim:
+        env = {
+            **os.environ,
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "TAP_DATADOG_COSTS_API_URL": sim.url,
+            "TAP_DATADOG_COSTS_START_DATE": (sim.now - dt.timedelta(days=40)).isoformat(),
+            "TARGET_DUCKDB_FILEPATH": str(tmp_path / "costs.duckdb"),
+            "TARGET_JSONL_DESTINATION_PATH": str(tmp_path / "jsonl"),
+        }
+        (tmp_path / "jsonl").mkdir()
+        yield env, sim, tmp_path
+
+
+def table_counts(database: Path) -> dict[str, int]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return {
+            stream: connection.execute(f'select count(*) from datadog."{stream}"').fetchone()[0]  # type: ignore[index]
+            for stream in PRIMARY_KEYS
+        }
+
+
+def duplicate_key_count(database: Path, stream: str) -> int:
+    keys = ", ".join(f'"{k}"' for k in PRIMARY_KEYS[stream])
+    with duckdb.connect(str(database), read_only=True) as connection:
+        query = f'select count(*) from (select {keys} from datadog."{stream}" group by all having count(*) > 1)'
+        return connection.execute(query).fetchone()[0]  # type: ignore[index,no-any-return]
+
+
+def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any) -> None:
+    env, sim, tmp_path = project_env
+    database = tmp_path / "costs.duckdb"
+    first_log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+    emitted = records_emitted(first_log)
+    assert set(emitted) == set(PRIMARY_KEYS)
+    assert all(emitted.values()), emitted
+    # The known trap: a loader that silently drops rows. Every record emitted is in the database.
+    assert table_counts(database) == emitted
+    start = sim.now - dt.timedelta(days=40)
+    assert emitted["hourly_usage"] == len(sim.expected_hourly_usage(start, sim.now))
+
+    # Costs per month in the database equal the simulator's totals.
+    expected = sim.expected_costs("historical", start, sim.now, "sub-org")
+    expected_totals: dict[str, float] = {}
+    for row in expected:
+        if row["charge_type"] == "total":
+            expected_totals[row["month"][:7]] = expected_totals.get(row["month"][:7], 0) + row["cost"]
+    with duckdb.connect(str(database), read_only=True) as connection:
+        loaded = dict(connection.execute(
+            "select strftime(month, '%Y-%m'), sum(cost) from datadog.historical_costs "
+            "where charge_type = 'total' group by 1"
+        ).fetchall())
+    assert loaded.keys() == expected_totals.keys()
+    for month, total in expected_totals.items():
+        assert loaded[month] == pytest.approx(total)
+
+    # Second run: starts from the saved state, and the merge leaves no duplicate keys.
+    sim.revise()
+    second_log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+    bookmarks = dict(BOOKMARK_START.findall(second_log))
+    assert parse_instant(bookmarks["hourly_usage"]) > start
+    assert records_emitted(second_log)["hourly_usage"] < emitted["hourly_usage"]
+    for stream in PRIMARY_KEYS:
+        assert duplicate_key_count(database, stream) == 0, stream
+    counts = table_counts(database)
+    assert counts["hourly_usage"] == len(sim.expected_hourly_usage(start, sim.now))
+    state_lines = meltano("state", "get", "dev:tap-datadog-costs-to-target-duckdb", env=env).splitlines()
+    state = json.loads(next(line for line in state_lines if line.startswith("{")))
+    assert state["singer_state"]["bookmarks"]["hourly_usage"]["replication_key_value"]
+
+
+def read_jsonl(folder: Path) -> dict[str, list[dict[str, t.Any]]]:
+    return {
+        stream: [json.loads(line) for line in (folder / f"{stream}.jsonl").read_text().splitlines()]
+        for stream in PRIMARY_KEYS
+    }
+
+
+def test_meltano_run_into_jsonl_writes_every_record(project_env: t.Any) -> None:
+    env, sim, tmp_path = project_env
+    log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-jsonl", env=env)
+    written = read_jsonl(tmp_path / "jsonl")
+    assert {stream: len(rows) for stream, rows in written.items()} == records_emitted(log)
+    start = sim.now - dt.timedelta(days=40)
+    assert merge_on_keys("hourly_usage", written["hourly_usage"]) == merge_on_keys(
+        "hourly_usage", sim.expected_hourly_usage(start, sim.now)
+    )
+
+
+def scheduled_step() -> dict[str, t.Any]:
+    """The extract step of the GitHub Actions workflow in docs/scheduling.md."""
+    text = (ROOT / "docs" / "scheduling.md").read_text()
+    workflow = yaml.safe_load(re.search(r"```yaml\n(.*?)```", text, re.DOTALL).group(1))  # type: ignore[union-attr]
+    steps = workflow["jobs"]["extract"]["steps"]
+    return next(step for step in steps if step.get("name") == "Extract Datadog usage and costs")
+
+
+def test_scheduled_extract_resumes_from_the_state_backend(project_env: t.Any) -> None:
+    env, sim, tmp_path = project_env
+    step = scheduled_step()
+    assert "secrets.DATADOG_API_KEY" in step["env"]["TAP_DATADOG_COSTS_API_KEY"]
+    assert step["env"]["MELTANO_STATE_BACKEND_URI"].startswith("s3://")
+    state_dir = tmp_path / "state"
+    run_env = {
+        **env,
+        **{k: v for k, v in step["env"].items() if "${{" not in v},
+        "TAP_DATADOG_COSTS_API_KEY": PARENT_KEYS[0],
+        "TAP_DATADOG_COSTS_APP_KEY": PARENT_KEYS[1],
+        "MELTANO_STATE_BACKEND_URI": state_dir.as_uri(),
+        "LOADER": "target-jsonl",
+    }
+    del run_env["TAP_DATADOG_COSTS_SITE"]  # the simulator's api_url decides
+    runs = []
+    for _ in range(2):
+        sim.clear_requests()
+        result = subprocess.run(
+            ["bash", "-c", step["run"]], cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=600, check=False
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs.append((result.stdout + result.stderr, [r for r in sim.requests if r["path"].endswith("hourly_usage")]))
+    assert any(state_dir.rglob("*.json")), "no state was written to the file state backend"
+    (first_log, first_requests), (second_log, second_requests) = runs
+    first_start = dict(BOOKMARK_START.findall(first_log))["hourly_usage"]
+    second_start = dict(BOOKMARK_START.findall(second_log))["hourly_usage"]
+    assert first_start == env["TAP_DATADOG_COSTS_START_DATE"]  # no state yet: start_date
+    assert parse_instant(second_start) > parse_instant(first_start)  # the first run's bookmark
+    assert len(second_requests) < len(first_requests)
