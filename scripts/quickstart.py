@@ -16,8 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".venv" / "bin" / "meltano"
 DUCKDB_PYTHON = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
-DATABASE = ROOT / "output" / "datadog_costs.duckdb"
-LOG = ROOT / "output" / "quickstart.log"
+# Meltano reads TARGET_DUCKDB_FILEPATH too: one variable moves the database for both.
+DATABASE = Path(os.environ.get("TARGET_DUCKDB_FILEPATH", ROOT / "output" / "datadog_costs.duckdb"))
+LOG = DATABASE.parent / "quickstart.log"
 KEYS = ("TAP_DATADOG_COSTS_API_KEY", "TAP_DATADOG_COSTS_APP_KEY")
 SIMULATOR_PORT = 8999
 
@@ -82,11 +83,11 @@ def main() -> int:
     if result.returncode != 0:
         tail = LOG.read_text(errors="replace").splitlines()[-15:]
         print("\n".join(tail))
-        print(f"meltano run failed (exit {result.returncode}); full log: {LOG.relative_to(ROOT)}")
+        print(f"meltano run failed (exit {result.returncode}); full log: {LOG}")
         return result.returncode
-    print(f"meltano run tap-datadog-costs target-duckdb: done (log: {LOG.relative_to(ROOT)})")
+    print(f"meltano run tap-datadog-costs target-duckdb: done (log: {LOG})")
     return subprocess.run(
-        [str(DUCKDB_PYTHON), str(ROOT / "scripts" / "duckdb_summary.py"), str(DATABASE.relative_to(ROOT))],
+        [str(DUCKDB_PYTHON), str(ROOT / "scripts" / "duckdb_summary.py"), str(DATABASE)],
         cwd=ROOT,
         check=False,
     ).returncode

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from tests.fixtures import extract_recorded
 from tests.simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_ID, PARENT_KEYS, DatadogSimulator
 from tests.simulator.data import Account, month_start, parse_instant
 
@@ -786,3 +787,13 @@ def test_module_entry_point_serves_until_sigterm() -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
         process.stdout.close()
+
+
+@pytest.mark.skipif(
+    not extract_recorded.DEFAULT_SOURCE.is_dir(), reason="../shared/datadog is not beside this clone"
+)
+def test_fixtures_are_the_recorded_responses_unchanged() -> None:
+    """The copies in tests/fixtures still say what ../shared/datadog/recorded says."""
+    for name, body in extract_recorded.extract().items():
+        committed = json.loads((extract_recorded.OUTPUT_DIR / f"{name}.json").read_text())
+        assert committed == body, name
