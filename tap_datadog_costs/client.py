@@ -6,7 +6,6 @@ Everything every endpoint shares lives here once; streams only declare what diff
 from __future__ import annotations
 
 import json
-from importlib import resources
 import logging
 import random
 import sys
@@ -14,10 +13,12 @@ import threading
 import time
 import typing as t
 from http import HTTPStatus
+from importlib import resources
+from urllib.parse import urlparse
 
+import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.helpers.types import Context
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
@@ -29,8 +30,9 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    import requests
-    from singer_sdk.helpers.types import RequestFunc
+    from collections.abc import Mapping
+
+    from singer_sdk.helpers.types import Context, RequestFunc
 
 LOGGER = logging.getLogger("tap-datadog-costs")
 #: One JSON schema file per stream, named after it (cost streams share costs.json).
@@ -38,11 +40,44 @@ SCHEMAS = SchemaDirectory(resources.files("tap_datadog_costs") / "schemas")
 
 #: Seconds added to every rate-limit wait, so the next request lands in the new period.
 RATE_LIMIT_MARGIN = 0.25
+#: Exponential back-off: first wait and cap, in seconds.
+BACKOFF_FIRST, BACKOFF_CAP = 0.5, 60.0
 NON_PARENT_MARKER = "non-parent org"
+
+#: Failures without a usable answer, in our words: theirs hold URLs and proxy addresses.
+#: Timeout first, as a connect timeout is also a ConnectionError.
+NETWORK_FAILURES: dict[type[Exception], str] = {
+    requests.exceptions.Timeout: "no answer within request_timeout ({timeout} s)",
+    requests.exceptions.ChunkedEncodingError: "the answer was cut off",
+    requests.exceptions.ContentDecodingError: "the answer could not be decoded",
+    requests.exceptions.ConnectionError: "the connection failed or was reset",
+    ConnectionError: "the connection failed or was reset",
+}
 
 
 class DatadogAPIError(FatalAPIError):
     """A Datadog answer that retrying will not fix; the message says what to do."""
+
+
+class RateLimitedError(RetriableAPIError):
+    """A 429: retried after the reset the answer announces, not after a guess."""
+
+    def __init__(
+        self, message: str, response: requests.Response, retry_after: float | None
+    ) -> None:
+        super().__init__(message, response)
+        self.retry_after = retry_after
+
+
+class _SilenceBackoffLog(logging.Filter):
+    """Drops the lines the backoff library logs on its own for every retry and give-up."""
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.funcName not in {"_log_backoff", "_log_giveup"}
+
+
+SILENCE_BACKOFF_LOG = _SilenceBackoffLog()
 
 
 class DatadogAuthenticator(APIAuthenticatorBase):
@@ -53,50 +88,66 @@ class DatadogAuthenticator(APIAuthenticatorBase):
         self.auth_headers = {"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key}
 
 
+def header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """A numeric header, or None when it is missing or garbled."""
+    try:
+        return float(headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def seconds_until_reset(headers: Mapping[str, str]) -> float | None:
+    """X-RateLimit-Reset, else the rest of the calendar-aligned X-RateLimit-Period."""
+    reset = header_number(headers, "X-RateLimit-Reset")
+    period = header_number(headers, "X-RateLimit-Period")
+    if reset is None and period:
+        reset = period - time.time() % period
+    return reset
+
+
 class RateLimitPacer:
     """Paces requests from Datadog's X-RateLimit-* headers, shared by all streams.
 
     Datadog counts requests per rate-limit name (roughly per endpoint). We remember,
-    per endpoint path, the name and the budget left, and wait for the period's reset
-    instead of sending a request we know will get 429.
+    per endpoint path, the name its answers carry, and per name the budget left; a
+    request is counted when sent, so an answer that never came cannot overdraw it.
+    When the budget is spent we wait for the period's reset instead of sending a
+    request we know will get 429.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._name_of_path: dict[str, str] = {}
         self._budget: dict[str, tuple[int, float]] = {}  # name -> (remaining, reset_at)
-        self.waits: list[float] = []
 
     def observe(self, path: str, response: requests.Response) -> float | None:
-        """Record the budget a response reports; return its reset delay in seconds."""
+        """Record the budget an answer reports; return the seconds until its period resets."""
         headers = response.headers
-        name = headers.get("X-RateLimit-Name") or path
-        try:
-            remaining = int(headers["X-RateLimit-Remaining"])
-            reset = float(headers["X-RateLimit-Reset"])
-        except (KeyError, ValueError):
-            return None
-        if response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
-            remaining = 0
-        with self._lock:
-            self._name_of_path[path] = name
-            self._budget[name] = (remaining, time.monotonic() + reset)
+        reset = seconds_until_reset(headers)
+        remaining = (
+            0
+            if response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+            else header_number(headers, "X-RateLimit-Remaining")
+        )
+        if reset is not None and remaining is not None:
+            name = headers.get("X-RateLimit-Name") or path
+            with self._lock:
+                self._name_of_path[path] = name
+                self._budget[name] = (int(remaining), time.monotonic() + reset)
         return reset
 
     def wait_before(self, path: str) -> None:
-        """Sleep until the period resets when the endpoint's budget is spent."""
+        """Count a request to ``path``; first sleep until the reset if the budget is spent."""
         with self._lock:
-            name = self._name_of_path.get(path)
-            remaining, reset_at = self._budget.get(name, (1, 0.0)) if name else (1, 0.0)
+            name = self._name_of_path.get(path, path)
+            remaining, reset_at = self._budget.get(name, (1, 0.0))
             delay = reset_at - time.monotonic() + RATE_LIMIT_MARGIN
-            if remaining > 0 or delay <= 0:
+            if delay <= 0:  # a new period: its budget is unknown until the next answer
                 return
-            # Spend one unit now so concurrent callers don't all fire after the wait.
-            self._budget[name] = (0, reset_at)  # type: ignore[index]
-        LOGGER.info(
-            "Rate limit '%s' spent: waiting %.2f s for it to reset", name, delay
-        )
-        self.waits.append(delay)
+            self._budget[name] = (max(remaining - 1, 0), reset_at)
+            if remaining > 0:
+                return
+        LOGGER.info("Rate limit '%s' spent: waiting %.2f s for it to reset", name, delay)
         time.sleep(delay)
 
 
@@ -110,13 +161,13 @@ def response_body(response: requests.Response) -> t.Any:  # noqa: ANN401
 
 
 def datadog_error_words(response: requests.Response) -> str:
-    """Datadog's own error text: a list of strings or of JSON:API objects."""
+    """Datadog's own error text, on one line: a list of strings or of JSON:API objects."""
     try:
         errors = response_body(response).get("errors")
     except (ValueError, AttributeError):
-        return response.text[:200].strip() or response.reason
+        return " ".join(response.text.split())[:200] or response.reason
     if not isinstance(errors, list):
-        return str(errors)
+        errors = [errors] if errors else []
     words = [
         (error.get("detail") or error.get("title") or json.dumps(error))
         if isinstance(error, dict)
@@ -126,20 +177,34 @@ def datadog_error_words(response: requests.Response) -> str:
     return "; ".join(words) or response.reason
 
 
-def advice_for(status: int, words: str) -> str:
+def permission_for(endpoint: str) -> str | None:
+    """What the application key's owner needs for an endpoint (the API reference's x-permission)."""
+    name = endpoint.rstrip("/").rsplit("/", 1)[-1]
+    if name.endswith(("_cost", "cost_attribution")):
+        return "usage_read and billing_read"
+    if "/usage/" in endpoint or "/cost_by_tag/" in endpoint:
+        return "usage_read"
+    if name == "org":
+        return "org_management"
+    return None
+
+
+def advice_for(endpoint: str, status: int, words: str) -> str:
     """What a user should do about a refused request."""
+    if status < HTTPStatus.BAD_REQUEST:
+        return "Datadog redirected the request: check site and api_url (keys are not sent on)"
     if NON_PARENT_MARKER in words:
         return (
             "these keys belong to a child organization or to a plan without cost "
             "access: use keys of the parent organization on a Pro or Enterprise plan"
         )
     if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
-        return (
-            "check api_key and app_key: they are invalid or revoked, or the "
-            "application key lacks the usage_read (usage) or billing_read (cost) "
-            "permission"
-        )
-    return "the request was refused; check the settings named above"
+        permission = permission_for(endpoint)
+        lacking = f", or the application key lacks {permission}" if permission else ""
+        return f"check api_key, app_key and site: the keys are invalid or revoked{lacking}"
+    if status == HTTPStatus.NOT_FOUND:
+        return "check site and api_url: this endpoint does not exist there"
+    return "Datadog refused the request: check start_date, end_date and product_families"
 
 
 class NextRecordIdPaginator(BaseAPIPaginator[str | None]):
@@ -193,39 +258,79 @@ class DatadogStream(RESTStream[t.Any]):
     def get_new_paginator(self) -> BaseAPIPaginator[t.Any] | None:
         return None
 
-    # Requests: pace, retry, explain.
+    # Requests: pace, retry, explain. Every message names the endpoint, never headers.
+
+    #: A redirect would carry the key headers to another host: refuse it instead.
+    allow_redirects = False
+
+    #: 408 and 429 are worth another try (as in Datadog's own client); 5xx always are.
+    extra_retry_statuses = (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS)
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
+        """Pace each attempt, retry with the SDK's back-off, and give up with one clear line."""
         pacer: RateLimitPacer = self._tap.rate_limit_pacer  # type: ignore[attr-defined]
 
-        def paced(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            pacer.wait_before(self.path)
-            return func(prepared_request, context)
+        def attempt(
+            prepared_request: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
+            endpoint = urlparse(str(prepared_request.url)).path
+            pacer.wait_before(endpoint)
+            try:
+                return func(prepared_request, context)
+            except tuple(NETWORK_FAILURES) as exc:
+                reason = next(w for error, w in NETWORK_FAILURES.items() if isinstance(exc, error))
+                msg = f"GET {endpoint}: {reason.format(timeout=self.timeout)}"
+                raise RetriableAPIError(msg) from exc
 
-        return super().request_decorator(paced)
+        # backoff also logs every retry and give-up itself, with request details: ours suffice.
+        self.logger.addFilter(SILENCE_BACKOFF_LOG)
+        retried = super().request_decorator(attempt)
+
+        def request(
+            prepared_request: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
+            try:
+                return retried(prepared_request, context)
+            except RetriableAPIError as exc:
+                tries = self.backoff_max_tries()
+                msg = f"{exc}; gave up after {tries} attempts (max_retries: {tries - 1})"
+                raise DatadogAPIError(msg) from None
+
+        return request
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        reset = self._tap.rate_limit_pacer.observe(self.path, response)  # type: ignore[attr-defined]
         status = response.status_code
-        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            msg = f"Datadog answered {status} to GET {self.path}: {datadog_error_words(response)}"
-            error = RetriableAPIError(msg, response)
-            error.retry_after = reset  # type: ignore[attr-defined]
-            raise error
-        if status >= HTTPStatus.BAD_REQUEST:
-            words = datadog_error_words(response)
-            msg = (
-                f"Datadog answered {status} to GET {self.path}: {words} "
-                f"({advice_for(status, words)})"
-            )
-            raise DatadogAPIError(msg)
+        endpoint = urlparse(response.url).path
+        reset = self._tap.rate_limit_pacer.observe(endpoint, response)  # type: ignore[attr-defined]
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
+            raise RateLimitedError(self.response_error_message(response), response, reset)
+        if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(self.response_error_message(response), response)
+        if status >= HTTPStatus.MULTIPLE_CHOICES:  # 3xx (not followed) and 4xx
+            raise DatadogAPIError(self.response_error_message(response))
         try:
-            response_body(response)
-        except ValueError as exc:
-            msg = f"Datadog answered GET {self.path} with a body that is not JSON"
-            raise RetriableAPIError(msg, response) from exc
+            body = response_body(response)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            msg = f"Datadog answered {status} to GET {endpoint} with a body that is not JSON"
+            raise RetriableAPIError(msg, response)
+
+    @override
+    def response_error_message(self, response: requests.Response) -> str:
+        """Endpoint, status, Datadog's words and, for a refusal, what to do: one line.
+
+        Replaces the SDK's default, which appends the raw body and header names.
+        """
+        status = response.status_code
+        endpoint = urlparse(response.url).path
+        words = datadog_error_words(response)
+        msg = f"Datadog answered {status} to GET {endpoint}: {words}"
+        if status < HTTPStatus.INTERNAL_SERVER_ERROR and status not in self.extra_retry_statuses:
+            msg += f" ({advice_for(endpoint, status, words)})"
+        return msg
 
     @override
     def backoff_max_tries(self) -> int:
@@ -233,16 +338,17 @@ class DatadogStream(RESTStream[t.Any]):
 
     @override
     def backoff_wait_generator(self) -> t.Generator[float, None, None]:
-        """Wait what Datadog's X-RateLimit-Reset says, else back off exponentially."""
+        """After a 429, what its X-RateLimit-Reset says; else exponential, jittered, capped."""
         attempt = 0
         exception = yield  # type: ignore[misc]
         while True:
             attempt += 1
             retry_after = getattr(exception, "retry_after", None)
-            if retry_after is not None and getattr(exception, "response", None) is not None and exception.response.status_code == HTTPStatus.TOO_MANY_REQUESTS:  # type: ignore[attr-defined]
+            if retry_after is not None:
                 wait = retry_after + RATE_LIMIT_MARGIN
             else:
-                wait = min(60.0, 0.5 * 2 ** (attempt - 1)) * (1 + random.random() / 4)  # noqa: S311
+                wait = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (attempt - 1))
+                wait *= 1 + random.random() / 4  # noqa: S311 - jitter, not cryptography
             exception = yield wait
 
     @override
@@ -250,14 +356,22 @@ class DatadogStream(RESTStream[t.Any]):
         return value  # jitter is part of backoff_wait_generator already
 
     @override
-    def backoff_handler(self, details: t.Any) -> None:  # noqa: ANN401
-        exc = details.get("exception")
+    def backoff_handler(self, details: t.Any) -> None:
+        """One line per wait: what failed, how long we wait and why, which attempt."""
+        exc = details["exception"]
+        retry_after = getattr(exc, "retry_after", None)
+        why = (
+            f" = X-RateLimit-Reset {retry_after:g} s + {RATE_LIMIT_MARGIN:g} s"
+            if retry_after is not None
+            else ""
+        )
         self.logger.warning(
-            "Retrying GET %s in %.2f s (attempt %d): %s",
-            self.path,
-            details.get("wait") or 0.0,
-            details.get("tries", 0),
-            exc if isinstance(exc, RetriableAPIError) else type(exc).__name__,
+            "%s; retrying in %.2f s%s (attempt %d of %d)",
+            exc,
+            details["wait"],
+            why,
+            details["tries"] + 1,
+            self.backoff_max_tries(),
         )
 
     # Records.

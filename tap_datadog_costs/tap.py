@@ -59,6 +59,11 @@ PRODUCT_FAMILIES = (
     "vuln_management", "workflow_executions", "apm", "audit_logs",
 )  # fmt: skip
 
+#: The two Datadog keys (required, secret).
+KEYS = ("api_key", "app_key")
+#: Integer settings and their smallest allowed value.
+MINIMUMS = {"lookback_hours": 0, "max_retries": 0, "request_timeout": 1}
+
 #: Datadog keeps usage and cost history for 15 months.
 RETENTION_MONTHS = 15
 
@@ -150,17 +155,30 @@ class TapDatadogCosts(Tap):
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Schema checks, then what a schema cannot say (dates, URLs, families)."""
-        errors = super()._validate_config(raise_errors=False)
+        errors = [self.redact(error) for error in super()._validate_config(raise_errors=False)]
         if not errors:
             errors = self.setting_errors()
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
 
+    def redact(self, error: str) -> str:
+        """A schema error with secret values masked: a key of the wrong type is quoted in it."""
+        for name, spec in self.config_jsonschema["properties"].items():
+            value = self.config.get(name)
+            if spec.get("secret") and value is not None and not isinstance(value, str):
+                error = error.replace(repr(value), "***")
+        return error
+
     def setting_errors(self) -> list[str]:
         """One line per wrong setting, naming it and what is allowed."""
         config = self.config
-        errors = []
+        errors = [f"{key}: must not be empty" for key in KEYS if not str(config[key]).strip()]
+        errors += [
+            f"{setting}: must be {least} or more"
+            for setting, least in MINIMUMS.items()
+            if config.get(setting, least) < least
+        ]
         now = utc_now()
         dates: dict[str, dt.datetime] = {}
         for setting in ("start_date", "end_date"):
@@ -178,8 +196,6 @@ class TapDatadogCosts(Tap):
             errors.append(
                 f"product_families: unknown {', '.join(unknown)}; allowed: {', '.join(PRODUCT_FAMILIES)}"
             )
-        if config.get("lookback_hours", 0) < 0:
-            errors.append("lookback_hours: must be 0 or more")
         if config.get("api_url"):
             url = urlparse(config["api_url"])
             if url.scheme not in {"http", "https"} or not url.hostname:

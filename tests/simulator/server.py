@@ -61,8 +61,9 @@ DESCENDANTS_WINDOW = (
 SINGLE_ORG_WINDOW = "The time range cannot exceed 2 months"
 DEFAULT_RATE_LIMIT = (1000, 10)
 MAX_PAGE_SIZE = 500
-FAULT_KINDS = ("500", "503", "429", "reset", "slow", "truncated", "nonjson")
+FAULT_KINDS = ("500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect")
 FAULT_MESSAGES = {
+    "403": "Forbidden",  # what Datadog answers a key lacking the endpoint's permission
     "500": "Internal Server Error",
     "503": "Service Unavailable",
     "429": "Rate limit exceeded",
@@ -568,13 +569,21 @@ class DatadogSimulator:
         with self._lock:
             self._limits[ROUTES[path].name] = (limit, period)
 
-    def inject(self, path: str, kind: str, count: int = 1, seconds: float = 0) -> None:
-        """Make the next ``count`` requests to ``path`` fail in the way ``kind`` names."""
+    def inject(  # noqa: PLR0913 -- the fault, its size, its timing
+        self, path: str, kind: str, count: int = 1, seconds: float = 0, *, after: int = 0
+    ) -> None:
+        """Make ``count`` requests to ``path`` fail in the way ``kind`` names.
+
+        Faults queue up per path: these hit the requests that follow the ones already
+        queued, once ``after`` more requests have been answered normally.
+        """
         if kind not in FAULT_KINDS:
             msg = f"unknown fault {kind!r}; expected one of {FAULT_KINDS}"
             raise ValueError(msg)
         with self._lock:
-            self._faults.setdefault(path, deque()).extend([(kind, seconds)] * count)
+            self._faults.setdefault(path, deque()).extend(
+                [("", 0.0)] * after + [(kind, seconds)] * count
+            )
 
     # ---- oracle ----
     def expected_hourly_usage(
@@ -632,7 +641,7 @@ class DatadogSimulator:
             time.sleep(seconds)
         fault = (
             self._fault_reply(kind, seconds)
-            if kind in FAULT_MESSAGES or kind == "nonjson"
+            if kind in FAULT_MESSAGES or kind in {"nonjson", "redirect"}
             else None
         )
         try:
@@ -652,6 +661,8 @@ class DatadogSimulator:
     def _fault_reply(kind: str, seconds: float) -> Reply:
         if kind == "nonjson":
             return Reply(200, b"<html>upstream error</html>", "text/html")
+        if kind == "redirect":  # to another host: a client following it would leak its keys
+            return Reply(302, b"", "text/html", {"Location": "http://127.0.0.2:9/elsewhere"})
         reply = Reply.json({"errors": [FAULT_MESSAGES[kind]]}, int(kind))
         if kind == "429":
             reply.headers = {

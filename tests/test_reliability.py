@@ -1,0 +1,494 @@
+"""Reliability: rate-limit pacing, retries, clear errors, no leaked keys, no lost records.
+
+Every fault comes from the simulator (``inject``, ``set_rate_limit``) or from killing the CLI.
+Waits are checked by what the tap logs and what the simulator saw, never by a stopwatch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+import typing as t
+
+import pytest
+import requests
+import time_machine
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_datadog_costs.client import DatadogAPIError, RateLimitPacer
+from tap_datadog_costs.tap import TapDatadogCosts
+from tests.harness import (
+    PRIMARY_KEYS,
+    ROOT,
+    SyncResult,
+    merge_on_keys,
+    parse_messages,
+    run_cli,
+    sync,
+    tap_config,
+)
+from tests.simulator import CHILD_KEYS, PARENT_KEYS, DatadogSimulator
+from tests.test_settings import BAD_SETTINGS, KEYS
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+VALIDATE = "/api/v1/validate"
+ORGS = "/api/v1/org"
+HOURLY = "/api/v2/usage/hourly_usage"
+MAPPING = "/api/v2/usage/billing_dimension_mapping"
+HISTORICAL = "/api/v2/usage/historical_cost"
+ESTIMATED = "/api/v2/usage/estimated_cost"
+DAYS = 5  # five 24-hour windows of hourly usage: five requests when nothing fails
+
+
+# ---- helpers (also used by tests/measure_reliability.py) ---------------------------------
+def settings(
+    sim: DatadogSimulator, days: int = DAYS, keys: tuple[str, str] = PARENT_KEYS, **more: t.Any
+) -> dict[str, t.Any]:
+    """The last ``days`` days up to the simulator's hour: the same windows on every run."""
+    start = sim.now - dt.timedelta(days=days)
+    return tap_config(
+        sim.url, keys, start_date=start.isoformat(), end_date=sim.now.isoformat(), **more
+    )
+
+
+@contextlib.contextmanager
+def tap_log() -> t.Iterator[list[str]]:
+    """The messages the tap logs at INFO and above while the block runs (in this process)."""
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("tap-datadog-costs")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def retries(log: list[str]) -> list[str]:
+    """The tap's retry lines: one per wait after a failed request."""
+    return [line for line in log if "; retrying in " in line]
+
+
+def pacing_waits(log: list[str]) -> list[float]:
+    """Seconds of each wait the pacer announced before a request it knew would get 429."""
+    return [float(m[1]) for line in log if (m := re.search(r"spent: waiting ([\d.]+) s", line))]
+
+
+def statuses(sim: DatadogSimulator, path: str) -> list[int]:
+    return [r["status"] for r in sim.requests if r["path"] == path]
+
+
+def assert_same_records(result: SyncResult, clean: SyncResult) -> None:
+    for stream in PRIMARY_KEYS:
+        assert result.records(stream) == clean.records(stream), stream
+
+
+@pytest.fixture(scope="module")
+def live() -> t.Iterator[DatadogSimulator]:
+    """A simulator at the current hour, so CLI runs (real clock) and in-process runs agree."""
+    with DatadogSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def api(live: DatadogSimulator) -> DatadogSimulator:
+    live.clear_requests()
+    return live
+
+
+@pytest.fixture(scope="module")
+def clean(live: DatadogSimulator) -> SyncResult:
+    """What an undisturbed run emits."""
+    result = sync(settings(live))
+    assert result.records("hourly_usage")
+    return result
+
+
+# ---- rate limits -------------------------------------------------------------------------
+def test_rate_limited_sync_paces_itself_and_gets_the_same_records() -> None:
+    with DatadogSimulator() as sim:
+        config = settings(sim, days=8)
+        unlimited = sync(config)
+        sim.set_rate_limit(HOURLY, 4, 2)
+        sim.clear_requests()
+        with tap_log() as log:
+            limited = sync(config)
+        hourly = statuses(sim, HOURLY)
+
+    assert_same_records(limited, unlimited)
+    assert hourly.count(429) <= 1  # paced from the headers: a 429 is the exception
+    assert len(hourly) == 8 + hourly.count(429)
+    waits = pacing_waits(log)
+    assert waits  # 8 requests at 4 per 2 s: the budget ran out at least once
+    assert all(0 < wait <= 2 + 0.25 for wait in waits)  # never more than Reset + margin
+    assert all("Rate limit 'usage_hourly_usage' spent" in line for line in log if "spent" in line)
+
+
+def test_429_is_retried_after_exactly_the_reset_it_announces(
+    api: DatadogSimulator, clean: SyncResult
+) -> None:
+    api.inject(HOURLY, "429", seconds=1, after=1)
+    with tap_log() as log:
+        result = sync(settings(api))
+
+    assert retries(log) == [
+        (
+            f"Datadog answered 429 to GET {HOURLY}: Rate limit exceeded; retrying in 1.25 s"
+            " = X-RateLimit-Reset 1 s + 0.25 s (attempt 2 of 6)"
+        )
+    ]
+    assert pacing_waits(log) == []  # the retry's wait covered the reset: no second wait
+    assert statuses(api, HOURLY) == [200, 429, 200, 200, 200, 200]
+    assert_same_records(result, clean)
+
+
+def answer(status: int = 200, **rate_limit: t.Any) -> requests.Response:
+    """A bare answer carrying X-RateLimit-* headers."""
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update({f"X-RateLimit-{k}": str(v) for k, v in rate_limit.items()})
+    return response
+
+
+def test_pacer_shares_one_budget_between_paths_with_the_same_rate_limit_name() -> None:
+    pacer = RateLimitPacer()
+    pacer.observe("/a", answer(Name="shared", Remaining=5, Reset=0.5))
+    pacer.observe("/b", answer(Name="shared", Remaining=0, Reset=0.5))
+    pacer.observe("/c", answer(Name="other", Remaining=3, Reset=0.5))
+    with tap_log() as log:
+        pacer.wait_before("/c")
+        pacer.wait_before("/a")
+    assert len(log) == 1
+    assert log[0].startswith("Rate limit 'shared' spent: waiting ")
+    assert 0 < pacing_waits(log)[0] <= 0.75
+
+
+def test_pacer_counts_requests_whose_answer_never_came() -> None:
+    pacer = RateLimitPacer()
+    pacer.observe("/a", answer(Name="a", Remaining=1, Reset=0.4))
+    with tap_log() as log:
+        pacer.wait_before("/a")  # the last unit of the budget: no wait
+        assert log == []
+        pacer.wait_before("/a")  # the answer to the previous one was lost: still counted
+    assert 0 < pacing_waits(log)[0] <= 0.65
+
+
+def test_pacer_falls_back_to_the_period_when_reset_is_missing() -> None:
+    pacer = RateLimitPacer()
+    half_past = dt.datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=dt.UTC)  # even second
+    with time_machine.travel(half_past, tick=False):
+        assert pacer.observe("/a", answer(Name="a", Remaining=0, Period=2)) == 1.5
+        assert pacer.observe("/a", answer(429, Name="a", Period=10)) == 9.5
+    assert pacer.observe("/a", answer(Name="a", Remaining=3)) is None  # nothing to pace by
+
+
+# ---- faults ------------------------------------------------------------------------------
+TRANSIENT_FAULTS = {
+    "500": f"Datadog answered 500 to GET {HOURLY}: Internal Server Error",
+    "503": f"Datadog answered 503 to GET {HOURLY}: Service Unavailable",
+    "reset": f"GET {HOURLY}: the connection failed or was reset",
+    "truncated": f"GET {HOURLY}: the answer was cut off",
+    "nonjson": f"Datadog answered 200 to GET {HOURLY} with a body that is not JSON",
+    "slow": f"GET {HOURLY}: no answer within request_timeout (1 s)",
+}
+
+
+#: How the backoff library and the SDK's default handlers word retries and failed answers.
+SDK_RETRY_WORDS = re.compile(r"Backing off|Giving up|with args|content is|headers: ")
+
+
+def wait_for_requests(sim: DatadogSimulator, path: str, count: int) -> list[int]:
+    """Statuses of requests to ``path`` once ``count`` are logged (a slow answer logs late)."""
+    deadline = time.monotonic() + 10
+    while len(statuses(sim, path)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return statuses(sim, path)
+
+
+@pytest.mark.parametrize("kind", TRANSIENT_FAULTS)
+def test_transient_fault_is_retried_with_one_log_line_and_loses_nothing(
+    api: DatadogSimulator, clean: SyncResult, kind: str
+) -> None:
+    api.inject(HOURLY, kind, seconds=2, after=1)
+    with tap_log() as log:
+        result = sync(settings(api, request_timeout=1))
+
+    (line,) = retries(log)
+    assert not [line for line in log if SDK_RETRY_WORDS.search(line)]  # logged once, by us
+    assert re.fullmatch(
+        re.escape(TRANSIENT_FAULTS[kind]) + r"; retrying in 0\.\d\d s \(attempt 2 of 6\)", line
+    )
+    assert len(wait_for_requests(api, HOURLY, 6)) == 6  # five windows, one of them twice
+    assert_same_records(result, clean)
+
+
+def test_persistent_failure_exits_non_zero_with_one_line_and_state_covers_only_emitted_rows(
+    api: DatadogSimulator, clean: SyncResult, tmp_path: Path
+) -> None:
+    config = settings(api, max_retries=1, lookback_hours=0)
+    api.inject(HOURLY, "500", count=2, after=3)  # windows 1-3 answer, window 4 fails twice
+    failed = run_cli(config=config, tmp_path=tmp_path)
+
+    assert failed.returncode != 0
+    assert (
+        f"| Datadog answered 500 to GET {HOURLY}: Internal Server Error; "
+        "gave up after 2 attempts (max_retries: 1)\n"
+    ).encode() in failed.stderr
+    assert statuses(api, HOURLY) == [200, 200, 200, 500, 500]
+    assert not SDK_RETRY_WORDS.search(failed.stderr.decode())
+    messages = parse_messages(failed.stdout)
+    emitted = [
+        m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "hourly_usage"
+    ]
+    window_4 = (api.now - dt.timedelta(days=2)).isoformat()
+    assert emitted == [r for r in clean.records("hourly_usage") if r["timestamp"] < window_4]
+    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    assert state["bookmarks"]["hourly_usage"]["replication_key_value"] <= emitted[-1]["timestamp"]
+
+    resumed = sync(config, state)
+    for stream in PRIMARY_KEYS:
+        emitted_now = [
+            m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+        merged = merge_on_keys(stream, emitted_now, resumed.records(stream))
+        assert merged == merge_on_keys(stream, clean.records(stream)), stream
+
+
+# ---- refusals: not retried, one clear message ---------------------------------------------
+FORBIDDEN = "Forbidden (check api_key, app_key and site: the keys are invalid or revoked"
+
+
+def refusal(config: dict[str, t.Any], stream: str) -> str:
+    """The error a stream stops with."""
+    tap = TapDatadogCosts(config=config)
+    with pytest.raises(DatadogAPIError) as raised:
+        list(tap.streams[stream].get_records(None))
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("stream", "path", "permission"),
+    [
+        ("organizations", ORGS, "org_management"),
+        ("hourly_usage", HOURLY, "usage_read"),
+        ("billing_dimension_mappings", MAPPING, "usage_read"),
+        ("historical_costs", HISTORICAL, "usage_read and billing_read"),
+        ("estimated_costs", ESTIMATED, "usage_read and billing_read"),
+    ],
+)
+def test_403_is_not_retried_and_names_the_permission_the_endpoint_needs(
+    api: DatadogSimulator, stream: str, path: str, permission: str
+) -> None:
+    api.inject(path, "403")
+    message = refusal(settings(api, days=40), stream)
+    assert message == (
+        f"Datadog answered 403 to GET {path}: {FORBIDDEN}, "
+        f"or the application key lacks {permission})"
+    )
+    assert [r["status"] for r in api.requests] == [403]
+
+
+def test_invalid_keys_are_refused_once_with_advice(api: DatadogSimulator) -> None:
+    message = refusal(settings(api, keys=("wrong-api-key", "wrong-app-key")), "hourly_usage")
+    assert message.startswith(f"Datadog answered 403 to GET {HOURLY}: {FORBIDDEN}")
+    assert [r["status"] for r in api.requests] == [403]
+
+
+@pytest.mark.parametrize(
+    ("stream", "path"),
+    [
+        ("historical_costs", HISTORICAL),
+        ("billing_dimension_mappings", MAPPING),
+    ],  # strings, JSON:API
+)
+def test_child_org_keys_are_told_to_use_the_parent_org(
+    api: DatadogSimulator, stream: str, path: str
+) -> None:
+    message = refusal(settings(api, days=40, keys=CHILD_KEYS), stream)
+    assert message == (
+        f"Datadog answered 400 to GET {path}: API called with non-parent org keys. Data is only "
+        "available at the root level org (these keys belong to a child organization or to a plan "
+        "without cost access: use keys of the parent organization on a Pro or Enterprise plan)"
+    )
+    assert [r["status"] for r in api.requests] == [400]
+
+
+def test_a_redirect_is_refused_not_followed_so_keys_stay_home(api: DatadogSimulator) -> None:
+    api.inject(ORGS, "redirect")
+    message = refusal(settings(api), "organizations")
+    assert message.startswith(f"Datadog answered 302 to GET {ORGS}:")
+    assert "check site and api_url" in message
+    assert [r["status"] for r in api.requests] == [302]  # and nothing sent to 127.0.0.2
+
+
+# ---- an interrupted sync loses nothing ----------------------------------------------------
+def run_until_killed(config_file: Path, records: int) -> list[dict[str, t.Any]]:
+    """Run the CLI and kill it once it has written ``records`` records: what a target got."""
+    command = [sys.executable, "-m", "tap_datadog_costs", "--config", str(config_file)]
+    messages = []
+    seen = 0
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            messages.append(json.loads(line))
+            seen += messages[-1]["type"] == "RECORD"
+            if seen == records:
+                process.kill()  # near the end it may have written all: the rest goes unread
+                break
+    assert seen == records
+    return messages
+
+
+def test_killed_sync_resumed_from_its_last_state_yields_exactly_the_clean_rows(
+    live: DatadogSimulator, clean: SyncResult, tmp_path: Path
+) -> None:
+    config = settings(live, lookback_hours=0)  # no look-back: a bookmark too far would lose rows
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    total = sum(m["type"] == "RECORD" for m in clean.messages)
+    for kill_at in random.Random(20261110).sample(range(1, total), 3):  # noqa: S311
+        killed = run_until_killed(config_file, kill_at)
+        states = [m["value"] for m in killed if m["type"] == "STATE"]
+        resumed = sync(config, states[-1] if states else None)
+        for stream in PRIMARY_KEYS:
+            before = [
+                m["record"] for m in killed if m["type"] == "RECORD" and m["stream"] == stream
+            ]
+            merged = merge_on_keys(stream, before, resumed.records(stream))
+            assert merged == merge_on_keys(stream, clean.records(stream)), (kill_at, stream)
+
+
+# ---- bad input -----------------------------------------------------------------------------
+MORE_BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
+    ({**KEYS, "api_key": " "}, "api_key"),
+    ({**KEYS, "app_key": ""}, "app_key"),
+    ({**KEYS, "end_date": "2026-13-45"}, "end_date"),
+    ({**KEYS, "max_retries": -1}, "max_retries"),
+    ({**KEYS, "request_timeout": 0}, "request_timeout"),
+]
+NUMERIC_KEY = 99887766554433
+
+
+@pytest.mark.parametrize(("config", "setting"), MORE_BAD_SETTINGS)
+def test_more_bad_settings_are_refused_with_one_error_naming_them(
+    config: dict[str, t.Any], setting: str
+) -> None:
+    with pytest.raises(ConfigValidationError) as raised:
+        TapDatadogCosts(config=config)
+    assert len(raised.value.errors) == 1
+    assert (
+        raised.value.errors[0].startswith(setting)
+        or f"config['{setting}']" in raised.value.errors[0]
+    )
+
+
+def test_a_key_of_the_wrong_type_is_named_but_not_shown() -> None:
+    with pytest.raises(ConfigValidationError) as raised:
+        TapDatadogCosts(config={**KEYS, "api_key": NUMERIC_KEY})
+    assert raised.value.errors == ["*** is not of type 'string' in config['api_key']"]
+
+
+# ---- secrets ------------------------------------------------------------------------------
+SECRET_PIECES = (*PARENT_KEYS, "sim-api", "sim-app", str(NUMERIC_KEY))
+#: Every fault kind on hourly usage, at most two in a row: (kind, good answers before, seconds).
+USAGE_FAULTS = [
+    ("500", 0, 0), ("reset", 0, 0), ("truncated", 1, 0),
+    ("nonjson", 0, 0), ("slow", 1, 2), ("429", 0, 1),
+]  # fmt: skip
+
+
+def start_cli(
+    tmp_path: Path, name: str, config: dict[str, t.Any], *args: str
+) -> subprocess.Popen[bytes]:
+    """The CLI in a child process at DEBUG level, its output piped back."""
+    config_file = tmp_path / f"{name}.json"
+    config_file.write_text(json.dumps(config))
+    command = [sys.executable, "-m", "tap_datadog_costs", *args, "--config", str(config_file)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOGLEVEL": "DEBUG"}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def finish(processes: dict[str, subprocess.Popen[bytes]]) -> dict[str, tuple[int, bytes, bytes]]:
+    """Exit code, stdout and stderr of each process."""
+    results = {}
+    for name, process in processes.items():
+        stdout, stderr = process.communicate(timeout=120)
+        results[name] = (process.returncode, stdout, stderr)
+    return results
+
+
+def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
+    api: DatadogSimulator, tmp_path: Path
+) -> None:
+    bad = [
+        (config if "api_url" in config else {**config, "api_url": api.url}, setting)
+        for config, setting in [
+            *BAD_SETTINGS,
+            *MORE_BAD_SETTINGS,
+            ({**KEYS, "api_key": NUMERIC_KEY}, "api_key"),
+        ]
+    ]
+    refused = finish(
+        {f"bad{i}": start_cli(tmp_path, f"bad{i}", config) for i, (config, _) in enumerate(bad)}
+    )
+    assert api.requests == []  # every bad setting was refused before any request
+
+    # A sync that meets every fault, and ends on a refusal; a connection test on a 503.
+    for kind, after, seconds in USAGE_FAULTS:
+        api.inject(HOURLY, kind, seconds=seconds, after=after)
+    api.inject(ESTIMATED, "503")
+    api.inject(MAPPING, "nonjson")
+    api.inject(ORGS, "403")
+    api.inject(VALIDATE, "503")
+    good = settings(api, request_timeout=1)
+    ran = finish(
+        {
+            "sync": start_cli(tmp_path, "sync", good),
+            "test": start_cli(tmp_path, "test", good, "--test"),
+            "about": start_cli(tmp_path, "about", good, "--about"),
+            "about-json": start_cli(tmp_path, "about-json", good, "--about", "--format=json"),
+            "about-md": start_cli(tmp_path, "about-md", good, "--about", "--format=markdown"),
+            "discover": start_cli(tmp_path, "discover", good, "--discover"),
+        }
+    )
+
+    for (config, setting), (returncode, stdout, stderr) in zip(bad, refused.values(), strict=True):
+        assert returncode != 0, config
+        assert stdout == b"", config
+        assert any(
+            b"| ERROR " in line and setting.encode() in line for line in stderr.splitlines()
+        ), (setting, stderr[-600:])
+    sync_code, sync_out, sync_err = ran["sync"]
+    assert sync_code != 0
+    assert len(retries(sync_err.decode().splitlines())) == 8  # six faults on usage, two on costs
+    assert f"| Datadog answered 403 to GET {ORGS}: {FORBIDDEN}".encode() in sync_err
+    assert b'"type":"RECORD"' in sync_out
+    assert ran["test"][0] != 0
+    # --test runs before the SDK installs its excepthook: Python's prints the traceback, then this.
+    assert ran["test"][2].endswith(
+        f": Datadog answered 503 to GET {VALIDATE}: Service Unavailable\n".encode()
+    )
+    assert all(
+        code == 0 for name, (code, _, _) in ran.items() if name.startswith(("about", "disc"))
+    )
+    everything = b"".join(out + err for _, out, err in [*refused.values(), *ran.values()])
+    assert b"DEBUG" in everything
+    assert not SDK_RETRY_WORDS.search(everything.decode())
+    for piece in SECRET_PIECES:
+        assert piece.encode() not in everything, piece
