@@ -21,7 +21,6 @@ from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
-from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams import RESTStream
 
 if sys.version_info >= (3, 12):
@@ -35,8 +34,16 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, RequestFunc
 
 LOGGER = logging.getLogger("tap-datadog-costs")
-#: One JSON schema file per stream, named after it (cost streams share costs.json).
-SCHEMAS = SchemaDirectory(resources.files("tap_datadog_costs") / "schemas")
+SCHEMAS = resources.files("tap_datadog_costs") / "schemas"
+
+
+def load_schema(name: str) -> dict[str, t.Any]:
+    """A stream's JSON schema from schemas/, loaded once per class.
+
+    A plain dict class attribute: the SDK reads ``self.schema`` for every record, and a
+    dict costs nothing to read where a schema descriptor resolves its source each time.
+    """
+    return t.cast("dict[str, t.Any]", json.loads((SCHEMAS / f"{name}.json").read_text()))
 
 #: Seconds added to every rate-limit wait, so the next request lands in the new period.
 RATE_LIMIT_MARGIN = 0.25
@@ -220,7 +227,6 @@ class DatadogStream(RESTStream[t.Any]):
     """Base class for Datadog usage and cost streams."""
 
     records_key = "data"
-    schema = StreamSchema(SCHEMAS)
     # Our records are built field by field with the schema's types: skip re-conforming.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 

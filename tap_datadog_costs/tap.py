@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib.messages import SingerMessageType
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_datadog_costs.client import (
@@ -85,11 +86,27 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+class BufferedRecordWriter(MsgSpecWriter):
+    """msgspec messages, flushed at every message but RECORD.
+
+    The SDK's writer flushes stdout after each record: one system call per row. Records
+    still reach the target before any STATE that follows them (same buffer, in order),
+    so a bookmark never covers a row the target has not been sent.
+    """
+
+    @override
+    def write_message(self, message: t.Any) -> None:  # noqa: ANN401
+        stdout = sys.stdout.buffer
+        stdout.write(self.format_message(message))
+        if message.type != SingerMessageType.RECORD:
+            stdout.flush()
+
+
 class TapDatadogCosts(Tap):
     """Datadog usage and cost data, per product and per organization."""
 
     name = "tap-datadog-costs"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedRecordWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

@@ -7,9 +7,7 @@ import sys
 import typing as t
 from operator import itemgetter
 
-from singer_sdk.schema.source import StreamSchema
-
-from tap_datadog_costs.client import SCHEMAS, DatadogStream
+from tap_datadog_costs.client import DatadogStream, load_schema
 from tap_datadog_costs.periods import (
     add_months,
     estimated_cost_months,
@@ -38,7 +36,7 @@ class CostStream(DatadogStream):
     """Rows of a ``cost_by_org`` answer: one per org, month, product and charge type."""
 
     primary_keys = ("month", "public_id", "product_name", "charge_type")
-    schema = StreamSchema(SCHEMAS, key="costs")
+    schema = load_schema("costs")
 
     def cost_params(self, first: dt.datetime, last: dt.datetime) -> dict[str, t.Any]:
         """Query for the months ``first`` to ``last`` (inclusive)."""
@@ -174,6 +172,7 @@ class BillingDimensionMappingsStream(MonthlyStream):
     name = "billing_dimension_mappings"
     path = "/api/v2/usage/billing_dimension_mapping"
     primary_keys = ("month", "billing_dimension", "endpoint")
+    schema = load_schema("billing_dimension_mappings")
 
     @override
     def first_open_month(self, now: dt.datetime) -> dt.datetime:

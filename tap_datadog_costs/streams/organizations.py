@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from tap_datadog_costs.client import DatadogStream
+from tap_datadog_costs.client import DatadogStream, load_schema
 from tap_datadog_costs.periods import isoformat, parse_instant
 
 if sys.version_info >= (3, 12):
@@ -21,6 +21,7 @@ class OrganizationsStream(DatadogStream):
     path = "/api/v1/org"
     primary_keys = ("public_id",)
     records_key = "orgs"
+    schema = load_schema("organizations")
 
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:

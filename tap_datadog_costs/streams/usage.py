@@ -7,7 +7,7 @@ import typing as t
 from datetime import timedelta
 from operator import itemgetter
 
-from tap_datadog_costs.client import DatadogStream, NextRecordIdPaginator
+from tap_datadog_costs.client import DatadogStream, NextRecordIdPaginator, load_schema
 from tap_datadog_costs.periods import floor_hour, hour_windows, isoformat, parse_instant
 
 if sys.version_info >= (3, 12):
@@ -35,6 +35,7 @@ class HourlyUsageStream(DatadogStream):
     path = "/api/v2/usage/hourly_usage"
     primary_keys = ("timestamp", "public_id", "product_family", "usage_type")
     replication_key = "timestamp"
+    schema = load_schema("hourly_usage")
     is_sorted = True
     # A bookmark every 1,000 rows: an interrupted multi-hour sync loses little work.
     STATE_MSG_FREQUENCY = 1000
