@@ -33,6 +33,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context, RequestFunc
 
+    from tap_datadog_costs.tap import TapDatadogCosts
+
 LOGGER = logging.getLogger("tap-datadog-costs")
 SCHEMAS = resources.files("tap_datadog_costs") / "schemas"
 
@@ -44,6 +46,7 @@ def load_schema(name: str) -> dict[str, t.Any]:
     dict costs nothing to read where a schema descriptor resolves its source each time.
     """
     return t.cast("dict[str, t.Any]", json.loads((SCHEMAS / f"{name}.json").read_text()))
+
 
 #: Seconds added to every rate-limit wait, so the next request lands in the new period.
 RATE_LIMIT_MARGIN = 0.25
@@ -241,14 +244,19 @@ class DatadogStream(RESTStream[t.Any]):
         return False
 
     @property
+    def datadog_tap(self) -> TapDatadogCosts:
+        """The tap, typed: its clock, dates, URL, authenticator and pacer are shared."""
+        return t.cast("TapDatadogCosts", self._tap)
+
+    @property
     @override
     def url_base(self) -> str:
-        return t.cast("str", self._tap.base_url)  # type: ignore[attr-defined]
+        return self.datadog_tap.base_url
 
     @property
     @override
     def authenticator(self) -> DatadogAuthenticator:
-        return self._tap.datadog_authenticator  # type: ignore[attr-defined,no-any-return]
+        return self.datadog_tap.datadog_authenticator
 
     @property
     @override
@@ -275,7 +283,7 @@ class DatadogStream(RESTStream[t.Any]):
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
         """Pace each attempt, retry with the SDK's back-off, and give up with one clear line."""
-        pacer: RateLimitPacer = self._tap.rate_limit_pacer  # type: ignore[attr-defined]
+        pacer = self.datadog_tap.rate_limit_pacer
 
         def attempt(
             prepared_request: requests.PreparedRequest, context: Context | None
@@ -309,7 +317,7 @@ class DatadogStream(RESTStream[t.Any]):
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
         endpoint = urlparse(response.url).path
-        reset = self._tap.rate_limit_pacer.observe(endpoint, response)  # type: ignore[attr-defined]
+        reset = self.datadog_tap.rate_limit_pacer.observe(endpoint, response)
         if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise RateLimitedError(self.response_error_message(response), response, reset)
         if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:

@@ -11,7 +11,7 @@ import typing as t
 
 import pendulum
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 #: Hourly usage for the last 72 hours can still change (Datadog docs).
 USAGE_DELAY_HOURS = 72
@@ -36,7 +36,7 @@ def parse_instant(value: str | dt.datetime) -> dt.datetime:
         text = value.strip()
         if len(text) == 7 and text[4] == "-":  # noqa: PLR2004 - YYYY-MM
             text += "-01"
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(text)  # 3.11 reads "Z" too
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -44,9 +44,7 @@ def parse_instant(value: str | dt.datetime) -> dt.datetime:
 
 def floor_hour(instant: dt.datetime) -> dt.datetime:
     """First instant of the hour holding ``instant``."""
-    return dt.datetime(
-        instant.year, instant.month, instant.day, instant.hour, tzinfo=UTC
-    )
+    return dt.datetime(instant.year, instant.month, instant.day, instant.hour, tzinfo=UTC)
 
 
 def month_start(instant: dt.datetime) -> dt.datetime:

@@ -100,16 +100,18 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        tap = self._tap
-        now = tap.now  # type: ignore[attr-defined]
+        tap = self.datadog_tap
+        now = tap.now
         open_month = self.first_open_month(now)
-        start = month_start(tap.start_date)  # type: ignore[attr-defined]
+        start = month_start(tap.start_date)
         bookmark = self.get_starting_timestamp(context)
         if bookmark is not None:
             start = max(start, min(month_start(bookmark), open_month))
-        months = months_between(start, min(tap.end_date, self.available_before(now)))  # type: ignore[attr-defined]
+        months = months_between(start, min(tap.end_date, self.available_before(now)))
         wanted = {isoformat(month) for month in months}
-        records = [r for r in self.records_for_months(months) if r["month"] in wanted] if months else []
+        records = (
+            [r for r in self.records_for_months(months) if r["month"] in wanted] if months else []
+        )
         records.sort(key=itemgetter("month"))
         yield from records
         if months:
@@ -134,7 +136,7 @@ class HistoricalCostsStream(MonthlyStream, CostStream):
         return month_start(now)
 
     @override
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         assert context is not None  # noqa: S101
         return self.cost_params(context["first"], context["last"])
 
@@ -150,8 +152,8 @@ class EstimatedCostsStream(CostStream):
     path = "/api/v2/usage/estimated_cost"
 
     @override
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
-        return self.cost_params(*estimated_cost_months(self._tap.now))  # type: ignore[attr-defined]
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        return self.cost_params(*estimated_cost_months(self.datadog_tap.now))
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -179,9 +181,12 @@ class BillingDimensionMappingsStream(MonthlyStream):
         return first_open_mapping_month(now)
 
     @override
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         assert context is not None  # noqa: S101
-        return {"filter[month]": context["month"].strftime("%Y-%m-%dT%H:%M:%SZ"), "filter[view]": "active"}
+        return {
+            "filter[month]": context["month"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "filter[view]": "active",
+        }
 
     @override
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:

@@ -49,7 +49,7 @@ class HourlyUsageStream(DatadogStream):
         return NextRecordIdPaginator(None)
 
     @override
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         assert context is not None  # noqa: S101 - windows always come in a context
         params = {
             "filter[timestamp][start]": context["window_start"].strftime(HOUR_FORMAT),
@@ -71,14 +71,16 @@ class HourlyUsageStream(DatadogStream):
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        tap = self._tap
-        start = tap.start_date  # type: ignore[attr-defined]
+        tap = self.datadog_tap
+        start = tap.start_date
         bookmark = self.get_starting_timestamp(context)
         if bookmark is not None:
             lookback = timedelta(hours=int(self.config.get("lookback_hours", 72)))
             start = max(start, floor_hour(bookmark) - lookback)
         for window_start, window_end in hour_windows(
-            start, tap.end_date, include_descendants=self.include_descendants  # type: ignore[attr-defined]
+            start,
+            tap.end_date,
+            include_descendants=self.include_descendants,
         ):
             window = {"window_start": window_start, "window_end": window_end}
             records = list(self.request_records(window))
