@@ -69,6 +69,10 @@ class DatadogAPIError(FatalAPIError):
     """A Datadog answer that retrying will not fix; the message says what to do."""
 
 
+class DatadogGaveUpError(DatadogAPIError):
+    """Retries ran out: the last failure, and how many attempts were made."""
+
+
 class RateLimitedError(RetriableAPIError):
     """A 429: retried after the reset the answer announces, not after a guess."""
 
@@ -309,7 +313,7 @@ class DatadogStream(RESTStream[t.Any]):
             except RetriableAPIError as exc:
                 tries = self.backoff_max_tries()
                 msg = f"{exc}; gave up after {tries} attempts (max_retries: {tries - 1})"
-                raise DatadogAPIError(msg) from None
+                raise DatadogGaveUpError(msg) from None
 
         return request
 

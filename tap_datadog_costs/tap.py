@@ -17,6 +17,7 @@ from singer_sdk.singerlib.messages import SingerMessageType
 from tap_datadog_costs.client import (
     DatadogAPIError,
     DatadogAuthenticator,
+    DatadogGaveUpError,
     RateLimitPacer,
     response_body,
 )
@@ -32,6 +33,7 @@ else:
 if t.TYPE_CHECKING:
     import datetime as dt
 
+    import requests
     from singer_sdk.streams import Stream
 
 #: Every Datadog site; the API lives at https://api.<site>.
@@ -274,26 +276,49 @@ class TapDatadogCosts(Tap):
         The SDK marks this final: its version syncs one record per stream, which
         cannot tell invalid keys from a child org's keys or an empty organization list.
         """
+        try:
+            orgs = self.check_keys()
+        except DatadogAPIError as exc:
+            # The SDK runs --test outside its error handler: say it in one line ourselves.
+            self.logger.error("%s", exc)  # noqa: TRY400 - the message is the whole story
+            raise SystemExit(1) from None
+        self.logger.info(
+            "Connection test passed: keys valid, %d organization(s) visible, cost data readable.",
+            len(orgs),
+        )
+        return True
+
+    def check_keys(self) -> list[dict[str, t.Any]]:
+        """The organizations the keys see, or a DatadogAPIError naming the problem.
+
+        Three probes, with the streams' pacing and retries: the API key alone
+        (/validate), both keys (/org), and cost access (estimated cost).
+        """
         probe = OrganizationsStream(tap=self)
 
-        def get(path: str, **params: str) -> t.Any:  # noqa: ANN401
+        def send(request: requests.PreparedRequest, _: object) -> requests.Response:
+            response = probe.requests_session.send(
+                request, timeout=probe.timeout, allow_redirects=False
+            )
+            probe.validate_response(response)
+            return response
+
+        send_with_retries = probe.request_decorator(send)
+
+        def get(path: str, problem: str, **params: str) -> t.Any:  # noqa: ANN401
             request = probe.build_prepared_request(
                 method="GET", url=self.base_url + path, params=params, headers=probe.http_headers
             )
-            response = probe.requests_session.send(request, timeout=probe.timeout)
-            probe.validate_response(response)
-            return response_body(response)
+            try:
+                return response_body(send_with_retries(request, None))
+            except DatadogGaveUpError:
+                raise  # Datadog or the network failed: not a problem with the keys
+            except DatadogAPIError as exc:
+                msg = f"{problem}{exc}"
+                raise DatadogAPIError(msg) from None
 
-        try:
-            get("/api/v1/validate")
-        except DatadogAPIError as exc:
-            msg = f"Invalid keys: the API key was refused. {exc}"
-            raise DatadogAPIError(msg) from None
-        try:
-            orgs = get("/api/v1/org").get("orgs") or []
-        except DatadogAPIError as exc:
-            msg = f"Invalid keys: the application key was refused. {exc}"
-            raise DatadogAPIError(msg) from None
+        get("/api/v1/validate", "Invalid keys: the API key was refused. ")
+        orgs = get("/api/v1/org", "Invalid keys: the application key was refused. ").get("orgs")
         if not orgs:
             msg = (
                 "Datadog returned an empty organization list for these keys: check that "
@@ -301,16 +326,8 @@ class TapDatadogCosts(Tap):
             )
             raise DatadogAPIError(msg)
         month = self.now.strftime("%Y-%m")
-        try:
-            get("/api/v2/usage/estimated_cost", start_month=month, view="summary")
-        except DatadogAPIError as exc:
-            msg = f"No cost access: {exc}"
-            raise DatadogAPIError(msg) from None
-        self.logger.info(
-            "Connection test passed: keys valid, %d organization(s) visible, cost data readable.",
-            len(orgs),
-        )
-        return True
+        get("/api/v2/usage/estimated_cost", "No cost access: ", start_month=month, view="summary")
+        return t.cast("list[dict[str, t.Any]]", orgs)
 
 
 if __name__ == "__main__":

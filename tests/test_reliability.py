@@ -455,12 +455,12 @@ def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
     api.inject(ESTIMATED, "503")
     api.inject(MAPPING, "nonjson")
     api.inject(ORGS, "403")
-    api.inject(VALIDATE, "503")
+    api.inject(VALIDATE, "503", count=2)
     good = settings(api, request_timeout=1)
     ran = finish(
         {
             "sync": start_cli(tmp_path, "sync", good),
-            "test": start_cli(tmp_path, "test", good, "--test"),
+            "test": start_cli(tmp_path, "test", {**good, "max_retries": 1}, "--test"),
             "about": start_cli(tmp_path, "about", good, "--about"),
             "about-json": start_cli(tmp_path, "about-json", good, "--about", "--format=json"),
             "about-md": start_cli(tmp_path, "about-md", good, "--about", "--format=markdown"),
@@ -480,10 +480,12 @@ def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
     assert f"| Datadog answered 403 to GET {ORGS}: {FORBIDDEN}".encode() in sync_err
     assert b'"type":"RECORD"' in sync_out
     assert ran["test"][0] != 0
-    # --test runs before the SDK installs its excepthook: Python's prints the traceback, then this.
-    assert ran["test"][2].endswith(
-        f": Datadog answered 503 to GET {VALIDATE}: Service Unavailable\n".encode()
-    )
+    # --test retries like a sync, then stops with one ERROR line and no traceback.
+    test_err = ran["test"][2].decode()
+    gave_up = f"Datadog answered 503 to GET {VALIDATE}: Service Unavailable; gave up after 2 attempts"
+    assert any("| ERROR " in line and gave_up in line for line in test_err.splitlines())
+    assert "Traceback" not in test_err
+    assert len(retries(test_err.splitlines())) == 1
     assert all(
         code == 0 for name, (code, _, _) in ran.items() if name.startswith(("about", "disc"))
     )
