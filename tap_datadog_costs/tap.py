@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import ipaddress
 import sys
 import typing as t
@@ -92,17 +93,24 @@ def is_loopback(host: str | None) -> bool:
 class BufferedRecordWriter(MsgSpecWriter):
     """msgspec messages, flushed at every message but RECORD.
 
-    The SDK's writer flushes stdout after each record: one system call per row. Records
-    still reach the target before any STATE that follows them (same buffer, in order),
-    so a bookmark never covers a row the target has not been sent.
+    The SDK's writer flushes stdout after each record: one system call per row (and,
+    with PYTHONUNBUFFERED set, as Docker images and CI often do, stdout has no buffer
+    at all). Records still reach the target before any STATE that follows them (same
+    buffer, in order), so a bookmark never covers a row the target has not been sent.
     """
+
+    _raw: t.Any = None
+    _out: t.Any = None
 
     @override
     def write_message(self, message: t.Any) -> None:
-        stdout = sys.stdout.buffer
-        stdout.write(self.format_message(message))
+        raw = sys.stdout.buffer
+        if raw is not self._raw:  # first message, or stdout was replaced
+            self._raw = raw
+            self._out = io.BufferedWriter(raw, 1 << 16) if isinstance(raw, io.FileIO) else raw
+        self._out.write(self.format_message(message))
         if message.type != SingerMessageType.RECORD:
-            stdout.flush()
+            self._out.flush()
 
 
 class TapDatadogCosts(Tap):
