@@ -22,7 +22,13 @@ from tap_datadog_costs.client import (
     RateLimitPacer,
     response_body,
 )
-from tap_datadog_costs.periods import add_months, floor_hour, parse_instant, utc_now
+from tap_datadog_costs.periods import (
+    USAGE_DELAY_HOURS,
+    add_months,
+    floor_hour,
+    parse_instant,
+    utc_now,
+)
 from tap_datadog_costs.streams import STREAM_TYPES
 from tap_datadog_costs.streams.organizations import OrganizationsStream
 
@@ -150,7 +156,7 @@ class TapDatadogCosts(Tap):
             description="Exclusive end: hours before it, months it touches (default: now).",
         ),
         th.Property(
-            "lookback_hours", th.IntegerType, default=72,
+            "lookback_hours", th.IntegerType, default=USAGE_DELAY_HOURS,
             title="Look-back hours",
             description="Hours of hourly usage re-read on every run for late data.",
         ),

@@ -8,7 +8,13 @@ from datetime import timedelta
 from operator import itemgetter
 
 from tap_datadog_costs.client import DatadogStream, NextRecordIdPaginator, load_schema
-from tap_datadog_costs.periods import floor_hour, hour_windows, isoformat, parse_instant
+from tap_datadog_costs.periods import (
+    USAGE_DELAY_HOURS,
+    floor_hour,
+    hour_windows,
+    isoformat,
+    parse_instant,
+)
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -75,7 +81,7 @@ class HourlyUsageStream(DatadogStream):
         start = tap.start_date
         bookmark = self.get_starting_timestamp(context)
         if bookmark is not None:
-            lookback = timedelta(hours=int(self.config.get("lookback_hours", 72)))
+            lookback = timedelta(hours=int(self.config.get("lookback_hours", USAGE_DELAY_HOURS)))
             start = max(start, floor_hour(bookmark) - lookback)
         for window_start, window_end in hour_windows(
             start,
