@@ -92,7 +92,7 @@ def main() -> None:
     days = int(sys.argv[1]) if len(sys.argv) > 1 else 365
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3  # noqa: PLR2004
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "tests.simulator", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "simulator", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     url = simulator.stdout.readline().rsplit(" ", 1)[-1].strip()  # type: ignore[union-attr]
     end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)

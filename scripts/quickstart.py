@@ -37,10 +37,10 @@ def free_port(preferred: int) -> int:
 
 
 def start_simulator() -> tuple[subprocess.Popen[str], str]:
-    """Start `python -m tests.simulator` and wait for its 'listening on' line."""
+    """Start `python -m simulator` and wait for its 'listening on' line."""
     port = free_port(SIMULATOR_PORT)
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.simulator", "--port", str(port)],
+        [sys.executable, "-m", "simulator", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

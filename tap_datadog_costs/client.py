@@ -1,27 +1,36 @@
-"""DatadogStream: auth headers, error mapping, rate-limit pacing and retries.
+"""DatadogStream: the one request path that every stream and the connection test use.
 
-Everything every endpoint shares lives here once; streams only declare what differs.
+It builds the URL, sends the key headers, paces from the rate-limit headers, retries, refuses
+redirects, decodes the answer once and follows pages. Streams only declare what differs:
+their path, parameters, keys and how one item of an answer becomes flat records.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import random
 import sys
-import threading
-import time
 import typing as t
+import weakref
 from http import HTTPStatus
-from importlib import resources
 from urllib.parse import urlparse
 
-import requests
-from singer_sdk.authenticators import APIAuthenticatorBase
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+import backoff
+from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams import RESTStream
+
+from tap_datadog_costs.errors import (
+    NETWORK_FAILURES,
+    DatadogAPIError,
+    DatadogGaveUpError,
+    RateLimitedError,
+    advice_for,
+    datadog_error_words,
+    network_failure,
+)
+from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -29,196 +38,37 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    from collections.abc import Mapping
-
+    import requests
     from singer_sdk.helpers.types import Context, RequestFunc
 
+    from tap_datadog_costs.auth import DatadogAuthenticator
     from tap_datadog_costs.tap import TapDatadogCosts
 
-LOGGER = logging.getLogger("tap-datadog-costs")
-SCHEMAS = resources.files("tap_datadog_costs") / "schemas"
-
-
-def load_schema(name: str) -> dict[str, t.Any]:
-    """A stream's JSON schema from schemas/, loaded once per class.
-
-    A plain dict class attribute: the SDK reads ``self.schema`` for every record, and a
-    dict costs nothing to read where a schema descriptor resolves its source each time.
-    """
-    return t.cast("dict[str, t.Any]", json.loads((SCHEMAS / f"{name}.json").read_text()))
-
-
-#: Seconds added to every rate-limit wait, so the next request lands in the new period.
-RATE_LIMIT_MARGIN = 0.25
 #: Exponential back-off: first wait and cap, in seconds.
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 60.0
-NON_PARENT_MARKER = "non-parent org"
+#: The fields that say whose a usage or cost item is, in the order our records carry them.
+ORG_IDENTITY_FIELDS = ("public_id", "org_name", "account_name", "account_public_id", "region")
 
-#: Failures without a usable answer, in our words: theirs hold URLs and proxy addresses.
-#: Timeout first, as a connect timeout is also a ConnectionError.
-NETWORK_FAILURES: dict[type[Exception], str] = {
-    requests.exceptions.Timeout: "no answer within request_timeout ({timeout} s)",
-    requests.exceptions.ChunkedEncodingError: "the answer was cut off",
-    requests.exceptions.ContentDecodingError: "the answer could not be decoded",
-    requests.exceptions.ConnectionError: "the connection failed or was reset",
-    ConnectionError: "the connection failed or was reset",
-}
+_BODIES: weakref.WeakKeyDictionary[requests.Response, t.Any] = weakref.WeakKeyDictionary()
 
 
-class DatadogAPIError(FatalAPIError):
-    """A Datadog answer that retrying will not fix; the message says what to do."""
-
-
-class DatadogGaveUpError(DatadogAPIError):
-    """Retries ran out: the last failure, and how many attempts were made."""
-
-
-class RateLimitedError(RetriableAPIError):
-    """A 429: retried after the reset the answer announces, not after a guess."""
-
-    def __init__(
-        self, message: str, response: requests.Response, retry_after: float | None
-    ) -> None:
-        super().__init__(message, response)
-        self.retry_after = retry_after
-
-
-class _SilenceBackoffLog(logging.Filter):
-    """Drops the lines the backoff library logs on its own for every retry and give-up."""
-
-    @override
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.funcName not in {"_log_backoff", "_log_giveup"}
-
-
-SILENCE_BACKOFF_LOG = _SilenceBackoffLog()
-
-
-class DatadogAuthenticator(APIAuthenticatorBase):
-    """Sends the two Datadog key headers; keys never go into a URL."""
-
-    def __init__(self, api_key: str, app_key: str) -> None:
-        super().__init__()
-        self.auth_headers = {"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key}
-
-
-def header_number(headers: Mapping[str, str], name: str) -> float | None:
-    """A numeric header, or None when it is missing or garbled."""
+def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
+    """The answer's JSON body, parsed once: validation, records and paging all read it."""
     try:
-        return float(headers[name])
-    except (KeyError, ValueError):
-        return None
+        return _BODIES[response]
+    except KeyError:
+        body = _BODIES[response] = json.loads(response.content)
+        return body
 
 
-def seconds_until_reset(headers: Mapping[str, str]) -> float | None:
-    """X-RateLimit-Reset, else the rest of the calendar-aligned X-RateLimit-Period."""
-    reset = header_number(headers, "X-RateLimit-Reset")
-    period = header_number(headers, "X-RateLimit-Period")
-    if reset is None and period:
-        reset = period - time.time() % period
-    return reset
+def org_identity(attributes: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Whose an item is: the org (and partner account) fields, None where Datadog sent none."""
+    return {field: attributes.get(field) for field in ORG_IDENTITY_FIELDS}
 
 
-class RateLimitPacer:
-    """Paces requests from Datadog's X-RateLimit-* headers, shared by all streams.
-
-    Datadog counts requests per rate-limit name (roughly per endpoint). We remember,
-    per endpoint path, the name its answers carry, and per name the budget left; a
-    request is counted when sent, so an answer that never came cannot overdraw it.
-    When the budget is spent we wait for the period's reset instead of sending a
-    request we know will get 429.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._name_of_path: dict[str, str] = {}
-        self._budget: dict[str, tuple[int, float]] = {}  # name -> (remaining, reset_at)
-
-    def observe(self, path: str, response: requests.Response) -> float | None:
-        """Record the budget an answer reports; return the seconds until its period resets."""
-        headers = response.headers
-        reset = seconds_until_reset(headers)
-        remaining = (
-            0
-            if response.status_code == HTTPStatus.TOO_MANY_REQUESTS
-            else header_number(headers, "X-RateLimit-Remaining")
-        )
-        if reset is not None and remaining is not None:
-            name = headers.get("X-RateLimit-Name") or path
-            with self._lock:
-                self._name_of_path[path] = name
-                self._budget[name] = (int(remaining), time.monotonic() + reset)
-        return reset
-
-    def wait_before(self, path: str) -> None:
-        """Count a request to ``path``; first sleep until the reset if the budget is spent."""
-        with self._lock:
-            name = self._name_of_path.get(path, path)
-            remaining, reset_at = self._budget.get(name, (1, 0.0))
-            delay = reset_at - time.monotonic() + RATE_LIMIT_MARGIN
-            if delay <= 0:  # a new period: its budget is unknown until the next answer
-                return
-            self._budget[name] = (max(remaining - 1, 0), reset_at)
-            if remaining > 0:
-                return
-        LOGGER.info("Rate limit '%s' spent: waiting %.2f s for it to reset", name, delay)
-        time.sleep(delay)
-
-
-def response_body(response: requests.Response) -> t.Any:  # noqa: ANN401
-    """The parsed JSON body, parsed once and kept on the response."""
-    cached = response.__dict__.get("_datadog_body")
-    if cached is None:
-        cached = json.loads(response.content)
-        response.__dict__["_datadog_body"] = cached
-    return cached
-
-
-def datadog_error_words(response: requests.Response) -> str:
-    """Datadog's own error text, on one line: a list of strings or of JSON:API objects."""
-    try:
-        errors = response_body(response).get("errors")
-    except (ValueError, AttributeError):
-        return " ".join(response.text.split())[:200] or response.reason
-    if not isinstance(errors, list):
-        errors = [errors] if errors else []
-    words = [
-        (error.get("detail") or error.get("title") or json.dumps(error))
-        if isinstance(error, dict)
-        else str(error)
-        for error in errors
-    ]
-    return "; ".join(words) or response.reason
-
-
-def permission_for(endpoint: str) -> str | None:
-    """What the application key's owner needs for an endpoint (the API reference's x-permission)."""
-    name = endpoint.rstrip("/").rsplit("/", 1)[-1]
-    if name.endswith(("_cost", "cost_attribution")):
-        return "usage_read and billing_read"
-    if "/usage/" in endpoint or "/cost_by_tag/" in endpoint:
-        return "usage_read"
-    if name == "org":
-        return "org_management"
-    return None
-
-
-def advice_for(endpoint: str, status: int, words: str) -> str:
-    """What a user should do about a refused request."""
-    if status < HTTPStatus.BAD_REQUEST:
-        return "Datadog redirected the request: check site and api_url (keys are not sent on)"
-    if NON_PARENT_MARKER in words:
-        return (
-            "these keys belong to a child organization or to a plan without cost "
-            "access: use keys of the parent organization on a Pro or Enterprise plan"
-        )
-    if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
-        permission = permission_for(endpoint)
-        lacking = f", or the application key lacks {permission}" if permission else ""
-        return f"check api_key, app_key and site: the keys are invalid or revoked{lacking}"
-    if status == HTTPStatus.NOT_FOUND:
-        return "check site and api_url: this endpoint does not exist there"
-    return "Datadog refused the request: check start_date, end_date and product_families"
+def flag(value: bool) -> str:  # noqa: FBT001
+    """A boolean query parameter as Datadog spells it."""
+    return "true" if value else "false"
 
 
 class NextRecordIdPaginator(BaseAPIPaginator[str | None]):
@@ -226,7 +76,7 @@ class NextRecordIdPaginator(BaseAPIPaginator[str | None]):
 
     @override
     def get_next(self, response: requests.Response) -> str | None:
-        meta = response_body(response).get("meta") or {}
+        meta = decode(response).get("meta") or {}
         return (meta.get("pagination") or {}).get("next_record_id")
 
 
@@ -236,6 +86,15 @@ class DatadogStream(RESTStream[t.Any]):
     records_key = "data"
     # Our records are built field by field with the schema's types: skip re-conforming.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    #: A redirect would carry the key headers to another host: refuse it instead.
+    allow_redirects = False
+    #: 408 and 429 are worth another try (as in Datadog's own client); 5xx always are.
+    extra_retry_statuses = (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS)
+
+    def __init__(self, tap: TapDatadogCosts) -> None:
+        #: The tap, typed: its clock, dates, URL, authenticator and pacer are shared.
+        self.datadog_tap = tap
+        super().__init__(tap=tap)
 
     @property
     @override
@@ -246,11 +105,6 @@ class DatadogStream(RESTStream[t.Any]):
         older than the saved bookmark is expected, not an error.
         """
         return False
-
-    @property
-    def datadog_tap(self) -> TapDatadogCosts:
-        """The tap, typed: its clock, dates, URL, authenticator and pacer are shared."""
-        return t.cast("TapDatadogCosts", self._tap)
 
     @property
     @override
@@ -270,7 +124,17 @@ class DatadogStream(RESTStream[t.Any]):
     @property
     @override
     def timeout(self) -> int:
-        return int(self.config.get("request_timeout", 120))
+        return int(self.config["request_timeout"])
+
+    @property
+    def include_descendants(self) -> bool:
+        """Child orgs too (usage per child org, cost per org), or the parent alone."""
+        return bool(self.config["include_descendants"])
+
+    @property
+    def include_connected_accounts(self) -> bool:
+        """Partner-network connected accounts too."""
+        return bool(self.config["include_connected_accounts"])
 
     @override
     def get_new_paginator(self) -> BaseAPIPaginator[t.Any] | None:
@@ -278,15 +142,26 @@ class DatadogStream(RESTStream[t.Any]):
 
     # Requests: pace, retry, explain. Every message names the endpoint, never headers.
 
-    #: A redirect would carry the key headers to another host: refuse it instead.
-    allow_redirects = False
+    def get_json(
+        self, params: dict[str, t.Any], *, path: str | None = None, context: Context | None = None
+    ) -> t.Any:  # noqa: ANN401
+        """One GET of this stream's path (or another), decoded, sent the way records are.
 
-    #: 408 and 429 are worth another try (as in Datadog's own client); 5xx always are.
-    extra_retry_statuses = (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS)
+        The connection test's probes go through here: the same pacing, retries and refusals.
+        """
+        request = self.build_prepared_request(
+            method="GET", url=self.url_base + (path or self.path), params=params,
+            headers=self.http_headers,
+        )  # fmt: skip
+        return decode(self.request_decorator(self._request)(request, context))
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """Pace each attempt, retry with the SDK's back-off, and give up with one clear line."""
+        """Pace each attempt, retry with back-off, and give up with one clear line.
+
+        The backoff library is called directly (not through the SDK's decorator) so that
+        it logs nothing itself: ``backoff_handler`` writes the one line per retry.
+        """
         pacer = self.datadog_tap.rate_limit_pacer
 
         def attempt(
@@ -297,13 +172,16 @@ class DatadogStream(RESTStream[t.Any]):
             try:
                 return func(prepared_request, context)
             except tuple(NETWORK_FAILURES) as exc:
-                reason = next(w for error, w in NETWORK_FAILURES.items() if isinstance(exc, error))
-                msg = f"GET {endpoint}: {reason.format(timeout=self.timeout)}"
-                raise RetriableAPIError(msg) from exc
+                raise network_failure(exc, endpoint, self.timeout) from exc
 
-        # backoff also logs every retry and give-up itself, with request details: ours suffice.
-        self.logger.addFilter(SILENCE_BACKOFF_LOG)
-        retried = super().request_decorator(attempt)
+        retried = backoff.on_exception(
+            self.backoff_wait_generator,
+            RetriableAPIError,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=None,  # backoff_wait_generator jitters
+            logger=None,
+        )(attempt)
 
         def request(
             prepared_request: requests.PreparedRequest, context: Context | None
@@ -329,7 +207,7 @@ class DatadogStream(RESTStream[t.Any]):
         if status >= HTTPStatus.MULTIPLE_CHOICES:  # 3xx (not followed) and 4xx
             raise DatadogAPIError(self.response_error_message(response))
         try:
-            body = response_body(response)
+            body = decode(response)
         except ValueError:
             body = None
         if not isinstance(body, dict):
@@ -344,7 +222,11 @@ class DatadogStream(RESTStream[t.Any]):
         """
         status = response.status_code
         endpoint = urlparse(response.url).path
-        words = datadog_error_words(response)
+        try:
+            body = decode(response)
+        except ValueError:
+            body = None
+        words = datadog_error_words(body, response.text, response.reason)
         msg = f"Datadog answered {status} to GET {endpoint}: {words}"
         if status < HTTPStatus.INTERNAL_SERVER_ERROR and status not in self.extra_retry_statuses:
             msg += f" ({advice_for(endpoint, status, words)})"
@@ -352,7 +234,7 @@ class DatadogStream(RESTStream[t.Any]):
 
     @override
     def backoff_max_tries(self) -> int:
-        return int(self.config.get("max_retries", 5)) + 1
+        return int(self.config["max_retries"]) + 1
 
     @override
     def backoff_wait_generator(self) -> t.Generator[float, None, None]:
@@ -368,10 +250,6 @@ class DatadogStream(RESTStream[t.Any]):
                 wait = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (attempt - 1))
                 wait *= 1 + random.random() / 4  # noqa: S311 - jitter, not cryptography
             exception = yield wait
-
-    @override
-    def backoff_jitter(self, value: float) -> float:
-        return value  # jitter is part of backoff_wait_generator already
 
     @override
     def backoff_handler(self, details: t.Any) -> None:
@@ -396,8 +274,7 @@ class DatadogStream(RESTStream[t.Any]):
 
     @override
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        body = response_body(response)
-        for item in body.get(self.records_key) or ():
+        for item in decode(response).get(self.records_key) or ():
             yield from self.records_from_item(item)
 
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:

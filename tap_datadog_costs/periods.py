@@ -17,6 +17,16 @@ UTC = dt.UTC
 USAGE_DELAY_HOURS = 72
 #: Historical cost of a month is final after the 16th of the next month.
 HISTORICAL_COST_FINAL_DAY = 17
+#: Datadog keeps usage and cost history for 15 months.
+RETENTION_MONTHS = 15
+
+# Every date format we send or write, once.
+#: Months in query parameters (`start_month`, `end_month`).
+MONTH_PARAM_FORMAT = "%Y-%m"
+#: Hours in hourly usage's `filter[timestamp][start|end]`.
+HOUR_PARAM_FORMAT = "%Y-%m-%dT%H"
+#: A month as the full UTC date-time that billing dimension mapping's `filter[month]` takes.
+MONTH_TIMESTAMP_PARAM_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def utc_now() -> dt.datetime:
@@ -118,6 +128,26 @@ def estimated_cost_months(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     return add_months(current, -1), current
 
 
+def retention_start(now: dt.datetime) -> dt.datetime:
+    """The oldest hour Datadog still keeps: the default start of every stream."""
+    return add_months(floor_hour(now), -RETENTION_MONTHS)
+
+
 def isoformat(instant: dt.datetime) -> str:
     """The one timestamp format our records and bookmarks use."""
     return instant.isoformat()
+
+
+def month_param(month: dt.datetime) -> str:
+    """A month as query parameters take it: ``YYYY-MM``."""
+    return month.strftime(MONTH_PARAM_FORMAT)
+
+
+def hour_param(hour: dt.datetime) -> str:
+    """An hour as hourly usage's filters take it: ``YYYY-MM-DDThh``."""
+    return hour.strftime(HOUR_PARAM_FORMAT)
+
+
+def month_timestamp_param(month: dt.datetime) -> str:
+    """A month as a full UTC date-time: ``YYYY-MM-01T00:00:00Z``."""
+    return month.strftime(MONTH_TIMESTAMP_PARAM_FORMAT)

@@ -1,16 +1,13 @@
-"""Shared fixtures: a simulator per test module, frozen at a known hour."""
+"""Shared fixtures: simulators that live for one test module."""
 
 from __future__ import annotations
 
-import datetime as dt
 import typing as t
 
 import pytest
 
-from tests.simulator import DatadogSimulator
-
-#: A fixed "now" for the module simulators: the tests' expectations use it too.
-NOW = dt.datetime(2026, 11, 10, 12, tzinfo=dt.timezone.utc)
+from simulator import DatadogSimulator
+from tests.harness import NOW
 
 
 @pytest.fixture(scope="module")
@@ -25,3 +22,17 @@ def sim(simulator: DatadogSimulator) -> DatadogSimulator:
     """The module simulator with a clean request log."""
     simulator.clear_requests()
     return simulator
+
+
+@pytest.fixture(scope="module")
+def live() -> t.Iterator[DatadogSimulator]:
+    """A simulator at the current hour, so CLI runs (real clock) and in-process runs agree."""
+    with DatadogSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def api(live: DatadogSimulator) -> DatadogSimulator:
+    """The live simulator with a clean request log."""
+    live.clear_requests()
+    return live

@@ -1,4 +1,9 @@
-"""Run the tap against the simulator and read back what it wrote, as a target would."""
+"""The one module of shared test tools: run the tap, read what it wrote, filter what it asked.
+
+Tests run the tap in-process (``sync``) or as the CLI (``run_cli``, ``start_cli``,
+``run_until_killed``) against the Datadog simulator (``simulator/``), and read its output as a
+target would (``SyncResult``, ``merge_on_keys``).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,37 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
+import time
 import typing as t
 from pathlib import Path
 
 import pendulum
 
+from simulator import PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.tap import TapDatadogCosts
 
-from tests.simulator import PARENT_KEYS
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: A fixed "now" for simulators shared by a module: expectations use it too.
+NOW = dt.datetime(2026, 11, 10, 12, tzinfo=dt.UTC)
+
+# The endpoints, as Datadog's API reference spells them.
+VALIDATE = "/api/v1/validate"
+ORGS = "/api/v1/org"
+HOURLY = "/api/v2/usage/hourly_usage"
+MAPPING = "/api/v2/usage/billing_dimension_mapping"
+HISTORICAL = "/api/v2/usage/historical_cost"
+ESTIMATED = "/api/v2/usage/estimated_cost"
+PROJECTED = "/api/v2/usage/projected_cost"
+ACTIVE = "/api/v2/cost_by_tag/active_billing_dimensions"
 
 PRIMARY_KEYS = {
     "organizations": ("public_id",),
@@ -29,12 +52,46 @@ PRIMARY_KEYS = {
     "estimated_costs": ("month", "public_id", "product_name", "charge_type"),
 }
 
+# ---- settings ------------------------------------------------------------------------------
+#: The simulator's parent keys as settings.
+KEY_SETTINGS = {"api_key": PARENT_KEYS[0], "app_key": PARENT_KEYS[1]}
+#: Settings the tap refuses before any request, and the setting each error must name.
+BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
+    ({"api_key": "k"}, "app_key"),
+    ({**KEY_SETTINGS, "site": "datadoghq.moon"}, "site"),
+    ({**KEY_SETTINGS, "start_date": "last tuesday"}, "start_date"),
+    ({**KEY_SETTINGS, "start_date": "2999-01-01T00:00:00Z"}, "start_date"),
+    (
+        {**KEY_SETTINGS, "start_date": "2026-02-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"},
+        "start_date",
+    ),
+    ({**KEY_SETTINGS, "product_families": ["infra_hosts", "flux_capacitors"]}, "product_families"),
+    ({**KEY_SETTINGS, "api_url": "http://proxy.example.com"}, "api_url"),
+    ({**KEY_SETTINGS, "api_url": "ftp://127.0.0.1"}, "api_url"),
+    ({**KEY_SETTINGS, "lookback_hours": -1}, "lookback_hours"),
+]
+#: The last N days up to the simulator's hour: the same windows on every run.
+DAYS = 5
 
-def tap_config(url: str, keys: tuple[str, str] = PARENT_KEYS, **settings: t.Any) -> dict[str, t.Any]:
+
+def tap_config(
+    url: str, keys: tuple[str, str] = PARENT_KEYS, **settings: t.Any
+) -> dict[str, t.Any]:
     """A config pointing the tap at the simulator."""
     return {"api_key": keys[0], "app_key": keys[1], "api_url": url, **settings}
 
 
+def recent_config(
+    sim: DatadogSimulator, days: int = DAYS, keys: tuple[str, str] = PARENT_KEYS, **more: t.Any
+) -> dict[str, t.Any]:
+    """The last ``days`` days up to the simulator's hour: the same windows on every run."""
+    start = sim.now - dt.timedelta(days=days)
+    return tap_config(
+        sim.url, keys, start_date=start.isoformat(), end_date=sim.now.isoformat(), **more
+    )
+
+
+# ---- running the tap -----------------------------------------------------------------------
 @dataclasses.dataclass
 class SyncResult:
     """The Singer messages of one run."""
@@ -42,9 +99,7 @@ class SyncResult:
     messages: list[dict[str, t.Any]]
 
     def records(self, stream: str) -> list[dict[str, t.Any]]:
-        return [
-            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
-        ]
+        return records_of(self.messages, stream)
 
     @property
     def states(self) -> list[dict[str, t.Any]]:
@@ -57,6 +112,11 @@ class SyncResult:
     def bookmark(self, stream: str) -> str | None:
         value = self.final_state["bookmarks"].get(stream, {})
         return value.get("replication_key_value")
+
+
+def records_of(messages: list[dict[str, t.Any]], stream: str) -> list[dict[str, t.Any]]:
+    """The records of one stream among Singer messages."""
+    return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
 
 
 def parse_messages(output: bytes) -> list[dict[str, t.Any]]:
@@ -76,7 +136,11 @@ def sync(
     """
     buffer = io.BytesIO()
     stdout = io.TextIOWrapper(buffer, encoding="utf-8")
-    clock = pendulum.travel_to(pendulum.instance(now), freeze=False) if now else contextlib.nullcontext()
+    clock = (
+        pendulum.travel_to(pendulum.instance(now), freeze=False)
+        if now
+        else contextlib.nullcontext()
+    )
     with clock, contextlib.redirect_stdout(stdout):
         tap = TapDatadogCosts(config=config, state=state)
         tap.sync_all()
@@ -84,31 +148,143 @@ def sync(
     return SyncResult(parse_messages(buffer.getvalue()))
 
 
+def cli_command(*args: str) -> list[str]:
+    """The installed tap's command line, as a user runs it."""
+    return [sys.executable, "-m", "tap_datadog_costs", *args]
+
+
 def run_cli(
     *args: str, config: dict[str, t.Any] | None = None, tmp_path: Path, **popen: t.Any
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the installed tap CLI in a child process (real exit codes, real stderr)."""
-    command = [sys.executable, "-m", "tap_datadog_costs", *args]
+    """Run the tap CLI in a child process (real exit codes, real stderr)."""
+    command = cli_command(*args)
     if config is not None:
         config_file = tmp_path / "config.json"
         config_file.write_text(json.dumps(config))
         command += ["--config", str(config_file)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(command, capture_output=True, check=False, env=env, timeout=300, **popen)
+    return subprocess.run(  # noqa: S603 - our own command line
+        command, capture_output=True, check=False, env=env, timeout=300, **popen
+    )
 
 
-def merge_on_keys(stream: str, *record_lists: list[dict[str, t.Any]]) -> dict[tuple, dict]:
+def start_cli(
+    tmp_path: Path, name: str, config: dict[str, t.Any], *args: str
+) -> subprocess.Popen[bytes]:
+    """The CLI in a child process at DEBUG level, its output piped back."""
+    config_file = tmp_path / f"{name}.json"
+    config_file.write_text(json.dumps(config))
+    command = cli_command(*args, "--config", str(config_file))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOGLEVEL": "DEBUG"}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)  # noqa: S603
+
+
+def finish(processes: dict[str, subprocess.Popen[bytes]]) -> dict[str, tuple[int, bytes, bytes]]:
+    """Exit code, stdout and stderr of each process."""
+    results = {}
+    for name, process in processes.items():
+        stdout, stderr = process.communicate(timeout=120)
+        results[name] = (process.returncode, stdout, stderr)
+    return results
+
+
+def nth(predicate: Callable[[dict[str, t.Any]], bool], count: int) -> Callable[[dict[str, t.Any]], bool]:
+    """True at the ``count``-th message that satisfies ``predicate``."""
+    seen = 0
+
+    def reached(message: dict[str, t.Any]) -> bool:
+        nonlocal seen
+        seen += predicate(message)
+        return seen == count
+
+    return reached
+
+
+def run_until_killed(
+    config_file: Path, kill_when: Callable[[dict[str, t.Any]], bool]
+) -> tuple[list[dict[str, t.Any]], bool]:
+    """Run the CLI and kill it at the first message ``kill_when`` accepts.
+
+    Returns what a target got by then, and whether the kill came before the run ended.
+    """
+    messages = []
+    with subprocess.Popen(  # noqa: S603 - our own command line
+        cli_command("--config", str(config_file)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            messages.append(json.loads(line))
+            if kill_when(messages[-1]):
+                process.kill()  # near the end it may have written all: the rest goes unread
+                return messages, True
+    return messages, False
+
+
+# ---- reading the tap's log -----------------------------------------------------------------
+@contextlib.contextmanager
+def tap_log() -> Iterator[list[str]]:
+    """The messages the tap logs at INFO and above while the block runs (in this process)."""
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("tap-datadog-costs")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def retries(log: list[str]) -> list[str]:
+    """The tap's retry lines: one per wait after a failed request."""
+    return [line for line in log if "; retrying in " in line]
+
+
+def pacing_waits(log: list[str]) -> list[float]:
+    """Seconds of each wait the pacer announced before a request it knew would get 429."""
+    return [float(m[1]) for line in log if (m := re.search(r"spent: waiting ([\d.]+) s", line))]
+
+
+# ---- what the simulator saw ----------------------------------------------------------------
+def requests_to(requests: list[dict[str, t.Any]], path: str) -> list[dict[str, t.Any]]:
+    """The logged requests to one endpoint."""
+    return [r for r in requests if r["path"] == path]
+
+
+def statuses(sim: DatadogSimulator, path: str) -> list[int]:
+    """The status of each answer to one endpoint, in order."""
+    return [r["status"] for r in requests_to(sim.requests, path)]
+
+
+def wait_for_requests(sim: DatadogSimulator, path: str, count: int) -> list[int]:
+    """Statuses of requests to ``path`` once ``count`` are logged (a slow answer logs late)."""
+    deadline = time.monotonic() + 10
+    while len(statuses(sim, path)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return statuses(sim, path)
+
+
+# ---- what a target holds -------------------------------------------------------------------
+def merge_on_keys(
+    stream: str, *record_lists: list[dict[str, t.Any]]
+) -> dict[tuple[t.Any, ...], dict[str, t.Any]]:
     """What a target merging on the primary keys holds: the last write of each key."""
-    merged: dict[tuple, dict] = {}
+    merged: dict[tuple[t.Any, ...], dict[str, t.Any]] = {}
     for records in record_lists:
         for record in records:
             merged[tuple(record[k] for k in PRIMARY_KEYS[stream])] = record
     return merged
 
 
-def duplicate_keys(stream: str, records: list[dict[str, t.Any]]) -> list[tuple]:
+def duplicate_keys(stream: str, records: list[dict[str, t.Any]]) -> list[tuple[t.Any, ...]]:
     """Primary keys that occur more than once (our own check: the SDK's cannot fail)."""
-    seen: set[tuple] = set()
+    seen: set[tuple[t.Any, ...]] = set()
     duplicates = []
     for record in records:
         key = tuple(record[k] for k in PRIMARY_KEYS[stream])
@@ -116,3 +292,9 @@ def duplicate_keys(stream: str, records: list[dict[str, t.Any]]) -> list[tuple]:
             duplicates.append(key)
         seen.add(key)
     return duplicates
+
+
+def assert_same_records(result: SyncResult, clean: SyncResult) -> None:
+    """Every stream emitted exactly what an undisturbed run emits."""
+    for stream in PRIMARY_KEYS:
+        assert result.records(stream) == clean.records(stream), stream

@@ -7,14 +7,11 @@ import typing as t
 
 import pytest
 
+from simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS
 from tests.harness import run_cli, tap_config
-from tests.simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS, DatadogSimulator
 
-
-@pytest.fixture(scope="module")
-def live() -> t.Iterator[DatadogSimulator]:
-    with DatadogSimulator() as sim:
-        yield sim
+if t.TYPE_CHECKING:
+    from simulator import DatadogSimulator
 
 
 def test_connection_test_passes_with_parent_keys(live: DatadogSimulator, tmp_path: t.Any) -> None:

@@ -17,8 +17,8 @@ import yaml
 
 from tap_datadog_costs.periods import parse_instant
 
+from simulator import PARENT_KEYS, DatadogSimulator
 from tests.harness import PRIMARY_KEYS, ROOT, merge_on_keys
-from tests.simulator import PARENT_KEYS, DatadogSimulator
 
 MELTANO = Path(sys.executable).parent / "meltano"
 RECORD_COUNT = re.compile(r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"')

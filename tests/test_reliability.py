@@ -6,16 +6,10 @@ Waits are checked by what the tap logs and what the simulator saw, never by a st
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import logging
-import os
 import random
 import re
-import subprocess
-import sys
-import time
 import typing as t
 
 import pytest
@@ -23,97 +17,47 @@ import requests
 import time_machine
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_datadog_costs.client import DatadogAPIError, RateLimitPacer
+from simulator import CHILD_KEYS, PARENT_KEYS, DatadogSimulator
+from tap_datadog_costs.errors import DatadogAPIError
+from tap_datadog_costs.rate_limit import RateLimitPacer
 from tap_datadog_costs.tap import TapDatadogCosts
 from tests.harness import (
+    BAD_SETTINGS,
+    ESTIMATED,
+    HISTORICAL,
+    HOURLY,
+    KEY_SETTINGS,
+    MAPPING,
+    ORGS,
     PRIMARY_KEYS,
-    ROOT,
+    VALIDATE,
     SyncResult,
+    assert_same_records,
+    finish,
     merge_on_keys,
+    nth,
+    pacing_waits,
     parse_messages,
+    recent_config,
+    records_of,
+    retries,
     run_cli,
+    run_until_killed,
+    start_cli,
+    statuses,
     sync,
-    tap_config,
+    tap_log,
+    wait_for_requests,
 )
-from tests.simulator import CHILD_KEYS, PARENT_KEYS, DatadogSimulator
-from tests.test_settings import BAD_SETTINGS, KEYS
 
 if t.TYPE_CHECKING:
     from pathlib import Path
-
-VALIDATE = "/api/v1/validate"
-ORGS = "/api/v1/org"
-HOURLY = "/api/v2/usage/hourly_usage"
-MAPPING = "/api/v2/usage/billing_dimension_mapping"
-HISTORICAL = "/api/v2/usage/historical_cost"
-ESTIMATED = "/api/v2/usage/estimated_cost"
-DAYS = 5  # five 24-hour windows of hourly usage: five requests when nothing fails
-
-
-# ---- helpers (also used by tests/measure_reliability.py) ---------------------------------
-def settings(
-    sim: DatadogSimulator, days: int = DAYS, keys: tuple[str, str] = PARENT_KEYS, **more: t.Any
-) -> dict[str, t.Any]:
-    """The last ``days`` days up to the simulator's hour: the same windows on every run."""
-    start = sim.now - dt.timedelta(days=days)
-    return tap_config(
-        sim.url, keys, start_date=start.isoformat(), end_date=sim.now.isoformat(), **more
-    )
-
-
-@contextlib.contextmanager
-def tap_log() -> t.Iterator[list[str]]:
-    """The messages the tap logs at INFO and above while the block runs (in this process)."""
-    lines: list[str] = []
-    handler = logging.Handler(logging.INFO)
-    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
-    logger = logging.getLogger("tap-datadog-costs")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
-def retries(log: list[str]) -> list[str]:
-    """The tap's retry lines: one per wait after a failed request."""
-    return [line for line in log if "; retrying in " in line]
-
-
-def pacing_waits(log: list[str]) -> list[float]:
-    """Seconds of each wait the pacer announced before a request it knew would get 429."""
-    return [float(m[1]) for line in log if (m := re.search(r"spent: waiting ([\d.]+) s", line))]
-
-
-def statuses(sim: DatadogSimulator, path: str) -> list[int]:
-    return [r["status"] for r in sim.requests if r["path"] == path]
-
-
-def assert_same_records(result: SyncResult, clean: SyncResult) -> None:
-    for stream in PRIMARY_KEYS:
-        assert result.records(stream) == clean.records(stream), stream
-
-
-@pytest.fixture(scope="module")
-def live() -> t.Iterator[DatadogSimulator]:
-    """A simulator at the current hour, so CLI runs (real clock) and in-process runs agree."""
-    with DatadogSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def api(live: DatadogSimulator) -> DatadogSimulator:
-    live.clear_requests()
-    return live
 
 
 @pytest.fixture(scope="module")
 def clean(live: DatadogSimulator) -> SyncResult:
     """What an undisturbed run emits."""
-    result = sync(settings(live))
+    result = sync(recent_config(live))
     assert result.records("hourly_usage")
     return result
 
@@ -121,7 +65,7 @@ def clean(live: DatadogSimulator) -> SyncResult:
 # ---- rate limits -------------------------------------------------------------------------
 def test_rate_limited_sync_paces_itself_and_gets_the_same_records() -> None:
     with DatadogSimulator() as sim:
-        config = settings(sim, days=8)
+        config = recent_config(sim, days=8)
         unlimited = sync(config)
         sim.set_rate_limit(HOURLY, 4, 2)
         sim.clear_requests()
@@ -143,7 +87,7 @@ def test_429_is_retried_after_exactly_the_reset_it_announces(
 ) -> None:
     api.inject(HOURLY, "429", seconds=1, after=1)
     with tap_log() as log:
-        result = sync(settings(api))
+        result = sync(recent_config(api))
 
     assert retries(log) == [
         (
@@ -211,21 +155,13 @@ TRANSIENT_FAULTS = {
 SDK_RETRY_WORDS = re.compile(r"Backing off|Giving up|with args|content is|headers: ")
 
 
-def wait_for_requests(sim: DatadogSimulator, path: str, count: int) -> list[int]:
-    """Statuses of requests to ``path`` once ``count`` are logged (a slow answer logs late)."""
-    deadline = time.monotonic() + 10
-    while len(statuses(sim, path)) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return statuses(sim, path)
-
-
 @pytest.mark.parametrize("kind", TRANSIENT_FAULTS)
 def test_transient_fault_is_retried_with_one_log_line_and_loses_nothing(
     api: DatadogSimulator, clean: SyncResult, kind: str
 ) -> None:
     api.inject(HOURLY, kind, seconds=2, after=1)
     with tap_log() as log:
-        result = sync(settings(api, request_timeout=1))
+        result = sync(recent_config(api, request_timeout=1))
 
     (line,) = retries(log)
     assert not [line for line in log if SDK_RETRY_WORDS.search(line)]  # logged once, by us
@@ -239,7 +175,7 @@ def test_transient_fault_is_retried_with_one_log_line_and_loses_nothing(
 def test_persistent_failure_exits_non_zero_with_one_line_and_state_covers_only_emitted_rows(
     api: DatadogSimulator, clean: SyncResult, tmp_path: Path
 ) -> None:
-    config = settings(api, max_retries=1, lookback_hours=0)
+    config = recent_config(api, max_retries=1, lookback_hours=0)
     api.inject(HOURLY, "500", count=2, after=3)  # windows 1-3 answer, window 4 fails twice
     failed = run_cli(config=config, tmp_path=tmp_path)
 
@@ -294,7 +230,7 @@ def test_403_is_not_retried_and_names_the_permission_the_endpoint_needs(
     api: DatadogSimulator, stream: str, path: str, permission: str
 ) -> None:
     api.inject(path, "403")
-    message = refusal(settings(api, days=40), stream)
+    message = refusal(recent_config(api, days=40), stream)
     assert message == (
         f"Datadog answered 403 to GET {path}: {FORBIDDEN}, "
         f"or the application key lacks {permission})"
@@ -303,7 +239,7 @@ def test_403_is_not_retried_and_names_the_permission_the_endpoint_needs(
 
 
 def test_invalid_keys_are_refused_once_with_advice(api: DatadogSimulator) -> None:
-    message = refusal(settings(api, keys=("wrong-api-key", "wrong-app-key")), "hourly_usage")
+    message = refusal(recent_config(api, keys=("wrong-api-key", "wrong-app-key")), "hourly_usage")
     assert message.startswith(f"Datadog answered 403 to GET {HOURLY}: {FORBIDDEN}")
     assert [r["status"] for r in api.requests] == [403]
 
@@ -318,7 +254,7 @@ def test_invalid_keys_are_refused_once_with_advice(api: DatadogSimulator) -> Non
 def test_child_org_keys_are_told_to_use_the_parent_org(
     api: DatadogSimulator, stream: str, path: str
 ) -> None:
-    message = refusal(settings(api, days=40, keys=CHILD_KEYS), stream)
+    message = refusal(recent_config(api, days=40, keys=CHILD_KEYS), stream)
     assert message == (
         f"Datadog answered 400 to GET {path}: API called with non-parent org keys. Data is only "
         "available at the root level org (these keys belong to a child organization or to a plan "
@@ -329,41 +265,23 @@ def test_child_org_keys_are_told_to_use_the_parent_org(
 
 def test_a_redirect_is_refused_not_followed_so_keys_stay_home(api: DatadogSimulator) -> None:
     api.inject(ORGS, "redirect")
-    message = refusal(settings(api), "organizations")
+    message = refusal(recent_config(api), "organizations")
     assert message.startswith(f"Datadog answered 302 to GET {ORGS}:")
     assert "check site and api_url" in message
     assert [r["status"] for r in api.requests] == [302]  # and nothing sent to 127.0.0.2
 
 
 # ---- an interrupted sync loses nothing ----------------------------------------------------
-def run_until_killed(config_file: Path, records: int) -> list[dict[str, t.Any]]:
-    """Run the CLI and kill it once it has written ``records`` records: what a target got."""
-    command = [sys.executable, "-m", "tap_datadog_costs", "--config", str(config_file)]
-    messages = []
-    seen = 0
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            messages.append(json.loads(line))
-            seen += messages[-1]["type"] == "RECORD"
-            if seen == records:
-                process.kill()  # near the end it may have written all: the rest goes unread
-                break
-    assert seen == records
-    return messages
-
-
 def test_killed_sync_resumed_from_its_last_state_yields_exactly_the_clean_rows(
     live: DatadogSimulator, clean: SyncResult, tmp_path: Path
 ) -> None:
-    config = settings(live, lookback_hours=0)  # no look-back: a bookmark too far would lose rows
+    config = recent_config(live, lookback_hours=0)  # no look-back: a bookmark too far would lose rows
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     total = sum(m["type"] == "RECORD" for m in clean.messages)
     for kill_at in random.Random(20261110).sample(range(1, total), 3):  # noqa: S311
-        killed = run_until_killed(config_file, kill_at)
+        killed, interrupted = run_until_killed(config_file, nth(lambda m: m["type"] == "RECORD", kill_at))
+        assert interrupted
         states = [m["value"] for m in killed if m["type"] == "STATE"]
         resumed = sync(config, states[-1] if states else None)
         for stream in PRIMARY_KEYS:
@@ -376,11 +294,11 @@ def test_killed_sync_resumed_from_its_last_state_yields_exactly_the_clean_rows(
 
 # ---- bad input -----------------------------------------------------------------------------
 MORE_BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
-    ({**KEYS, "api_key": " "}, "api_key"),
-    ({**KEYS, "app_key": ""}, "app_key"),
-    ({**KEYS, "end_date": "2026-13-45"}, "end_date"),
-    ({**KEYS, "max_retries": -1}, "max_retries"),
-    ({**KEYS, "request_timeout": 0}, "request_timeout"),
+    ({**KEY_SETTINGS, "api_key": " "}, "api_key"),
+    ({**KEY_SETTINGS, "app_key": ""}, "app_key"),
+    ({**KEY_SETTINGS, "end_date": "2026-13-45"}, "end_date"),
+    ({**KEY_SETTINGS, "max_retries": -1}, "max_retries"),
+    ({**KEY_SETTINGS, "request_timeout": 0}, "request_timeout"),
 ]
 NUMERIC_KEY = 99887766554433
 
@@ -400,7 +318,7 @@ def test_more_bad_settings_are_refused_with_one_error_naming_them(
 
 def test_a_key_of_the_wrong_type_is_named_but_not_shown() -> None:
     with pytest.raises(ConfigValidationError) as raised:
-        TapDatadogCosts(config={**KEYS, "api_key": NUMERIC_KEY})
+        TapDatadogCosts(config={**KEY_SETTINGS, "api_key": NUMERIC_KEY})
     assert raised.value.errors == ["*** is not of type 'string' in config['api_key']"]
 
 
@@ -413,26 +331,6 @@ USAGE_FAULTS = [
 ]  # fmt: skip
 
 
-def start_cli(
-    tmp_path: Path, name: str, config: dict[str, t.Any], *args: str
-) -> subprocess.Popen[bytes]:
-    """The CLI in a child process at DEBUG level, its output piped back."""
-    config_file = tmp_path / f"{name}.json"
-    config_file.write_text(json.dumps(config))
-    command = [sys.executable, "-m", "tap_datadog_costs", *args, "--config", str(config_file)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOGLEVEL": "DEBUG"}
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-
-
-def finish(processes: dict[str, subprocess.Popen[bytes]]) -> dict[str, tuple[int, bytes, bytes]]:
-    """Exit code, stdout and stderr of each process."""
-    results = {}
-    for name, process in processes.items():
-        stdout, stderr = process.communicate(timeout=120)
-        results[name] = (process.returncode, stdout, stderr)
-    return results
-
-
 def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
     api: DatadogSimulator, tmp_path: Path
 ) -> None:
@@ -441,7 +339,7 @@ def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
         for config, setting in [
             *BAD_SETTINGS,
             *MORE_BAD_SETTINGS,
-            ({**KEYS, "api_key": NUMERIC_KEY}, "api_key"),
+            ({**KEY_SETTINGS, "api_key": NUMERIC_KEY}, "api_key"),
         ]
     ]
     refused = finish(
@@ -456,7 +354,7 @@ def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
     api.inject(MAPPING, "nonjson")
     api.inject(ORGS, "403")
     api.inject(VALIDATE, "503", count=2)
-    good = settings(api, request_timeout=1)
+    good = recent_config(api, request_timeout=1)
     ran = finish(
         {
             "sync": start_cli(tmp_path, "sync", good),

@@ -7,11 +7,9 @@ import typing as t
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_datadog_costs.tap import SITES, TapDatadogCosts
-
-from tests.harness import run_cli
-
-KEYS = {"api_key": "sim-api-key", "app_key": "sim-app-key"}
+from tap_datadog_costs.settings import SITES
+from tap_datadog_costs.tap import TapDatadogCosts
+from tests.harness import BAD_SETTINGS, KEY_SETTINGS, run_cli
 
 SITE_URLS = {
     "datadoghq.com": "https://api.datadoghq.com",
@@ -28,15 +26,15 @@ SITE_URLS = {
 
 @pytest.mark.parametrize("site", SITES)
 def test_every_site_maps_to_its_api_url(site: str) -> None:
-    assert TapDatadogCosts(config={**KEYS, "site": site}).base_url == SITE_URLS[site]
+    assert TapDatadogCosts(config={**KEY_SETTINGS, "site": site}).base_url == SITE_URLS[site]
 
 
 def test_default_site_is_us1() -> None:
-    assert TapDatadogCosts(config=KEYS).base_url == "https://api.datadoghq.com"
+    assert TapDatadogCosts(config=KEY_SETTINGS).base_url == "https://api.datadoghq.com"
 
 
 def test_api_url_overrides_site() -> None:
-    tap = TapDatadogCosts(config={**KEYS, "site": "datadoghq.eu", "api_url": "http://127.0.0.1:9/"})
+    tap = TapDatadogCosts(config={**KEY_SETTINGS, "site": "datadoghq.eu", "api_url": "http://127.0.0.1:9/"})
     assert tap.base_url == "http://127.0.0.1:9"
 
 
@@ -45,19 +43,6 @@ def test_keys_are_secret_in_the_settings_schema() -> None:
     assert properties["api_key"]["secret"] is True
     assert properties["app_key"]["secret"] is True
     assert set(TapDatadogCosts.config_jsonschema["required"]) == {"api_key", "app_key"}
-
-
-BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
-    ({"api_key": "k"}, "app_key"),
-    ({**KEYS, "site": "datadoghq.moon"}, "site"),
-    ({**KEYS, "start_date": "last tuesday"}, "start_date"),
-    ({**KEYS, "start_date": "2999-01-01T00:00:00Z"}, "start_date"),
-    ({**KEYS, "start_date": "2026-02-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"}, "start_date"),
-    ({**KEYS, "product_families": ["infra_hosts", "flux_capacitors"]}, "product_families"),
-    ({**KEYS, "api_url": "http://proxy.example.com"}, "api_url"),
-    ({**KEYS, "api_url": "ftp://127.0.0.1"}, "api_url"),
-    ({**KEYS, "lookback_hours": -1}, "lookback_hours"),
-]
 
 
 @pytest.mark.parametrize(("config", "setting"), BAD_SETTINGS)
@@ -70,7 +55,7 @@ def test_bad_setting_is_refused_with_one_error_naming_it(config: dict[str, t.Any
 
 def test_loopback_api_url_may_be_plain_http() -> None:
     for url in ("http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:8080"):
-        assert TapDatadogCosts(config={**KEYS, "api_url": url}).base_url == url
+        assert TapDatadogCosts(config={**KEY_SETTINGS, "api_url": url}).base_url == url
 
 
 def test_cli_exits_non_zero_on_bad_setting_without_printing_keys(tmp_path: t.Any) -> None:

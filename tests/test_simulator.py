@@ -14,25 +14,26 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_ID, PARENT_KEYS, DatadogSimulator
+from simulator.data import Account, month_start, parse_instant
 from tests.fixtures import extract_recorded
-from tests.simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_ID, PARENT_KEYS, DatadogSimulator
-from tests.simulator.data import Account, month_start, parse_instant
+from tests.harness import (
+    ACTIVE,
+    ESTIMATED,
+    HISTORICAL,
+    HOURLY,
+    MAPPING,
+    ORGS,
+    PROJECTED,
+    ROOT,
+    VALIDATE,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 NOW = datetime(2024, 3, 10, 15, tzinfo=UTC)  # Feb is available but not final; Jan is final
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
-ROOT = Path(__file__).resolve().parent.parent
-
-VALIDATE = "/api/v1/validate"
-ORGS = "/api/v1/org"
-HOURLY = "/api/v2/usage/hourly_usage"
-HISTORICAL = "/api/v2/usage/historical_cost"
-ESTIMATED = "/api/v2/usage/estimated_cost"
-PROJECTED = "/api/v2/usage/projected_cost"
-MAPPING = "/api/v2/usage/billing_dimension_mapping"
-ACTIVE = "/api/v2/cost_by_tag/active_billing_dimensions"
 COST_PATHS = (HISTORICAL, ESTIMATED, PROJECTED, MAPPING, ACTIVE)
 COST_PARAMS = {HISTORICAL: {"start_month": "2023-06"}, ESTIMATED: {"start_month": "2024-02"}}
 NON_PARENT = {
@@ -771,7 +772,7 @@ def test_defaults_and_constructor_validation() -> None:
 
 def test_module_entry_point_serves_until_sigterm() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.simulator", "--port", "0"],
+        [sys.executable, "-m", "simulator", "--port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

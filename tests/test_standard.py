@@ -10,8 +10,8 @@ from singer_sdk.testing import get_tap_test_class
 
 from tap_datadog_costs.tap import TapDatadogCosts
 
+from simulator import DatadogSimulator
 from tests.harness import tap_config
-from tests.simulator import DatadogSimulator
 
 # get_tap_test_class syncs once per class with this config: the server must exist now.
 # 35 days: the previous month is in range, so historical cost has rows.

@@ -12,16 +12,24 @@ import pytest
 
 from tap_datadog_costs.periods import parse_instant
 
-from tests.conftest import NOW
-from tests.harness import ROOT, PRIMARY_KEYS, merge_on_keys, parse_messages, sync, tap_config
-from tests.simulator import DatadogSimulator
+from simulator import DatadogSimulator
+from tests.harness import (
+    HISTORICAL,
+    HOURLY,
+    MAPPING,
+    NOW,
+    PRIMARY_KEYS,
+    merge_on_keys,
+    nth,
+    records_of,
+    requests_to,
+    run_until_killed,
+    sync,
+    tap_config,
+)
 
 UTC = dt.timezone.utc
 START = NOW - dt.timedelta(days=10)
-
-
-def requests_to(sim: DatadogSimulator, path: str) -> list[dict[str, t.Any]]:
-    return [r for r in sim.requests if r["path"] == path]
 
 
 def test_rerun_rereads_only_the_lookback_window_and_open_months() -> None:
@@ -30,9 +38,9 @@ def test_rerun_rereads_only_the_lookback_window_and_open_months() -> None:
         first = sync(config, now=NOW)
         sim.clear_requests()
         second = sync(config, first.final_state, now=NOW)
-        usage = requests_to(sim, "/api/v2/usage/hourly_usage")
-        historical = requests_to(sim, "/api/v2/usage/historical_cost")
-        mappings = requests_to(sim, "/api/v2/usage/billing_dimension_mapping")
+        usage = requests_to(sim.requests, HOURLY)
+        historical = requests_to(sim.requests, HISTORICAL)
+        mappings = requests_to(sim.requests, MAPPING)
 
     bookmark = parse_instant(first.bookmark("hourly_usage"))
     assert bookmark == NOW - dt.timedelta(hours=4)  # the latest hour Datadog had
@@ -75,12 +83,12 @@ def test_a_month_not_final_when_read_is_read_again_once_final() -> None:
 
     with DatadogSimulator(now=november_20) as later:
         second = sync(tap_config(later.url, start_date=start), first.final_state, now=november_20)
-        historical = requests_to(later, "/api/v2/usage/historical_cost")
+        historical = requests_to(later.requests, HISTORICAL)
         final_october = later.expected_costs("historical", parse_instant(start), november_20, "sub-org")
         assert later.is_final(dt.datetime(2026, 10, 1, tzinfo=UTC))
         later.clear_requests()
         third = sync(tap_config(later.url, start_date=start), second.final_state, now=november_20)
-        third_historical = requests_to(later, "/api/v2/usage/historical_cost")
+        third_historical = requests_to(later.requests, HISTORICAL)
 
     assert [r["params"]["start_month"] for r in historical] == ["2026-10"]
     assert second.bookmark("historical_costs") == "2026-11-01T00:00:00+00:00"
@@ -103,29 +111,10 @@ def test_end_date_in_the_past_reads_nothing_again() -> None:
         first = sync(config, now=NOW)
         sim.clear_requests()
         sync(config, first.final_state, now=NOW)
-        historical = requests_to(sim, "/api/v2/usage/historical_cost")
+        historical = requests_to(sim.requests, HISTORICAL)
     assert {r["month"][:7] for r in first.records("historical_costs")} == {"2026-06", "2026-07"}
     assert first.bookmark("historical_costs") == "2026-08-01T00:00:00+00:00"
     assert historical == []
-
-
-def run_until_killed(config_file: str, stop_after_states: int) -> list[dict[str, t.Any]]:
-    """Run the tap CLI and kill it once it has written N mid-run hourly usage bookmarks."""
-    command = [sys.executable, "-m", "tap_datadog_costs", "--config", config_file]
-    messages = []
-    seen = 0
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            message = json.loads(line)
-            messages.append(message)
-            if message["type"] == "STATE" and "hourly_usage" in message["value"]["bookmarks"]:
-                seen += 1
-                if seen == stop_after_states:
-                    process.kill()
-                    break
-    assert process.returncode != 0, "the run finished before it could be interrupted"
-    return messages
 
 
 @pytest.mark.parametrize("stop_after_states", [1, 3])
@@ -135,16 +124,18 @@ def test_interrupted_run_resumes_without_losing_a_record(tmp_path: t.Any, stop_a
         config = tap_config(sim.url, start_date=start.isoformat(), lookback_hours=0)
         config_file = tmp_path / "config.json"
         config_file.write_text(json.dumps(config))
-        killed = run_until_killed(str(config_file), stop_after_states)
+        hourly_bookmark = nth(
+            lambda m: m["type"] == "STATE" and "hourly_usage" in m["value"]["bookmarks"],
+            stop_after_states,
+        )
+        killed, interrupted = run_until_killed(config_file, hourly_bookmark)
+        assert interrupted, "the run finished before it could be interrupted"
         state = [m["value"] for m in killed if m["type"] == "STATE"][-1]
         resumed = sync(config, state)
         clean = sync(config)
 
-    def records(messages: list[dict[str, t.Any]], stream: str) -> list[dict[str, t.Any]]:
-        return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
-
     for stream in PRIMARY_KEYS:
-        merged = merge_on_keys(stream, records(killed, stream), resumed.records(stream))
+        merged = merge_on_keys(stream, records_of(killed, stream), resumed.records(stream))
         assert merged == merge_on_keys(stream, clean.records(stream)), stream
     # The resumed run did not start over.
     assert len(resumed.records("hourly_usage")) < len(clean.records("hourly_usage"))

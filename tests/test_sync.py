@@ -10,9 +10,17 @@ import pytest
 
 from tap_datadog_costs.periods import parse_instant
 
-from tests.conftest import NOW
-from tests.harness import PRIMARY_KEYS, SyncResult, duplicate_keys, sync, tap_config
-from tests.simulator import DatadogSimulator
+from simulator import DatadogSimulator
+from tests.harness import (
+    HOURLY,
+    NOW,
+    PRIMARY_KEYS,
+    SyncResult,
+    duplicate_keys,
+    requests_to,
+    sync,
+    tap_config,
+)
 
 START = NOW - dt.timedelta(days=30)
 OCTOBER = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
@@ -87,10 +95,6 @@ def test_every_month_and_timestamp_is_a_utc_first_instant(run: t.Any) -> None:
     assert all(r["timestamp"].endswith(":00:00+00:00") for r in result.records("hourly_usage"))
 
 
-def hourly_requests(requests: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-    return [r for r in requests if r["path"] == "/api/v2/usage/hourly_usage"]
-
-
 def window(request: dict[str, t.Any]) -> tuple[dt.datetime, dt.datetime]:
     params = request["params"]
     return parse_instant(params["filter[timestamp][start]"] + ":00:00"), parse_instant(
@@ -103,7 +107,7 @@ def test_requests_are_made_once_in_windows_datadog_accepts(run: t.Any) -> None:
     assert all(r["status"] == 200 for r in requests)
     keys = [(r["path"], tuple(sorted(r["params"].items()))) for r in requests]
     assert len(keys) == len(set(keys)), "a request was made twice"
-    usage = hourly_requests(requests)
+    usage = requests_to(requests, HOURLY)
     windows = [window(r) for r in usage]
     assert len(usage) == 30
     assert all(end - start <= dt.timedelta(hours=24) for start, end in windows)
@@ -124,7 +128,7 @@ def test_pages_are_followed_with_next_record_id() -> None:
     with DatadogSimulator(now=NOW, child_orgs=10) as sim:
         start = NOW - dt.timedelta(days=2)
         result = sync(tap_config(sim.url, start_date=start.isoformat()), now=NOW)
-        usage = hourly_requests(sim.requests)
+        usage = requests_to(sim.requests, HOURLY)
         expected = sim.expected_hourly_usage(start, NOW, include_descendants=True)
     assert any("page[next_record_id]" in r["params"] for r in usage)
     assert len(usage) > 2
@@ -137,7 +141,7 @@ def test_parent_only_uses_two_month_windows_and_the_summary_view() -> None:
         start = NOW - dt.timedelta(days=100)
         config = tap_config(sim.url, start_date=start.isoformat(), include_descendants=False)
         result = sync(config, now=NOW)
-        usage = hourly_requests(sim.requests)
+        usage = requests_to(sim.requests, HOURLY)
         expected = sim.expected_hourly_usage(start, NOW, include_descendants=False)
         cost_views = {r["params"].get("view") for r in sim.requests if "cost" in r["path"]}
     windows = [window(r) for r in usage if "page[next_record_id]" not in r["params"]]
@@ -153,6 +157,6 @@ def test_selected_product_families_are_requested_and_returned() -> None:
         start = NOW - dt.timedelta(days=1)
         config = tap_config(sim.url, start_date=start.isoformat(), product_families=["logs", "apm"])
         result = sync(config, now=NOW)
-        families = {r["params"]["filter[product_families]"] for r in hourly_requests(sim.requests)}
+        families = {r["params"]["filter[product_families]"] for r in requests_to(sim.requests, HOURLY)}
     assert families == {"logs,apm"}
     assert {r["product_family"] for r in result.records("hourly_usage")} == {"logs", "apm"}

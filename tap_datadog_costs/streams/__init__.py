@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from tap_datadog_costs.streams.costs import (
-    BillingDimensionMappingsStream,
-    EstimatedCostsStream,
-    HistoricalCostsStream,
-)
+from tap_datadog_costs.streams.billing_dimensions import BillingDimensionMappingsStream
+from tap_datadog_costs.streams.costs import EstimatedCostsStream, HistoricalCostsStream
 from tap_datadog_costs.streams.organizations import OrganizationsStream
 from tap_datadog_costs.streams.usage import HourlyUsageStream
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from tap_datadog_costs.client import DatadogStream, load_schema
+from tap_datadog_costs.client import DatadogStream
 from tap_datadog_costs.periods import isoformat, parse_instant
+from tap_datadog_costs.schemas import load_schema
 
 if sys.version_info >= (3, 12):
     from typing import override

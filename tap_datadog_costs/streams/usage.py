@@ -7,14 +7,9 @@ import typing as t
 from datetime import timedelta
 from operator import itemgetter
 
-from tap_datadog_costs.client import DatadogStream, NextRecordIdPaginator, load_schema
-from tap_datadog_costs.periods import (
-    USAGE_DELAY_HOURS,
-    floor_hour,
-    hour_windows,
-    isoformat,
-    parse_instant,
-)
+from tap_datadog_costs.client import DatadogStream, NextRecordIdPaginator, flag, org_identity
+from tap_datadog_costs.periods import floor_hour, hour_param, hour_windows, isoformat, parse_instant
+from tap_datadog_costs.schemas import load_schema
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -24,8 +19,8 @@ else:
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
+#: The largest page Datadog serves.
 PAGE_LIMIT = 500
-HOUR_FORMAT = "%Y-%m-%dT%H"
 
 
 class HourlyUsageStream(DatadogStream):
@@ -48,6 +43,7 @@ class HourlyUsageStream(DatadogStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         super().__init__(*args, **kwargs)
+        #: Datadog's timestamp text -> ours: one parse per hour, not one per item.
         self._timestamps: dict[str, str] = {}
 
     @override
@@ -58,22 +54,16 @@ class HourlyUsageStream(DatadogStream):
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         assert context is not None  # noqa: S101 - windows always come in a context
         params = {
-            "filter[timestamp][start]": context["window_start"].strftime(HOUR_FORMAT),
-            "filter[timestamp][end]": context["window_end"].strftime(HOUR_FORMAT),
-            "filter[product_families]": ",".join(self.config.get("product_families") or ["all"]),
-            "filter[include_descendants]": str(self.include_descendants).lower(),
-            "filter[include_connected_accounts]": str(
-                bool(self.config.get("include_connected_accounts", False))
-            ).lower(),
+            "filter[timestamp][start]": hour_param(context["window_start"]),
+            "filter[timestamp][end]": hour_param(context["window_end"]),
+            "filter[product_families]": ",".join(self.config["product_families"]),
+            "filter[include_descendants]": flag(self.include_descendants),
+            "filter[include_connected_accounts]": flag(self.include_connected_accounts),
             "page[limit]": PAGE_LIMIT,
         }
         if next_page_token:
             params["page[next_record_id]"] = next_page_token
         return params
-
-    @property
-    def include_descendants(self) -> bool:
-        return bool(self.config.get("include_descendants", True))
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -81,7 +71,7 @@ class HourlyUsageStream(DatadogStream):
         start = tap.start_date
         bookmark = self.get_starting_timestamp(context)
         if bookmark is not None:
-            lookback = timedelta(hours=int(self.config.get("lookback_hours", USAGE_DELAY_HOURS)))
+            lookback = timedelta(hours=self.config["lookback_hours"])
             start = max(start, floor_hour(bookmark) - lookback)
         for window_start, window_end in hour_windows(
             start,
@@ -101,21 +91,14 @@ class HourlyUsageStream(DatadogStream):
         if timestamp is None:
             timestamp = isoformat(floor_hour(parse_instant(raw_timestamp)))
             self._timestamps[raw_timestamp] = timestamp
-        public_id = attributes.get("public_id")
-        org_name = attributes.get("org_name")
-        account_name = attributes.get("account_name")
-        account_public_id = attributes.get("account_public_id")
-        region = attributes.get("region")
-        product_family = attributes.get("product_family")
+        row = {
+            "timestamp": timestamp,
+            **org_identity(attributes),
+            "product_family": attributes.get("product_family"),
+        }
         for measurement in attributes.get("measurements") or ():
             yield {
-                "timestamp": timestamp,
-                "public_id": public_id,
-                "org_name": org_name,
-                "account_name": account_name,
-                "account_public_id": account_public_id,
-                "region": region,
-                "product_family": product_family,
+                **row,
                 "usage_type": measurement.get("usage_type"),
                 "value": measurement.get("value"),
             }

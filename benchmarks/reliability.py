@@ -1,6 +1,6 @@
 """One sync against the simulator with rate limits and faults on, measured against a clean one.
 
-    .venv/bin/python -m tests.measure_reliability [--days 30]
+    .venv/bin/python -m benchmarks.reliability [--days 30]
 
 Prints requests sent, 429s received, retries, pacing waits, wall time, and whether the
 records equal those of an undisturbed run of the same sync. docs/reliability.md quotes it.
@@ -11,16 +11,17 @@ from __future__ import annotations
 import argparse
 import time
 
-from tests.harness import PRIMARY_KEYS, sync
-from tests.simulator import DatadogSimulator
-from tests.test_reliability import (
+from simulator import DatadogSimulator
+from tests.harness import (
     ESTIMATED,
     HOURLY,
     MAPPING,
     ORGS,
+    PRIMARY_KEYS,
     pacing_waits,
+    recent_config,
     retries,
-    settings,
+    sync,
     tap_log,
 )
 
@@ -40,7 +41,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30, help="days of hourly usage to sync")
     days = parser.parse_args().days
     with DatadogSimulator() as sim:
-        config = settings(sim, days=days, request_timeout=1)
+        config = recent_config(sim, days=days, request_timeout=1)
         clean = sync(config)
         clean_requests = len(sim.requests)
         sim.set_rate_limit(HOURLY, LIMIT, PERIOD)

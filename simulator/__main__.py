@@ -12,7 +12,7 @@ from .server import DatadogSimulator
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the address, serve, and print the URL so scripts can wait for it."""
-    parser = argparse.ArgumentParser(prog="python -m tests.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8999)
     parser.add_argument(

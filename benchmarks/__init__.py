@@ -1,0 +1,1 @@
+"""Measurements of the tap: speed against a bare client, behaviour under faults."""

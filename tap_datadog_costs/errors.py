@@ -1,0 +1,100 @@
+"""What went wrong, in one line: our exceptions, Datadog's error text, advice and permissions.
+
+Pure text rules: no request is sent from here. Every message names the endpoint, never a
+header, a key or a URL with its query.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from http import HTTPStatus
+
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+#: The words of Datadog's 400 to keys of a child org (or a plan without cost access).
+NON_PARENT_MARKER = "non-parent org"
+
+#: Failures without a usable answer, in our words: theirs hold URLs and proxy addresses.
+#: Timeout first, as a connect timeout is also a ConnectionError.
+NETWORK_FAILURES: dict[type[Exception], str] = {
+    requests.exceptions.Timeout: "no answer within request_timeout ({timeout} s)",
+    requests.exceptions.ChunkedEncodingError: "the answer was cut off",
+    requests.exceptions.ContentDecodingError: "the answer could not be decoded",
+    requests.exceptions.ConnectionError: "the connection failed or was reset",
+    ConnectionError: "the connection failed or was reset",
+}
+
+
+class DatadogAPIError(FatalAPIError):
+    """A Datadog answer that retrying will not fix; the message says what to do."""
+
+
+class DatadogGaveUpError(DatadogAPIError):
+    """Retries ran out: the last failure, and how many attempts were made."""
+
+
+class RateLimitedError(RetriableAPIError):
+    """A 429: retried after the reset the answer announces, not after a guess."""
+
+    def __init__(
+        self, message: str, response: requests.Response, retry_after: float | None
+    ) -> None:
+        super().__init__(message, response)
+        self.retry_after = retry_after
+
+
+def network_failure(exc: Exception, endpoint: str, timeout: float) -> RetriableAPIError:
+    """A failure without an answer (one of NETWORK_FAILURES), as a retriable error in our words."""
+    reason = next(words for error, words in NETWORK_FAILURES.items() if isinstance(exc, error))
+    return RetriableAPIError(f"GET {endpoint}: {reason.format(timeout=timeout)}")
+
+
+def datadog_error_words(body: t.Any, text: str, reason: str) -> str:  # noqa: ANN401
+    """Datadog's own error text, on one line: a list of strings or of JSON:API objects.
+
+    ``body`` is the decoded answer (None when it was not JSON); ``text`` the raw one.
+    """
+    if not isinstance(body, dict):
+        return " ".join(text.split())[:200] or reason
+    errors = body.get("errors")
+    if not isinstance(errors, list):
+        errors = [errors] if errors else []
+    words = [
+        (error.get("detail") or error.get("title") or json.dumps(error))
+        if isinstance(error, dict)
+        else str(error)
+        for error in errors
+    ]
+    return "; ".join(words) or reason
+
+
+def permission_for(endpoint: str) -> str | None:
+    """What the application key's owner needs for an endpoint (the API reference's x-permission)."""
+    name = endpoint.rstrip("/").rsplit("/", 1)[-1]
+    if name.endswith(("_cost", "cost_attribution")):
+        return "usage_read and billing_read"
+    if "/usage/" in endpoint or "/cost_by_tag/" in endpoint:
+        return "usage_read"
+    if name == "org":
+        return "org_management"
+    return None
+
+
+def advice_for(endpoint: str, status: int, words: str) -> str:
+    """What a user should do about a refused request."""
+    if status < HTTPStatus.BAD_REQUEST:
+        return "Datadog redirected the request: check site and api_url (keys are not sent on)"
+    if NON_PARENT_MARKER in words:
+        return (
+            "these keys belong to a child organization or to a plan without cost "
+            "access: use keys of the parent organization on a Pro or Enterprise plan"
+        )
+    if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
+        permission = permission_for(endpoint)
+        lacking = f", or the application key lacks {permission}" if permission else ""
+        return f"check api_key, app_key and site: the keys are invalid or revoked{lacking}"
+    if status == HTTPStatus.NOT_FOUND:
+        return "check site and api_url: this endpoint does not exist there"
+    return "Datadog refused the request: check start_date, end_date and product_families"

@@ -1,0 +1,82 @@
+"""Pacing from Datadog's X-RateLimit-* headers, shared by every stream of a run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import typing as t
+from http import HTTPStatus
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import requests
+
+LOGGER = logging.getLogger("tap-datadog-costs")
+
+#: Seconds added to every rate-limit wait, so the next request lands in the new period.
+RATE_LIMIT_MARGIN = 0.25
+
+
+def header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """A numeric header, or None when it is missing or garbled."""
+    try:
+        return float(headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def seconds_until_reset(headers: Mapping[str, str]) -> float | None:
+    """X-RateLimit-Reset, else the rest of the calendar-aligned X-RateLimit-Period."""
+    reset = header_number(headers, "X-RateLimit-Reset")
+    period = header_number(headers, "X-RateLimit-Period")
+    if reset is None and period:
+        reset = period - time.time() % period
+    return reset
+
+
+class RateLimitPacer:
+    """Paces requests from Datadog's X-RateLimit-* headers, shared by all streams.
+
+    Datadog counts requests per rate-limit name (roughly per endpoint). We remember,
+    per endpoint path, the name its answers carry, and per name the budget left; a
+    request is counted when sent, so an answer that never came cannot overdraw it.
+    When the budget is spent we wait for the period's reset instead of sending a
+    request we know will get 429.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._name_of_path: dict[str, str] = {}
+        self._budget: dict[str, tuple[int, float]] = {}  # name -> (remaining, reset_at)
+
+    def observe(self, path: str, response: requests.Response) -> float | None:
+        """Record the budget an answer reports; return the seconds until its period resets."""
+        headers = response.headers
+        reset = seconds_until_reset(headers)
+        remaining = (
+            0
+            if response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+            else header_number(headers, "X-RateLimit-Remaining")
+        )
+        if reset is not None and remaining is not None:
+            name = headers.get("X-RateLimit-Name") or path
+            with self._lock:
+                self._name_of_path[path] = name
+                self._budget[name] = (int(remaining), time.monotonic() + reset)
+        return reset
+
+    def wait_before(self, path: str) -> None:
+        """Count a request to ``path``; first sleep until the reset if the budget is spent."""
+        with self._lock:
+            name = self._name_of_path.get(path, path)
+            remaining, reset_at = self._budget.get(name, (1, 0.0))
+            delay = reset_at - time.monotonic() + RATE_LIMIT_MARGIN
+            if delay <= 0:  # a new period: its budget is unknown until the next answer
+                return
+            self._budget[name] = (max(remaining - 1, 0), reset_at)
+            if remaining > 0:
+                return
+        LOGGER.info("Rate limit '%s' spent: waiting %.2f s for it to reset", name, delay)
+        time.sleep(delay)

@@ -1,0 +1,57 @@
+"""Which usage endpoints and keys each billing dimension maps to, per month."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+from tap_datadog_costs.periods import first_open_mapping_month, isoformat, month_timestamp_param
+from tap_datadog_costs.schemas import load_schema
+from tap_datadog_costs.streams.monthly import MonthlyStream
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    import datetime as dt
+
+    from singer_sdk.helpers.types import Context
+
+
+class BillingDimensionMappingsStream(MonthlyStream):
+    """``GET /api/v2/usage/billing_dimension_mapping``, one request per month."""
+
+    name = "billing_dimension_mappings"
+    path = "/api/v2/usage/billing_dimension_mapping"
+    primary_keys = ("month", "billing_dimension", "endpoint")
+    schema = load_schema("billing_dimension_mappings")
+
+    @override
+    def first_open_month(self, now: dt.datetime) -> dt.datetime:
+        return first_open_mapping_month(now)
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        assert context is not None  # noqa: S101
+        return {"filter[month]": month_timestamp_param(context["month"]), "filter[view]": "active"}
+
+    @override
+    def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
+        for month in months:
+            stamp = isoformat(month)
+            for row in self.request_records({"month": month}):
+                yield {"month": stamp, **row}
+
+    @override
+    def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
+        attributes = item.get("attributes") or {}
+        for endpoint in attributes.get("endpoints") or ():
+            yield {
+                "billing_dimension": item.get("id"),
+                "in_app_label": attributes.get("in_app_label"),
+                "endpoint": endpoint.get("id"),
+                "keys": endpoint.get("keys"),
+                "status": endpoint.get("status"),
+            }
