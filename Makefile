@@ -2,16 +2,18 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+EXTRAS := test,lint,e2e
 
-.PHONY: run test install clean
+.PHONY: run test lint install lock clean
 
 install: $(VENV)/.installed
 
-# The project (with Meltano and the test tools) in .venv, then every Meltano plugin.
-$(VENV)/.installed: pyproject.toml meltano.yml
+# The project with its test, lint and end-to-end tools in .venv, at the versions of
+# requirements.lock, then every Meltano plugin.
+$(VENV)/.installed: pyproject.toml requirements.lock meltano.yml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[$(EXTRAS)]"
 	$(BIN)/meltano install
 	touch $@
 
@@ -21,6 +23,22 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Lint and format checks over the whole repository; strict typing of the tap.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy tap_datadog_costs
+
+# Re-resolve pyproject.toml's ranges in a scratch venv and write the versions CI installs.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	( echo "# pip constraints for CI: make lock rewrites this from pyproject.toml's ranges."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable ) > requirements.lock
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) .meltano .pytest_cache output

@@ -37,6 +37,7 @@ LIMIT, PERIOD = 4, 2  # hourly usage: 4 requests per 2 seconds
 
 
 def main() -> None:
+    """Run a clean sync, then the same one under rate limits and faults, and compare."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30, help="days of hourly usage to sync")
     days = parser.parse_args().days
@@ -57,7 +58,7 @@ def main() -> None:
     equal = all(faulty.records(s) == clean.records(s) for s in PRIMARY_KEYS)
     waits = pacing_waits(log)
     print(
-        f"sync: {days} days, hourly usage limited to {LIMIT} requests per {PERIOD} s, "  # noqa: T201
+        f"sync: {days} days, hourly usage limited to {LIMIT} requests per {PERIOD} s, "
         f"{sum(map(len, FAULTS.values()))} faults injected, request_timeout=1"
     )
     for label, value in [
@@ -70,7 +71,7 @@ def main() -> None:
         ("records", sum(len(faulty.records(s)) for s in PRIMARY_KEYS)),
         ("records equal a clean run's", equal),
     ]:
-        print(f"  {label:<28} {value}")  # noqa: T201
+        print(f"  {label:<28} {value}")
 
 
 if __name__ == "__main__":

@@ -53,8 +53,18 @@ def bare_loop(url: str, start: dt.datetime, end: dt.datetime, out: object) -> in
             for item in body["data"]:
                 a = item["attributes"]
                 for m in a["measurements"]:
-                    row = {k: a.get(k) for k in ("timestamp", "public_id", "org_name", "account_name",
-                                                  "account_public_id", "region", "product_family")}
+                    row = {
+                        k: a.get(k)
+                        for k in (
+                            "timestamp",
+                            "public_id",
+                            "org_name",
+                            "account_name",
+                            "account_public_id",
+                            "region",
+                            "product_family",
+                        )
+                    }
                     row.update(usage_type=m["usage_type"], value=m["value"])
                     out.write(json.dumps(row) + "\n")
                     rows += 1
@@ -89,16 +99,24 @@ def timed(command: list[str]) -> tuple[float, float]:
 
 
 def main() -> None:
+    """Run each variant ``rounds`` times, alternating, and print the best wall and CPU."""
     days = int(sys.argv[1]) if len(sys.argv) > 1 else 365
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3  # noqa: PLR2004
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "simulator", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     url = simulator.stdout.readline().rsplit(" ", 1)[-1].strip()  # type: ignore[union-attr]
-    end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    end = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
     start = end - dt.timedelta(days=days)
-    config = {**dict(zip(("api_key", "app_key"), HEADERS.values())), "api_url": url,
-              "start_date": start.isoformat(), "end_date": end.isoformat()}
+    config = {
+        **dict(zip(("api_key", "app_key"), HEADERS.values(), strict=True)),
+        "api_url": url,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as config_file:
         json.dump(config, config_file)
     commands = {
@@ -115,16 +133,24 @@ def main() -> None:
     finally:
         simulator.terminate()
     print(f"{days} days of hourly usage, parent + 2 child orgs, {rounds} rounds, best of each:")
-    best = {name: (min(w for w, _ in runs), min(c for _, c in runs)) for name, runs in results.items()}
+    best = {
+        name: (min(w for w, _ in runs), min(c for _, c in runs)) for name, runs in results.items()
+    }
     bare_wall, bare_cpu = best["bare loop"]
     for name, (wall, cpu) in best.items():
-        print(f"  {name:<18} wall {wall:6.2f} s ({wall / bare_wall:.2f}x)   "
-              f"cpu {cpu:6.2f} s ({cpu / bare_cpu:.2f}x)")
+        print(
+            f"  {name:<18} wall {wall:6.2f} s ({wall / bare_wall:.2f}x)   "
+            f"cpu {cpu:6.2f} s ({cpu / bare_cpu:.2f}x)"
+        )
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--bare"]:
-        url, start, end = sys.argv[2], dt.datetime.fromisoformat(sys.argv[3]), dt.datetime.fromisoformat(sys.argv[4])
+        url, start, end = (
+            sys.argv[2],
+            dt.datetime.fromisoformat(sys.argv[3]),
+            dt.datetime.fromisoformat(sys.argv[4]),
+        )
         print(f"rows {bare_loop(url, start, end, sys.stdout)}", file=sys.stderr)
     else:
         main()

@@ -27,10 +27,11 @@ with historical as (
 select strftime(month, '%Y-%m') as month, product_name, cost, source
 from (select * from historical union all select * from estimated)
 order by month, cost desc, product_name
-"""
+"""  # noqa: S608 - SCHEMA is a constant
 
 
 def main(database: str) -> None:
+    """Print the cost summary and the row counts of one DuckDB file."""
     connection = duckdb.connect(database, read_only=True)
     tables = [
         name
@@ -41,19 +42,24 @@ def main(database: str) -> None:
     ]
     if {"historical_costs", "estimated_costs"} <= set(tables):
         months: dict[str, list[tuple[str, float, str]]] = {}
-        for month, product, cost, source in connection.execute(COST_PER_MONTH_AND_PRODUCT).fetchall():
+        for month, product, cost, source in connection.execute(
+            COST_PER_MONTH_AND_PRODUCT
+        ).fetchall():
             months.setdefault(month, []).append((product, cost, source))
         print(f"Datadog cost per month and product (USD), from {database}:")
         for month, products in months.items():
             total = sum(cost for _, cost, _ in products)
             top = ", ".join(f"{name} {cost:,.2f}" for name, cost, _ in products[:TOP_PRODUCTS])
-            more = f" (+{len(products) - TOP_PRODUCTS} more)" if len(products) > TOP_PRODUCTS else ""
+            more = (
+                f" (+{len(products) - TOP_PRODUCTS} more)" if len(products) > TOP_PRODUCTS else ""
+            )
             print(f"  {month}  {total:>12,.2f}  {products[0][2]:<10}  {top}{more}")
     else:
         print("No cost tables: did the keys have cost access (parent org, billing_read)?")
     print("Rows per table:")
     for name in tables:
-        (count,) = connection.execute(f'select count(*) from {SCHEMA}."{name}"').fetchone()
+        query = f'select count(*) from {SCHEMA}."{name}"'  # noqa: S608 - names from the catalog
+        (count,) = connection.execute(query).fetchone()
         print(f"  {name:<28} {count:>10,}")
 
 

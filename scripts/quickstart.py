@@ -45,8 +45,7 @@ def start_simulator() -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert process.stdout is not None
-    line = process.stdout.readline()
+    line = process.stdout.readline() if process.stdout else ""
     if "listening on " not in line:
         process.kill()
         msg = f"the Datadog API simulator did not start: {line.strip() or 'no output'}"
@@ -55,6 +54,7 @@ def start_simulator() -> tuple[subprocess.Popen[str], str]:
 
 
 def main() -> int:
+    """Extract with Meltano (Datadog or the simulator), then print the summary."""
     env = dict(os.environ)
     present = [key for key in KEYS if env.get(key)]
     DATABASE.parent.mkdir(exist_ok=True)
@@ -70,12 +70,22 @@ def main() -> int:
         simulator, url = start_simulator()
         env["TAP_DATADOG_COSTS_API_URL"] = url
         environment = "dev"
-        print(f"No Datadog keys in the environment ({', '.join(KEYS)}): "
-              f"extracting from the bundled Datadog API simulator at {url}.")
-    command = [str(MELTANO), f"--environment={environment}", "run", "tap-datadog-costs", "target-duckdb"]
+        print(
+            f"No Datadog keys in the environment ({', '.join(KEYS)}): "
+            f"extracting from the bundled Datadog API simulator at {url}."
+        )
+    command = [
+        str(MELTANO),
+        f"--environment={environment}",
+        "run",
+        "tap-datadog-costs",
+        "target-duckdb",
+    ]
     try:
         with LOG.open("w") as log:
-            result = subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+            result = subprocess.run(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False
+            )
     finally:
         if simulator is not None:
             simulator.terminate()

@@ -27,6 +27,8 @@ MISSING_RECENT_HOURS = 3
 HISTORICAL_AVAILABLE_DAY = 3
 HISTORICAL_FINAL_DAY = 17
 OLD_MONTH_AGE = 12
+#: Container counts are null at 03:00 every day, as Datadog sends some null values.
+NULL_VALUE_HOUR = 3
 IDENTITY_FIELDS = ("org_name", "public_id", "account_name", "account_public_id", "region")
 
 USAGE_TYPES: dict[str, tuple[str, ...]] = {
@@ -108,7 +110,7 @@ def parse_instant(value: Moment) -> datetime:
         moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
     else:
         text = value.strip().replace(" ", "+")  # an unencoded "+" in a query arrives as a space
-        moment = datetime.fromisoformat(f"{text}-01" if len(text) == 7 else text)
+        moment = datetime.fromisoformat(f"{text}-01" if len(text) == len("YYYY-MM") else text)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -216,6 +218,7 @@ class Account:
     generation: int = 0
 
     def __post_init__(self) -> None:
+        """Round ``now`` down to its hour and refuse families Datadog does not know."""
         object.__setattr__(self, "now", floor_hour(self.now))
         unknown = [family for family in self.families if not is_family(family)]
         if unknown:
@@ -268,7 +271,7 @@ class Account:
 
     def usage_value(self, org: Org, family: str, usage_type: str, hour: datetime) -> int | None:
         """Measured value; late hours grow with each generation; some values are null."""
-        if usage_type == "container_count" and hour.hour == 3:
+        if usage_type == "container_count" and hour.hour == NULL_VALUE_HOUR:
             return None
         value = stable_int("usage", org.public_id, family, usage_type, iso_hour(hour)) % 100
         return value + self.generation if hour >= self.now - LATE_DATA_HOURS * HOUR else value

@@ -92,7 +92,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, payload: Any, status: int = 200, content_type: str = JSON) -> Reply:
+    def json(cls, payload: object, status: int = 200, content_type: str = JSON) -> Reply:
         """A compact JSON answer."""
         return cls(status, json.dumps(payload, separators=(",", ":")).encode(), content_type)
 
@@ -434,7 +434,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET  # noqa: N815
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Quiet: tests read ``sim.requests`` instead of stderr."""
 
 
@@ -459,7 +459,7 @@ class _Server(ThreadingHTTPServer):
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ANN401
         """Clients hanging up (as the fault tests make them) are not errors worth a traceback."""
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
@@ -514,9 +514,11 @@ class DatadogSimulator:
             self._server = self._thread = None
 
     def __enter__(self) -> Self:
+        """Start serving."""
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
+        """Stop serving and close every connection."""
         self.stop()
 
     @property
@@ -569,7 +571,7 @@ class DatadogSimulator:
         with self._lock:
             self._limits[ROUTES[path].name] = (limit, period)
 
-    def inject(  # noqa: PLR0913 -- the fault, its size, its timing
+    def inject(
         self, path: str, kind: str, count: int = 1, seconds: float = 0, *, after: int = 0
     ) -> None:
         """Make ``count`` requests to ``path`` fail in the way ``kind`` names.

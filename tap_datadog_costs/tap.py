@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import sys
 import typing as t
@@ -38,7 +39,8 @@ class TapDatadogCosts(Tap):
 
     name = "tap-datadog-costs"
     message_writer_class = BufferedRecordWriter
-    config_jsonschema = settings.CONFIG_SCHEMA
+    # The SDK adds its built-in settings to this dict in place: a copy keeps ours pure.
+    config_jsonschema = copy.deepcopy(settings.CONFIG_SCHEMA)
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

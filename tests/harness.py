@@ -163,9 +163,7 @@ def run_cli(
         config_file.write_text(json.dumps(config))
         command += ["--config", str(config_file)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(  # noqa: S603 - our own command line
-        command, capture_output=True, check=False, env=env, timeout=300, **popen
-    )
+    return subprocess.run(command, capture_output=True, check=False, env=env, timeout=300, **popen)
 
 
 def start_cli(
@@ -176,7 +174,7 @@ def start_cli(
     config_file.write_text(json.dumps(config))
     command = cli_command(*args, "--config", str(config_file))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LOGLEVEL": "DEBUG"}
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)  # noqa: S603
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
 def finish(processes: dict[str, subprocess.Popen[bytes]]) -> dict[str, tuple[int, bytes, bytes]]:
@@ -188,7 +186,9 @@ def finish(processes: dict[str, subprocess.Popen[bytes]]) -> dict[str, tuple[int
     return results
 
 
-def nth(predicate: Callable[[dict[str, t.Any]], bool], count: int) -> Callable[[dict[str, t.Any]], bool]:
+def nth(
+    predicate: Callable[[dict[str, t.Any]], bool], count: int
+) -> Callable[[dict[str, t.Any]], bool]:
     """True at the ``count``-th message that satisfies ``predicate``."""
     seen = 0
 
@@ -208,7 +208,7 @@ def run_until_killed(
     Returns what a target got by then, and whether the kill came before the run ended.
     """
     messages = []
-    with subprocess.Popen(  # noqa: S603 - our own command line
+    with subprocess.Popen(
         cli_command("--config", str(config_file)),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

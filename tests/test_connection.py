@@ -44,9 +44,18 @@ def test_connection_test_names_the_problem(
 def test_about_markdown_lists_every_setting(tmp_path: t.Any) -> None:
     result = run_cli("--about", "--format=markdown", tmp_path=tmp_path)
     assert result.returncode == 0
-    for setting in ("api_key", "app_key", "site", "api_url", "start_date", "end_date",
-                    "lookback_hours", "product_families", "include_descendants",
-                    "include_connected_accounts"):
+    for setting in (
+        "api_key",
+        "app_key",
+        "site",
+        "api_url",
+        "start_date",
+        "end_date",
+        "lookback_hours",
+        "product_families",
+        "include_descendants",
+        "include_connected_accounts",
+    ):
         assert f"| {setting} |".encode() in result.stdout
 
 
@@ -54,8 +63,18 @@ def test_discover_lists_the_five_streams_with_their_keys(tmp_path: t.Any) -> Non
     result = run_cli("--discover", tmp_path=tmp_path)
     assert result.returncode == 0
     streams = {s["tap_stream_id"]: s for s in json.loads(result.stdout)["streams"]}
-    assert streams["hourly_usage"]["key_properties"] == ["timestamp", "public_id", "product_family", "usage_type"]
+    assert streams["hourly_usage"]["key_properties"] == [
+        "timestamp",
+        "public_id",
+        "product_family",
+        "usage_type",
+    ]
     assert streams["historical_costs"]["replication_key"] == "month"
     assert streams["estimated_costs"]["replication_method"] == "FULL_TABLE"
-    assert set(streams) == {"organizations", "hourly_usage", "billing_dimension_mappings",
-                            "historical_costs", "estimated_costs"}
+    assert set(streams) == {
+        "organizations",
+        "hourly_usage",
+        "billing_dimension_mappings",
+        "historical_costs",
+        "estimated_costs",
+    }

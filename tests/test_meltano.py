@@ -15,20 +15,27 @@ import duckdb
 import pytest
 import yaml
 
-from tap_datadog_costs.periods import parse_instant
-
 from simulator import PARENT_KEYS, DatadogSimulator
+from tap_datadog_costs.periods import parse_instant
 from tests.harness import PRIMARY_KEYS, ROOT, merge_on_keys
 
 MELTANO = Path(sys.executable).parent / "meltano"
-RECORD_COUNT = re.compile(r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"')
+RECORD_COUNT = re.compile(
+    r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"'
+)
 BOOKMARK_START = re.compile(r"Starting incremental sync of '(\w+)' with bookmark value: (\S+)")
 
 
 def meltano(*args: str, env: dict[str, str]) -> str:
     """Run meltano in the project; return its log (tap and target output included)."""
     result = subprocess.run(
-        [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+        [str(MELTANO), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout + result.stderr
@@ -69,7 +76,10 @@ def table_counts(database: Path) -> dict[str, int]:
 def duplicate_key_count(database: Path, stream: str) -> int:
     keys = ", ".join(f'"{k}"' for k in PRIMARY_KEYS[stream])
     with duckdb.connect(str(database), read_only=True) as connection:
-        query = f'select count(*) from (select {keys} from datadog."{stream}" group by all having count(*) > 1)'
+        query = (
+            f'select count(*) from (select {keys} from datadog."{stream}" '
+            "group by all having count(*) > 1)"
+        )
         return connection.execute(query).fetchone()[0]  # type: ignore[index,no-any-return]
 
 
@@ -90,12 +100,16 @@ def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any)
     expected_totals: dict[str, float] = {}
     for row in expected:
         if row["charge_type"] == "total":
-            expected_totals[row["month"][:7]] = expected_totals.get(row["month"][:7], 0) + row["cost"]
+            expected_totals[row["month"][:7]] = (
+                expected_totals.get(row["month"][:7], 0) + row["cost"]
+            )
     with duckdb.connect(str(database), read_only=True) as connection:
-        loaded = dict(connection.execute(
-            "select strftime(month, '%Y-%m'), sum(cost) from datadog.historical_costs "
-            "where charge_type = 'total' group by 1"
-        ).fetchall())
+        loaded = dict(
+            connection.execute(
+                "select strftime(month, '%Y-%m'), sum(cost) from datadog.historical_costs "
+                "where charge_type = 'total' group by 1"
+            ).fetchall()
+        )
     assert loaded.keys() == expected_totals.keys()
     for month, total in expected_totals.items():
         assert loaded[month] == pytest.approx(total)
@@ -110,7 +124,9 @@ def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any)
         assert duplicate_key_count(database, stream) == 0, stream
     counts = table_counts(database)
     assert counts["hourly_usage"] == len(sim.expected_hourly_usage(start, sim.now))
-    state_lines = meltano("state", "get", "dev:tap-datadog-costs-to-target-duckdb", env=env).splitlines()
+    state_lines = meltano(
+        "state", "get", "dev:tap-datadog-costs-to-target-duckdb", env=env
+    ).splitlines()
     state = json.loads(next(line for line in state_lines if line.startswith("{")))
     assert state["singer_state"]["bookmarks"]["hourly_usage"]["replication_key_value"]
 
@@ -160,10 +176,21 @@ def test_scheduled_extract_resumes_from_the_state_backend(project_env: t.Any) ->
     for _ in range(2):
         sim.clear_requests()
         result = subprocess.run(
-            ["bash", "-c", step["run"]], cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=600, check=False
+            ["bash", "-c", step["run"]],  # noqa: S607 - as the workflow runs it
+            cwd=ROOT,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        runs.append((result.stdout + result.stderr, [r for r in sim.requests if r["path"].endswith("hourly_usage")]))
+        runs.append(
+            (
+                result.stdout + result.stderr,
+                [r for r in sim.requests if r["path"].endswith("hourly_usage")],
+            )
+        )
     assert any(state_dir.rglob("*.json")), "no state was written to the file state backend"
     (first_log, first_requests), (second_log, second_requests) = runs
     first_start = dict(BOOKMARK_START.findall(first_log))["hourly_usage"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
 from tap_datadog_costs import periods
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(*parts: int) -> dt.datetime:
@@ -16,16 +17,20 @@ def at(*parts: int) -> dt.datetime:
 
 
 def test_windows_with_child_orgs_are_at_most_24_hours_and_cover_the_range() -> None:
-    windows = list(periods.hour_windows(at(2026, 1, 1, 5), at(2026, 1, 4, 7), include_descendants=True))
+    windows = list(
+        periods.hour_windows(at(2026, 1, 1, 5), at(2026, 1, 4, 7), include_descendants=True)
+    )
     assert windows[0][0] == at(2026, 1, 1, 5)
     assert windows[-1][1] == at(2026, 1, 4, 7)
     assert all(end - start <= dt.timedelta(hours=24) for start, end in windows)
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
     assert len(windows) == 4
 
 
 def test_windows_for_one_org_span_two_calendar_months() -> None:
-    windows = list(periods.hour_windows(at(2025, 12, 31), at(2026, 6, 1), include_descendants=False))
+    windows = list(
+        periods.hour_windows(at(2025, 12, 31), at(2026, 6, 1), include_descendants=False)
+    )
     assert windows == [
         (at(2025, 12, 31), at(2026, 2, 28)),
         (at(2026, 2, 28), at(2026, 4, 28)),
@@ -34,19 +39,25 @@ def test_windows_for_one_org_span_two_calendar_months() -> None:
 
 
 def test_windows_start_at_the_hour_and_end_at_the_last_complete_hour() -> None:
-    windows = list(periods.hour_windows(at(2026, 1, 1, 5, 30), at(2026, 1, 1, 7, 10), include_descendants=True))
+    windows = list(
+        periods.hour_windows(at(2026, 1, 1, 5, 30), at(2026, 1, 1, 7, 10), include_descendants=True)
+    )
     assert windows == [(at(2026, 1, 1, 5), at(2026, 1, 1, 7))]
 
 
 def test_empty_range_has_no_window() -> None:
-    assert list(periods.hour_windows(at(2026, 1, 1), at(2026, 1, 1), include_descendants=True)) == []
+    assert (
+        list(periods.hour_windows(at(2026, 1, 1), at(2026, 1, 1), include_descendants=True)) == []
+    )
 
 
 def test_months_between_includes_every_month_touched_end_exclusive() -> None:
     assert periods.months_between(at(2025, 11, 20), at(2026, 2, 1)) == [
-        at(2025, 11, 1), at(2025, 12, 1), at(2026, 1, 1)
+        at(2025, 11, 1),
+        at(2025, 12, 1),
+        at(2026, 1, 1),
     ]
-    assert periods.months_between(at(2025, 11, 20), at(2026, 2, 1, 0, 1)) [-1] == at(2026, 2, 1)
+    assert periods.months_between(at(2025, 11, 20), at(2026, 2, 1, 0, 1))[-1] == at(2026, 2, 1)
 
 
 @pytest.mark.parametrize(
@@ -57,7 +68,9 @@ def test_months_between_includes_every_month_touched_end_exclusive() -> None:
         (at(2026, 1, 5), at(2025, 12, 1)),  # across a year boundary
     ],
 )
-def test_historical_cost_is_final_after_the_16th_of_the_next_month(now: dt.datetime, first_open: dt.datetime) -> None:
+def test_historical_cost_is_final_after_the_16th_of_the_next_month(
+    now: dt.datetime, first_open: dt.datetime
+) -> None:
     assert periods.first_open_historical_month(now) == first_open
 
 

@@ -7,11 +7,13 @@ import re
 import subprocess
 import sys
 import typing as t
-from pathlib import Path
 
 import duckdb
 
 from tests.harness import ROOT
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
 
 KEYS = ("TAP_DATADOG_COSTS_API_KEY", "TAP_DATADOG_COSTS_APP_KEY")
 
@@ -24,7 +26,12 @@ def quickstart(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     }
     return subprocess.run(
         [sys.executable, "scripts/quickstart.py"],
-        cwd=ROOT, env={**clean, **isolated, **env}, capture_output=True, text=True, timeout=900, check=False,
+        cwd=ROOT,
+        env={**clean, **isolated, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
 
 
@@ -41,7 +48,11 @@ def test_without_keys_it_extracts_from_the_simulator_and_prints_a_summary(tmp_pa
             "select count(distinct month) from datadog.historical_costs"
         ).fetchone()[0]  # type: ignore[index]
     assert re.search(rf"^  hourly_usage +{rows:,}$", result.stdout, re.MULTILINE)
-    cost_lines = [line for line in lines if line.startswith("  20") and ("historical" in line or "estimated" in line)]
+    cost_lines = [
+        line
+        for line in lines
+        if line.startswith("  20") and ("historical" in line or "estimated" in line)
+    ]
     assert len(cost_lines) == months + 1  # every historical month, and this month's estimate
 
 

@@ -39,7 +39,6 @@ from tests.harness import (
     pacing_waits,
     parse_messages,
     recent_config,
-    records_of,
     retries,
     run_cli,
     run_until_killed,
@@ -275,12 +274,16 @@ def test_a_redirect_is_refused_not_followed_so_keys_stay_home(api: DatadogSimula
 def test_killed_sync_resumed_from_its_last_state_yields_exactly_the_clean_rows(
     live: DatadogSimulator, clean: SyncResult, tmp_path: Path
 ) -> None:
-    config = recent_config(live, lookback_hours=0)  # no look-back: a bookmark too far would lose rows
+    config = recent_config(
+        live, lookback_hours=0
+    )  # no look-back: a bookmark too far would lose rows
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     total = sum(m["type"] == "RECORD" for m in clean.messages)
     for kill_at in random.Random(20261110).sample(range(1, total), 3):  # noqa: S311
-        killed, interrupted = run_until_killed(config_file, nth(lambda m: m["type"] == "RECORD", kill_at))
+        killed, interrupted = run_until_killed(
+            config_file, nth(lambda m: m["type"] == "RECORD", kill_at)
+        )
         assert interrupted
         states = [m["value"] for m in killed if m["type"] == "STATE"]
         resumed = sync(config, states[-1] if states else None)
@@ -380,7 +383,9 @@ def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
     assert ran["test"][0] != 0
     # --test retries like a sync, then stops with one ERROR line and no traceback.
     test_err = ran["test"][2].decode()
-    gave_up = f"Datadog answered 503 to GET {VALIDATE}: Service Unavailable; gave up after 2 attempts"
+    gave_up = (
+        f"Datadog answered 503 to GET {VALIDATE}: Service Unavailable; gave up after 2 attempts"
+    )
     assert any("| ERROR " in line and gave_up in line for line in test_err.splitlines())
     assert "Traceback" not in test_err
     assert len(retries(test_err.splitlines())) == 1

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import typing as t
 
 import pytest
+import yaml
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_datadog_costs.settings import SITES
+from tap_datadog_costs.settings import CONFIG_SCHEMA, SITES
 from tap_datadog_costs.tap import TapDatadogCosts
-from tests.harness import BAD_SETTINGS, KEY_SETTINGS, run_cli
+from tests.harness import BAD_SETTINGS, KEY_SETTINGS, ROOT, run_cli
 
 SITE_URLS = {
     "datadoghq.com": "https://api.datadoghq.com",
@@ -34,7 +36,9 @@ def test_default_site_is_us1() -> None:
 
 
 def test_api_url_overrides_site() -> None:
-    tap = TapDatadogCosts(config={**KEY_SETTINGS, "site": "datadoghq.eu", "api_url": "http://127.0.0.1:9/"})
+    tap = TapDatadogCosts(
+        config={**KEY_SETTINGS, "site": "datadoghq.eu", "api_url": "http://127.0.0.1:9/"}
+    )
     assert tap.base_url == "http://127.0.0.1:9"
 
 
@@ -46,7 +50,9 @@ def test_keys_are_secret_in_the_settings_schema() -> None:
 
 
 @pytest.mark.parametrize(("config", "setting"), BAD_SETTINGS)
-def test_bad_setting_is_refused_with_one_error_naming_it(config: dict[str, t.Any], setting: str) -> None:
+def test_bad_setting_is_refused_with_one_error_naming_it(
+    config: dict[str, t.Any], setting: str
+) -> None:
     with pytest.raises(ConfigValidationError) as raised:
         TapDatadogCosts(config=config)
     assert len(raised.value.errors) == 1
@@ -59,10 +65,50 @@ def test_loopback_api_url_may_be_plain_http() -> None:
 
 
 def test_cli_exits_non_zero_on_bad_setting_without_printing_keys(tmp_path: t.Any) -> None:
-    config = {"api_key": "sekrit-api-1234", "app_key": "sekrit-app-5678", "start_date": "2999-01-01T00:00:00Z"}
+    config = {
+        "api_key": "sekrit-api-1234",
+        "app_key": "sekrit-app-5678",
+        "start_date": "2999-01-01T00:00:00Z",
+    }
     result = run_cli(config=config, tmp_path=tmp_path)
     assert result.returncode != 0
     assert b"start_date" in result.stderr
     assert result.stdout == b""
     for secret in (b"sekrit-api-1234", b"sekrit-app-5678"):
         assert secret not in result.stderr
+
+
+MELTANO_KINDS = {"string": "string", "integer": "integer", "boolean": "boolean", "array": "array"}
+
+
+def meltano_kind(spec: dict[str, t.Any]) -> str:
+    """The Meltano setting kind that matches a JSON schema property."""
+    if "enum" in spec:
+        return "options"
+    if spec.get("format") == "date-time":
+        return "date_iso8601"
+    types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    return MELTANO_KINDS[next(kind for kind in types if kind != "null")]
+
+
+def test_meltano_yml_settings_match_the_taps_own_description(tmp_path: t.Any) -> None:
+    """meltano.yml repeats the settings: names, kinds, labels, texts and defaults agree."""
+    about = run_cli("--about", "--format=json", tmp_path=tmp_path)
+    assert about.returncode == 0, about.stderr[-2000:]
+    schema = json.loads(about.stdout)["settings"]
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    (extractor,) = project["plugins"]["extractors"]
+    declared = {setting["name"]: setting for setting in extractor["settings"]}
+    # The SDK adds its own settings (stream maps, flattening): Meltano knows those by capability.
+    ours = {name: schema["properties"][name] for name in CONFIG_SCHEMA["properties"]}
+    assert set(declared) == set(ours)
+    for name, spec in ours.items():
+        setting = declared[name]
+        assert setting["kind"] == meltano_kind(spec), name
+        assert setting["label"] == spec["title"], name
+        assert setting["description"] == spec["description"], name
+        assert setting.get("value") == spec.get("default"), name
+        assert bool(setting.get("sensitive")) == bool(spec.get("secret")), name
+        if "enum" in spec:
+            assert [option["value"] for option in setting["options"]] == spec["enum"], name
+    assert sorted(extractor["settings_group_validation"][0]) == sorted(schema["required"])

@@ -791,7 +791,8 @@ def test_module_entry_point_serves_until_sigterm() -> None:
 
 
 @pytest.mark.skipif(
-    not extract_recorded.DEFAULT_SOURCE.is_dir(), reason="../shared/datadog is not beside this clone"
+    not extract_recorded.DEFAULT_SOURCE.is_dir(),
+    reason="../shared/datadog is not beside this clone",
 )
 def test_fixtures_are_the_recorded_responses_unchanged() -> None:
     """The copies in tests/fixtures still say what ../shared/datadog/recorded says."""

@@ -8,18 +8,15 @@ import typing as t
 import pytest
 from singer_sdk.testing import get_tap_test_class
 
-from tap_datadog_costs.tap import TapDatadogCosts
-
 from simulator import DatadogSimulator
+from tap_datadog_costs.tap import TapDatadogCosts
 from tests.harness import tap_config
 
 # get_tap_test_class syncs once per class with this config: the server must exist now.
 # 35 days: the previous month is in range, so historical cost has rows.
 SIMULATOR = DatadogSimulator()
 SIMULATOR.start()
-CONFIG = tap_config(
-    SIMULATOR.url, start_date=(SIMULATOR.now - dt.timedelta(days=35)).isoformat()
-)
+CONFIG = tap_config(SIMULATOR.url, start_date=(SIMULATOR.now - dt.timedelta(days=35)).isoformat())
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 import typing as t
 
 import pytest
 
-from tap_datadog_costs.periods import parse_instant
-
 from simulator import DatadogSimulator
+from tap_datadog_costs.periods import parse_instant
 from tests.harness import (
     HISTORICAL,
     HOURLY,
@@ -28,7 +25,7 @@ from tests.harness import (
     tap_config,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = NOW - dt.timedelta(days=10)
 
 
@@ -44,7 +41,10 @@ def test_rerun_rereads_only_the_lookback_window_and_open_months() -> None:
 
     bookmark = parse_instant(first.bookmark("hourly_usage"))
     assert bookmark == NOW - dt.timedelta(hours=4)  # the latest hour Datadog had
-    assert usage[0]["params"]["filter[timestamp][start]"] == f"{bookmark - dt.timedelta(hours=72):%Y-%m-%dT%H}"
+    assert (
+        usage[0]["params"]["filter[timestamp][start]"]
+        == f"{bookmark - dt.timedelta(hours=72):%Y-%m-%dT%H}"
+    )
     assert len(usage) == 4  # 76 hours in 24-hour windows
     second_hours = {r["timestamp"] for r in second.records("hourly_usage")}
     assert min(second_hours) == (bookmark - dt.timedelta(hours=72)).isoformat()
@@ -65,7 +65,9 @@ def test_late_usage_is_picked_up_by_the_lookback() -> None:
         expected = sim.expected_hourly_usage(START, NOW, include_descendants=True)
         estimated = sim.expected_costs("estimated", NOW - dt.timedelta(days=40), NOW, "sub-org")
 
-    merged = merge_on_keys("hourly_usage", first.records("hourly_usage"), second.records("hourly_usage"))
+    merged = merge_on_keys(
+        "hourly_usage", first.records("hourly_usage"), second.records("hourly_usage")
+    )
     assert merged == merge_on_keys("hourly_usage", expected)
     assert len(second.records("hourly_usage")) < len(first.records("hourly_usage"))
     assert merge_on_keys("estimated_costs", second.records("estimated_costs")) == merge_on_keys(
@@ -79,12 +81,18 @@ def test_a_month_not_final_when_read_is_read_again_once_final() -> None:
     with DatadogSimulator(now=NOW) as sim:
         first = sync(tap_config(sim.url, start_date=start), now=NOW)
     assert first.bookmark("historical_costs") == "2026-10-01T00:00:00+00:00"
-    assert {r["month"][:7] for r in first.records("historical_costs")} == {"2026-08", "2026-09", "2026-10"}
+    assert {r["month"][:7] for r in first.records("historical_costs")} == {
+        "2026-08",
+        "2026-09",
+        "2026-10",
+    }
 
     with DatadogSimulator(now=november_20) as later:
         second = sync(tap_config(later.url, start_date=start), first.final_state, now=november_20)
         historical = requests_to(later.requests, HISTORICAL)
-        final_october = later.expected_costs("historical", parse_instant(start), november_20, "sub-org")
+        final_october = later.expected_costs(
+            "historical", parse_instant(start), november_20, "sub-org"
+        )
         assert later.is_final(dt.datetime(2026, 10, 1, tzinfo=UTC))
         later.clear_requests()
         third = sync(tap_config(later.url, start_date=start), second.final_state, now=november_20)
@@ -101,13 +109,19 @@ def test_a_month_not_final_when_read_is_read_again_once_final() -> None:
         "historical_costs", october
     )
     # The revised (final) figures differ from the ones first read.
-    first_october = [r for r in first.records("historical_costs") if r["month"].startswith("2026-10")]
-    assert merge_on_keys("historical_costs", first_october) != merge_on_keys("historical_costs", october)
+    first_october = [
+        r for r in first.records("historical_costs") if r["month"].startswith("2026-10")
+    ]
+    assert merge_on_keys("historical_costs", first_october) != merge_on_keys(
+        "historical_costs", october
+    )
 
 
 def test_end_date_in_the_past_reads_nothing_again() -> None:
     with DatadogSimulator(now=NOW) as sim:
-        config = tap_config(sim.url, start_date="2026-06-01T00:00:00Z", end_date="2026-08-01T00:00:00Z")
+        config = tap_config(
+            sim.url, start_date="2026-06-01T00:00:00Z", end_date="2026-08-01T00:00:00Z"
+        )
         first = sync(config, now=NOW)
         sim.clear_requests()
         sync(config, first.final_state, now=NOW)
@@ -118,7 +132,9 @@ def test_end_date_in_the_past_reads_nothing_again() -> None:
 
 
 @pytest.mark.parametrize("stop_after_states", [1, 3])
-def test_interrupted_run_resumes_without_losing_a_record(tmp_path: t.Any, stop_after_states: int) -> None:
+def test_interrupted_run_resumes_without_losing_a_record(
+    tmp_path: t.Any, stop_after_states: int
+) -> None:
     with DatadogSimulator() as sim:
         start = sim.now - dt.timedelta(days=10)
         config = tap_config(sim.url, start_date=start.isoformat(), lookback_hours=0)

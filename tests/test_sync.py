@@ -8,9 +8,8 @@ from collections import Counter
 
 import pytest
 
-from tap_datadog_costs.periods import parse_instant
-
 from simulator import DatadogSimulator
+from tap_datadog_costs.periods import parse_instant
 from tests.harness import (
     HOURLY,
     NOW,
@@ -23,8 +22,8 @@ from tests.harness import (
 )
 
 START = NOW - dt.timedelta(days=30)
-OCTOBER = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
-NOVEMBER = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+OCTOBER = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+NOVEMBER = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
 def as_set(records: list[dict[str, t.Any]]) -> Counter[str]:
@@ -43,7 +42,9 @@ def test_hourly_usage_equals_the_simulators_data(run: t.Any, simulator: DatadogS
     result, _ = run
     expected = simulator.expected_hourly_usage(START, NOW, include_descendants=True)
     records = result.records("hourly_usage")
-    assert len(records) == len(expected) == 30 * 24 * 3 * 5 - 3 * 3 * 5  # 3 latest hours not there yet
+    assert (
+        len(records) == len(expected) == 30 * 24 * 3 * 5 - 3 * 3 * 5
+    )  # 3 latest hours not there yet
     assert as_set(records) == as_set(expected)
     assert sum(r["value"] or 0 for r in records) == sum(r["value"] or 0 for r in expected)
     assert {r["public_id"] for r in records} == {"parent00001", "child00001", "child00002"}
@@ -64,18 +65,27 @@ def test_costs_equal_the_simulators_data(run: t.Any, simulator: DatadogSimulator
         assert records, stream
         assert as_set(records) == as_set(expected), stream
         totals = sum(r["cost"] for r in records if r["charge_type"] == "total")
-        assert totals == pytest.approx(sum(r["cost"] for r in expected if r["charge_type"] == "total"))
+        assert totals == pytest.approx(
+            sum(r["cost"] for r in expected if r["charge_type"] == "total")
+        )
     # Historical cost has October (not final yet) but not the current month.
     assert {r["month"] for r in result.records("historical_costs")} == {OCTOBER.isoformat()}
-    assert {r["month"] for r in result.records("estimated_costs")} == {OCTOBER.isoformat(), NOVEMBER.isoformat()}
+    assert {r["month"] for r in result.records("estimated_costs")} == {
+        OCTOBER.isoformat(),
+        NOVEMBER.isoformat(),
+    }
 
 
-def test_mappings_and_orgs_equal_the_simulators_data(run: t.Any, simulator: DatadogSimulator) -> None:
+def test_mappings_and_orgs_equal_the_simulators_data(
+    run: t.Any, simulator: DatadogSimulator
+) -> None:
     result, _ = run
     expected = simulator.expected_mappings(OCTOBER) + simulator.expected_mappings(NOVEMBER)
     assert as_set(result.records("billing_dimension_mappings")) == as_set(expected)
     orgs = result.records("organizations")
-    assert sorted(o["public_id"] for o in orgs) == sorted(o["public_id"] for o in simulator.expected_orgs())
+    assert sorted(o["public_id"] for o in orgs) == sorted(
+        o["public_id"] for o in simulator.expected_orgs()
+    )
 
 
 @pytest.mark.parametrize("stream", sorted(PRIMARY_KEYS))
@@ -111,7 +121,8 @@ def test_requests_are_made_once_in_windows_datadog_accepts(run: t.Any) -> None:
     windows = [window(r) for r in usage]
     assert len(usage) == 30
     assert all(end - start <= dt.timedelta(hours=24) for start, end in windows)
-    assert windows[0][0] == START and windows[-1][1] == NOW
+    assert windows[0][0] == START
+    assert windows[-1][1] == NOW
     assert all(r["params"]["page[limit]"] == "500" for r in usage)
     assert all(r["params"]["filter[include_descendants]"] == "true" for r in usage)
     counts = Counter(r["path"] for r in requests)
@@ -157,6 +168,8 @@ def test_selected_product_families_are_requested_and_returned() -> None:
         start = NOW - dt.timedelta(days=1)
         config = tap_config(sim.url, start_date=start.isoformat(), product_families=["logs", "apm"])
         result = sync(config, now=NOW)
-        families = {r["params"]["filter[product_families]"] for r in requests_to(sim.requests, HOURLY)}
+        families = {
+            r["params"]["filter[product_families]"] for r in requests_to(sim.requests, HOURLY)
+        }
     assert families == {"logs,apm"}
     assert {r["product_family"] for r in result.records("hourly_usage")} == {"logs", "apm"}
