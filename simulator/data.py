@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ PARENT_NAME = "Acme Parent"
 REGION = "us"
 LATE_DATA_HOURS = 72
 MISSING_RECENT_HOURS = 3
+#: Day of the next month a month's historical cost appears; Datadog promises the 16th at the latest.
 HISTORICAL_AVAILABLE_DAY = 3
 HISTORICAL_FINAL_DAY = 17
 OLD_MONTH_AGE = 12
@@ -54,11 +55,16 @@ DEFAULT_FAMILIES = ("infra_hosts", "logs", "apm")
 
 COST_PRODUCTS = ("infra_host", "apm_host", "logs_indexed_15day")
 AGGREGATION_FUNCTIONS = {"apm_host": "sum"}
+#: Charge types per kind of cost answer. Real historical and estimated answers carry no `total`
+#: line (recorded cost_by_org and estimated_cost answers): only projected cost has one.
 CHARGE_TYPES = {
-    "historical": ("committed", "on_demand", "total"),
-    "estimated": ("committed", "on_demand", "total"),
+    "historical": ("committed", "on_demand"),
+    "estimated": ("committed", "on_demand"),
     "projected": ("projected_committed", "projected_on_demand", "total"),
 }
+#: A product whose committed charge comes as two lines, as in the recorded real answers
+#: (two `infra_host` / `committed` lines, 0 and 1.17): parts of one charge.
+SPLIT_PRODUCT = "infra_host"
 COST_KINDS = tuple(CHARGE_TYPES)
 VIEWS = ("summary", "sub-org")
 
@@ -203,8 +209,8 @@ class CostEntry:
 
     @property
     def total_cents(self) -> int:
-        """Sum of the ``total`` charges: summing every charge would double-count."""
-        return sum(charge.cents for charge in self.charges if charge.charge_type == "total")
+        """Every charge but ``total`` ones (which repeat the others' sum)."""
+        return sum(charge.cents for charge in self.charges if charge.charge_type != "total")
 
 
 @dataclass(frozen=True)
@@ -216,6 +222,7 @@ class Account:
     families: tuple[str, ...] = DEFAULT_FAMILIES
     history_months: int = 16
     generation: int = 0
+    publish_day: int = HISTORICAL_AVAILABLE_DAY
 
     def __post_init__(self) -> None:
         """Round ``now`` down to its hour and refuse families Datadog does not know."""
@@ -341,8 +348,9 @@ class Account:
 
     # ---- costs ----------------------------------------------------------------------------
     def is_final(self, month: Moment) -> bool:
-        """Historical cost of a month is final from the 17th of the next month."""
-        return self.now >= shift_months(month_start(month), 1).replace(day=HISTORICAL_FINAL_DAY)
+        """Historical cost is final from the 17th of the next month, or once published if later."""
+        final_day = max(HISTORICAL_FINAL_DAY, self.publish_day)
+        return self.now >= shift_months(month_start(month), 1).replace(day=final_day)
 
     def cost_months(self, kind: str) -> list[datetime]:
         """Months the cost endpoint of this kind answers for."""
@@ -352,7 +360,7 @@ class Account:
         if kind == "estimated":
             return [shift_months(current, -1), current]
         months, month = [], self.history_start
-        while self.now >= shift_months(month, 1).replace(day=HISTORICAL_AVAILABLE_DAY):
+        while self.now >= shift_months(month, 1).replace(day=self.publish_day):
             months.append(month)
             month = shift_months(month, 1)
         return months
@@ -384,30 +392,61 @@ class Account:
                 if per_day is not None:
                     committed, on_demand = committed * per_day // days, on_demand * per_day // days
                 amounts = (committed, on_demand, committed + on_demand)
-                charges += map(Charge, [product] * 3, CHARGE_TYPES[kind], amounts)
+                types = CHARGE_TYPES[kind]
+                charges += map(Charge, [product] * len(types), types, amounts)
+            if kind != "projected":  # one charge in two lines: a third first, the rest last
+                first = next(c for c in charges if c.product_name == SPLIT_PRODUCT)
+                charges[charges.index(first)] = replace(first, cents=first.cents // 3)
+                charges.append(replace(first, cents=first.cents - first.cents // 3))
             entries.append(CostEntry(owner, period, tuple(charges)))
         return entries
 
     def expected_costs(
         self, kind: str, start_month: Moment, end_month: Moment, view: str
     ) -> list[dict[str, Any]]:
-        """Flat cost rows (one per charge) for the months the endpoint returns in [start, end]."""
+        """The cost rows the tap must emit for the months the endpoint returns in [start, end].
+
+        One row per org, month, product and charge type: lines of one charge added up (and
+        counted), and a ``total`` row (committed + on-demand, no line of its own) where
+        Datadog sends none. ``read_at`` is the tap's and not predicted here.
+        """
         first, last = month_start(start_month), month_start(end_month)
-        return [
-            {
-                "month": entry.period.isoformat(),
-                **entry.org.identity(self.parent),
-                "product_name": charge.product_name,
-                "charge_type": charge.charge_type,
-                "cost": cents_to_float(charge.cents),
-                "last_aggregation_function": charge.last_aggregation_function,
-                "total_cost": cents_to_float(entry.total_cents),
-            }
-            for month in self.cost_months(kind)
-            if first <= month <= last
-            for entry in self.cost_entries(kind, self.orgs, month, view)
-            for charge in entry.charges
-        ]
+        rows = []
+        for month in self.cost_months(kind):
+            if not first <= month <= last:
+                continue
+            status = (
+                "estimate"
+                if kind != "historical"
+                else ("final" if self.is_final(month) else "preliminary")
+            )
+            for entry in self.cost_entries(kind, self.orgs, month, view):
+                sums: dict[tuple[str, str], list[int]] = {}
+                for charge in entry.charges:
+                    sums.setdefault((charge.product_name, charge.charge_type), []).append(
+                        charge.cents
+                    )
+                for product in dict.fromkeys(name for name, _ in sums):
+                    if (product, "total") not in sums:
+                        parts = [c for (name, _), cs in sums.items() if name == product for c in cs]
+                        sums[(product, "total")] = parts
+                for (product, charge_type), cents in sums.items():
+                    derived = charge_type == "total" and kind != "projected"
+                    rows.append(
+                        {
+                            "month": entry.period.isoformat(),
+                            "view": view,
+                            **entry.org.identity(self.parent),
+                            "product_name": product,
+                            "charge_type": charge_type,
+                            "cost": cents_to_float(sum(cents)),
+                            "charge_lines": 0 if derived else len(cents),
+                            "last_aggregation_function": AGGREGATION_FUNCTIONS.get(product),
+                            "total_cost": cents_to_float(entry.total_cents),
+                            "cost_status": status,
+                        }
+                    )
+        return rows
 
     def historical_date(self, month: datetime) -> str:
         """Old months come back with arbitrary hours (a Datadog quirk the tap normalises)."""

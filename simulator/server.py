@@ -475,16 +475,22 @@ class DatadogSimulator:
         families: tuple[str, ...] = DEFAULT_FAMILIES,
         history_months: int = 16,
         *,
+        publish_day: int = 3,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self._account = Account(
-            now or datetime.now(UTC), child_orgs, tuple(families), history_months
+            now or datetime.now(UTC),
+            child_orgs,
+            tuple(families),
+            history_months,
+            publish_day=publish_day,
         )
         self._address = (host, port)
         self._lock = threading.Lock()
         self._log: list[dict[str, Any]] = []
         self._faults: dict[str, deque[tuple[str, float]]] = {}
+        self._replays: dict[str, deque[Any]] = {}
         self._limits: dict[str, tuple[int, int]] = {}
         self._counters: dict[tuple[str, tuple[str | None, str | None]], tuple[int, int]] = {}
         self._server: _Server | None = None
@@ -587,6 +593,17 @@ class DatadogSimulator:
                 [("", 0.0)] * after + [(kind, seconds)] * count
             )
 
+    def replay(self, path: str, body: object, count: int = 1) -> None:
+        """Answer the next ``count`` requests to ``path`` with ``body`` (a recorded real answer).
+
+        Rate limits and faults still apply; the body is served as Datadog served it.
+        """
+        if path not in ROUTES:
+            msg = f"cannot replay an answer on {path!r}"
+            raise ValueError(msg)
+        with self._lock:
+            self._replays.setdefault(path, deque()).extend([body] * count)
+
     # ---- oracle ----
     def expected_hourly_usage(
         self,
@@ -631,6 +648,8 @@ class DatadogSimulator:
         with self._lock:
             queue = self._faults.get(split.path)
             kind, seconds = queue.popleft() if queue else ("", 0.0)
+            replays = self._replays.get(split.path)
+            recorded = Reply.json(replays.popleft()) if replays and not kind else None
         if kind == "reset":
             self._record(handler.command, split.path, params, 0)
             # SO_LINGER 0: closing sends RST, the client sees the connection reset mid-request.
@@ -644,7 +663,7 @@ class DatadogSimulator:
         fault = (
             self._fault_reply(kind, seconds)
             if kind in FAULT_MESSAGES or kind in {"nonjson", "redirect"}
-            else None
+            else recorded
         )
         try:
             reply = self._respond(route, keys, params, fault)

@@ -13,7 +13,13 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_datadog_costs import settings
 from tap_datadog_costs.auth import DatadogAuthenticator
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
-from tap_datadog_costs.periods import month_param, parse_instant, retention_start, utc_now
+from tap_datadog_costs.periods import (
+    isoformat,
+    month_param,
+    parse_instant,
+    retention_start,
+    utc_now,
+)
 from tap_datadog_costs.rate_limit import RateLimitPacer
 from tap_datadog_costs.streams import STREAM_TYPES
 from tap_datadog_costs.streams.costs import EstimatedCostsStream
@@ -61,6 +67,11 @@ class TapDatadogCosts(Tap):
     @functools.cached_property
     def now(self) -> dt.datetime:
         return utc_now()
+
+    @functools.cached_property
+    def read_at(self) -> str:
+        """The run's instant as cost rows carry it: the latest read of a key wins."""
+        return isoformat(self.now)
 
     @functools.cached_property
     def base_url(self) -> str:

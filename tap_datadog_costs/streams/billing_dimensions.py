@@ -33,6 +33,11 @@ class BillingDimensionMappingsStream(MonthlyStream):
         return first_open_mapping_month(now)
 
     @override
+    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
+        """Mappings change monthly: every month before the current one is settled."""
+        return month < first_open_mapping_month(now)
+
+    @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         assert context is not None  # noqa: S101
         return {"filter[month]": month_timestamp_param(context["month"]), "filter[view]": "active"}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 import typing as t
+from decimal import Decimal
 
 from tap_datadog_costs.client import DatadogStream, flag, org_identity
 from tap_datadog_costs.periods import (
     estimated_cost_months,
     first_open_historical_month,
+    historical_cost_final_at,
     isoformat,
     month_param,
     month_start,
@@ -28,18 +30,60 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 
-class CostStream(DatadogStream):
-    """Rows of a ``cost_by_org`` answer: one per org, month, product and charge type."""
+def decimal_sum(amounts: list[float]) -> float:
+    """Amounts added as the decimals Datadog wrote (1544.78, not 1544.7800000000002)."""
+    return float(sum(Decimal(repr(amount)) for amount in amounts))
 
-    primary_keys = ("month", "public_id", "product_name", "charge_type")
+
+def merge_charges(
+    charges: t.Iterable[dict[str, t.Any]],
+) -> dict[tuple[t.Any, t.Any], tuple[float | None, int, str | None]]:
+    """One entry per product and charge type: ``(cost, lines, last_aggregation_function)``.
+
+    Datadog can send one charge as several lines (two ``infra_host`` / ``committed`` lines, 0
+    and 1.17, in its recorded answers): they are parts of one charge and are added up, never
+    left for a target to merge away on the key. Where a product has no ``total`` line (real
+    answers have none), one is derived as the sum of its other lines, with 0 lines.
+    """
+    parts: dict[tuple[t.Any, t.Any], list[dict[str, t.Any]]] = {}
+    for charge in charges:
+        parts.setdefault((charge.get("product_name"), charge.get("charge_type")), []).append(charge)
+    for product in dict.fromkeys(product for product, _ in parts):
+        if (product, "total") not in parts:
+            lines = [c for (name, _), cs in parts.items() if name == product for c in cs]
+            parts[(product, "total")] = [{**line, "derived": True} for line in lines]
+    merged = {}
+    for key, lines in parts.items():
+        costs = [line["cost"] for line in lines if line.get("cost") is not None]
+        aggregation = next(
+            (f for line in lines if (f := line.get("last_aggregation_function"))), None
+        )
+        count = 0 if lines[0].get("derived") else len(lines)
+        merged[key] = (decimal_sum(costs) if costs else None, count, aggregation)
+    return merged
+
+
+class CostStream(DatadogStream):
+    """Rows of a ``cost_by_org`` answer: one per month, view, org, product and charge type."""
+
+    primary_keys = ("month", "view", "public_id", "product_name", "charge_type")
     schema = load_schema("costs")
+
+    @property
+    def view(self) -> str:
+        """``sub-org``: a row per org; ``summary``: the parent's row is the whole account."""
+        return "sub-org" if self.include_descendants else "summary"
+
+    def cost_status(self, month: dt.datetime) -> str:
+        """``final``, ``preliminary`` or ``estimate``: how far a row of this month may change."""
+        raise NotImplementedError
 
     def cost_params(self, first: dt.datetime, last: dt.datetime) -> dict[str, t.Any]:
         """Query for the months ``first`` to ``last`` (inclusive)."""
         return {
             "start_month": month_param(first),
             "end_month": month_param(last),
-            "view": "sub-org" if self.include_descendants else "summary",
+            "view": self.view,
             "include_connected_accounts": flag(self.include_connected_accounts),
         }
 
@@ -47,18 +91,23 @@ class CostStream(DatadogStream):
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         attributes = item["attributes"]
         # `date` is the first of the month, the last day, or any hour: keep the month.
-        row = {
-            "month": isoformat(month_start(parse_instant(attributes["date"]))),
-            **org_identity(attributes),
+        month = month_start(parse_instant(attributes["date"]))
+        row = {"month": isoformat(month), "view": self.view, **org_identity(attributes)}
+        read = {
             "total_cost": attributes.get("total_cost"),
+            "cost_status": self.cost_status(month),
+            "read_at": self.datadog_tap.read_at,
         }
-        for charge in attributes.get("charges") or ():
+        merged = merge_charges(attributes.get("charges") or ())
+        for (product, charge_type), (cost, lines, aggregation) in merged.items():
             yield {
                 **row,
-                "product_name": charge.get("product_name"),
-                "charge_type": charge.get("charge_type"),
-                "cost": charge.get("cost"),
-                "last_aggregation_function": charge.get("last_aggregation_function"),
+                "product_name": product,
+                "charge_type": charge_type,
+                "cost": cost,
+                "charge_lines": lines,
+                "last_aggregation_function": aggregation,
+                **read,
             }
 
 
@@ -71,6 +120,19 @@ class HistoricalCostsStream(MonthlyStream, CostStream):
     @override
     def first_open_month(self, now: dt.datetime) -> dt.datetime:
         return first_open_historical_month(now)
+
+    @override
+    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
+        """Read after the 16th of the next month, and Datadog had rows for it.
+
+        Datadog promises a month "no later than the 16th": a promise about availability,
+        not a moment to close the month blindly. A month that came back empty is read again.
+        """
+        return has_rows and now >= historical_cost_final_at(month)
+
+    @override
+    def cost_status(self, month: dt.datetime) -> str:
+        return "final" if self.datadog_tap.now >= historical_cost_final_at(month) else "preliminary"
 
     @override
     def available_before(self, now: dt.datetime) -> dt.datetime:
@@ -92,6 +154,10 @@ class EstimatedCostsStream(CostStream):
 
     name = "estimated_costs"
     path = "/api/v2/usage/estimated_cost"
+
+    @override
+    def cost_status(self, month: dt.datetime) -> str:
+        return "estimate"
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:

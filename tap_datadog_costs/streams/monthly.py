@@ -22,10 +22,10 @@ if t.TYPE_CHECKING:
 
 
 class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
-    """Incremental on ``month``, re-reading every month that was still open when read.
+    """Incremental on ``month``, re-reading every month that was not final when read.
 
-    The bookmark is the first month to read on the next run: the earliest month that
-    could still change at the time of this read (or the month after the last one read).
+    The bookmark is the first month to read on the next run: the earliest month read that
+    was not final (``is_final``) at the time of this read, else the month after the last one.
     It is written only when the stream completes; an interrupted run starts again from
     the previous bookmark, which costs a few requests and loses nothing.
     """
@@ -37,6 +37,10 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def first_open_month(self, now: dt.datetime) -> dt.datetime:
         """The earliest month whose data may still change at ``now``."""
+
+    @abc.abstractmethod
+    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
+        """Whether a month read at ``now`` (with or without rows) will never change again."""
 
     def available_before(self, now: dt.datetime) -> dt.datetime:
         """Months starting at or after this have no data yet (default: none, read up to now)."""
@@ -65,6 +69,10 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         if months:
             # Our bookmark is not the latest value emitted (what the SDK would keep) but
             # the first month to read next time: written in the SDK's state layout.
-            resume_from = min(open_month, add_months(months[-1], 1))
+            read = {record["month"] for record in records}
+            resume_from = next(
+                (m for m in months if not self.is_final(m, now, has_rows=isoformat(m) in read)),
+                add_months(months[-1], 1),
+            )
             self.stream_state["replication_key"] = self.replication_key
             self.stream_state["replication_key_value"] = isoformat(resume_from)

@@ -1,0 +1,149 @@
+"""Cost rows a FinOps team can sign off: no lost charge, no early close, status and read instant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from simulator import DatadogSimulator
+from tap_datadog_costs.periods import parse_instant
+from tap_datadog_costs.tap import TapDatadogCosts
+from tests.harness import (
+    ESTIMATED,
+    HISTORICAL,
+    NOW,
+    duplicate_keys,
+    merge_on_keys,
+    requests_to,
+    sync,
+    tap_config,
+)
+
+RECORDED = Path(__file__).parent / "fixtures" / "recorded"
+#: Every recorded real answer of the two cost endpoints (month and day requests alike).
+RECORDED_COST_ANSWERS = (
+    "cost_by_org_ok",
+    "historical_cost_ok",
+    "estimated_cost_by_org_month_ok",
+    "estimated_cost_month_ok",
+    "estimated_cost_by_org_date_ok",
+    "estimated_cost_date_ok",
+)
+UTC = dt.UTC
+
+
+def cents(amount: float) -> Decimal:
+    return Decimal(repr(amount)).quantize(Decimal("0.01"))
+
+
+@pytest.mark.parametrize("answer", RECORDED_COST_ANSWERS)
+@pytest.mark.parametrize(
+    ("stream", "path"), [("historical_costs", HISTORICAL), ("estimated_costs", ESTIMATED)]
+)
+def test_recorded_cost_answers_give_one_row_per_charge_adding_up_to_datadogs_total(
+    live: DatadogSimulator, answer: str, stream: str, path: str
+) -> None:
+    body = json.loads((RECORDED / f"{answer}.json").read_text())
+    live.replay(path, body)
+    # Historical cost is asked for the recorded months (2022); estimated cost for its own two.
+    config = tap_config(
+        live.url, start_date="2022-01-01T00:00:00Z", end_date="2024-01-01T00:00:00Z"
+    )
+    records = list(TapDatadogCosts(config=config).streams[stream].get_records(None))
+
+    assert duplicate_keys(stream, records) == []
+    items = body["data"]
+    assert len({(r["month"], r["public_id"]) for r in records}) == len(items)
+    for item in items:
+        attributes = item["attributes"]
+        rows = [r for r in records if r["public_id"] == attributes["public_id"]]
+        by_type: dict[str, Decimal] = {}
+        for row in rows:
+            by_type[row["charge_type"]] = by_type.get(row["charge_type"], Decimal(0)) + cents(
+                row["cost"]
+            )
+            assert row["total_cost"] == attributes["total_cost"]
+        assert by_type["committed"] + by_type["on_demand"] == cents(attributes["total_cost"])
+        assert by_type["total"] == cents(attributes["total_cost"])
+        lines = sum(r["charge_lines"] for r in rows if r["charge_type"] != "total")
+        assert lines == len(attributes["charges"])
+    if items:  # the recorded answer: infra_host committed in two lines, 0 and 1.17
+        (infra,) = [
+            r
+            for r in records
+            if (r["product_name"], r["charge_type"]) == ("infra_host", "committed")
+        ]
+        assert (infra["cost"], infra["charge_lines"]) == (1.17, 2)
+        totals = {r["product_name"]: r for r in records if r["charge_type"] == "total"}
+        assert {name: (r["cost"], r["charge_lines"]) for name, r in totals.items()} == {
+            "infra_host": (1.17, 0),
+            "synthetics_api_tests": (72.0, 0),
+        }
+
+
+def test_a_month_published_after_the_16th_is_read_until_datadog_has_it() -> None:
+    """Datadog promises a month by the 16th; published on the 18th, it is still extracted."""
+    start = "2026-08-01T00:00:00+00:00"
+    october = "2026-10-01T00:00:00+00:00"
+    november_17 = dt.datetime(2026, 11, 17, 12, tzinfo=UTC)
+    november_19 = dt.datetime(2026, 11, 19, 12, tzinfo=UTC)
+    with DatadogSimulator(now=november_17, publish_day=18) as sim:
+        first = sync(tap_config(sim.url, start_date=start), now=november_17)
+    assert {r["month"] for r in first.records("historical_costs")} == {
+        "2026-08-01T00:00:00+00:00",
+        "2026-09-01T00:00:00+00:00",
+    }
+    # October came back empty although its day had passed: it stays open.
+    assert first.bookmark("historical_costs") == october
+
+    with DatadogSimulator(now=november_19, publish_day=18) as later:
+        second = sync(tap_config(later.url, start_date=start), first.final_state, now=november_19)
+        asked = [r["params"]["start_month"] for r in requests_to(later.requests, HISTORICAL)]
+        published = later.expected_costs("historical", october, october, "sub-org")
+    assert asked == ["2026-10"]
+    assert published
+    assert merge_on_keys("historical_costs", second.records("historical_costs")) == merge_on_keys(
+        "historical_costs", published
+    )
+    assert {r["cost_status"] for r in second.records("historical_costs")} == {"final"}
+    assert second.bookmark("historical_costs") == "2026-11-01T00:00:00+00:00"
+
+
+def test_rows_say_whether_they_are_final_preliminary_or_an_estimate_and_when_they_were_read(
+    simulator: DatadogSimulator,
+) -> None:
+    result = sync(tap_config(simulator.url, start_date="2026-08-01T00:00:00Z"), now=NOW)
+    historical = result.records("historical_costs")
+    status = {r["month"][:7]: r["cost_status"] for r in historical}
+    # On November 10th, October is preliminary; September and August were read after their 16th.
+    assert status == {"2026-08": "final", "2026-09": "final", "2026-10": "preliminary"}
+    assert {r["cost_status"] for r in result.records("estimated_costs")} == {"estimate"}
+    read = {r["read_at"] for r in historical + result.records("estimated_costs")}
+    assert len(read) == 1  # one run, one instant: a query picks the latest read per key
+    assert NOW <= parse_instant(read.pop()) < NOW + dt.timedelta(minutes=1)
+
+
+def test_the_view_is_part_of_the_key_so_switching_include_descendants_never_merges_two_meanings(
+    simulator: DatadogSimulator,
+) -> None:
+    config = tap_config(simulator.url, start_date="2026-10-01T00:00:00Z")
+    per_org = sync(config, now=NOW)
+    whole_account = sync({**config, "include_descendants": False}, now=NOW)
+    for stream in ("historical_costs", "estimated_costs"):
+        merged = merge_on_keys(stream, per_org.records(stream), whole_account.records(stream))
+        parent_rows = [r for r in merged.values() if r["public_id"] == "parent00001"]
+        assert {r["view"] for r in parent_rows} == {"sub-org", "summary"}
+        assert len(merged) == len(per_org.records(stream)) + len(whole_account.records(stream))
+        summary_total = sum(
+            r["cost"] for r in parent_rows if r["view"] == "summary" and r["charge_type"] == "total"
+        )
+        per_org_total = sum(
+            r["cost"]
+            for r in merged.values()
+            if r["view"] == "sub-org" and r["charge_type"] == "total"
+        )
+        assert summary_total == pytest.approx(per_org_total)
