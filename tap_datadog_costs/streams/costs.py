@@ -35,6 +35,13 @@ def decimal_sum(amounts: list[float]) -> float:
     return float(sum(Decimal(repr(amount)) for amount in amounts))
 
 
+def summed(lines: list[dict[str, t.Any]], count: int) -> tuple[float | None, int, str | None]:
+    """``(cost, count, last_aggregation_function)`` of charge lines added up."""
+    costs = [line["cost"] for line in lines if line.get("cost") is not None]
+    aggregation = next((f for line in lines if (f := line.get("last_aggregation_function"))), None)
+    return (decimal_sum(costs) if costs else None, count, aggregation)
+
+
 def merge_charges(
     charges: t.Iterable[dict[str, t.Any]],
 ) -> dict[tuple[t.Any, t.Any], tuple[float | None, int, str | None]]:
@@ -45,21 +52,16 @@ def merge_charges(
     left for a target to merge away on the key. Where a product has no ``total`` line (real
     answers have none), one is derived as the sum of its other lines, with 0 lines.
     """
-    parts: dict[tuple[t.Any, t.Any], list[dict[str, t.Any]]] = {}
+    lines: dict[tuple[t.Any, t.Any], list[dict[str, t.Any]]] = {}
     for charge in charges:
-        parts.setdefault((charge.get("product_name"), charge.get("charge_type")), []).append(charge)
-    for product in dict.fromkeys(product for product, _ in parts):
-        if (product, "total") not in parts:
-            lines = [c for (name, _), cs in parts.items() if name == product for c in cs]
-            parts[(product, "total")] = [{**line, "derived": True} for line in lines]
-    merged = {}
-    for key, lines in parts.items():
-        costs = [line["cost"] for line in lines if line.get("cost") is not None]
-        aggregation = next(
-            (f for line in lines if (f := line.get("last_aggregation_function"))), None
-        )
-        count = 0 if lines[0].get("derived") else len(lines)
-        merged[key] = (decimal_sum(costs) if costs else None, count, aggregation)
+        lines.setdefault((charge.get("product_name"), charge.get("charge_type")), []).append(charge)
+    merged = {key: summed(parts, len(parts)) for key, parts in lines.items()}
+    for product in dict.fromkeys(product for product, _ in lines):
+        if (product, "total") not in lines:
+            parts = [
+                line for (name, _), group in lines.items() if name == product for line in group
+            ]
+            merged[(product, "total")] = summed(parts, 0)
     return merged
 
 
