@@ -92,7 +92,11 @@ BILLING_DIMENSIONS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...], str]
         "Synthetics API Tests",
         (("api/v1/usage/synthetics_api", (), "NOT_FOUND"),),
     ),
+    # Billed, but no usage endpoint reports it: an empty endpoint list.
+    ("ci_visibility_committers", "CI Visibility Committers", ()),
 )
+#: The endpoint a mapping row names when the dimension has none (the tap's documented marker).
+NO_ENDPOINT = "(none)"
 
 Moment = datetime | date | str
 Endpoint = tuple[str, list[str], str]  # (endpoint id, keys, status)
@@ -469,18 +473,20 @@ class Account:
         return entries
 
     def expected_mappings(self, month: Moment) -> list[dict[str, Any]]:
-        """Flat mapping rows, one per (billing dimension, endpoint)."""
+        """Flat mapping rows, one per (dimension, endpoint); NO_ENDPOINT where there is none."""
+        first = month_start(month).isoformat()
         return [
             {
-                "month": month_start(month).isoformat(),
+                "month": first,
                 "billing_dimension": dimension,
                 "in_app_label": label,
                 "endpoint": endpoint,
                 "keys": keys,
                 "status": status,
+                "timestamp": first,
             }
             for dimension, label, endpoints in self.mapping_entries(month)
-            for endpoint, keys, status in endpoints
+            for endpoint, keys, status in (endpoints or [(NO_ENDPOINT, None, None)])
         ]
 
     def expected_orgs(self) -> list[dict[str, Any]]:

@@ -602,7 +602,8 @@ def flatten_costs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def flatten_mappings(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per (billing dimension, endpoint)."""
+    """One record per (billing dimension, endpoint), one with "(none)" where there is none."""
+    no_endpoint = {"id": "(none)", "keys": None, "status": None}
     return [
         {
             "month": month_start(item["attributes"]["timestamp"]).isoformat(),
@@ -611,9 +612,10 @@ def flatten_mappings(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "endpoint": endpoint["id"],
             "keys": endpoint["keys"],
             "status": endpoint["status"],
+            "timestamp": parse_instant(item["attributes"]["timestamp"]).isoformat(),
         }
         for item in items
-        for endpoint in item["attributes"]["endpoints"]
+        for endpoint in item["attributes"]["endpoints"] or [no_endpoint]
     ]
 
 
@@ -690,7 +692,7 @@ def test_oracle_matches_mappings_and_orgs_over_http(api: DatadogSimulator) -> No
     for month in ("2024-03", "2023-05-01T00:00:00Z", "2022-10", "2024-04"):
         items = call(api, MAPPING, {"filter[month]": month, "filter[view]": "all"}).json()["data"]
         assert flatten_mappings(items) == api.expected_mappings(month)
-    assert len(api.expected_mappings("2024-03")) == 6
+    assert len(api.expected_mappings("2024-03")) == 7
     assert api.expected_mappings("2022-10") == []
     assert call(api, ORGS).json()["orgs"] == api.expected_orgs()
 

@@ -174,3 +174,16 @@ def test_selected_product_families_are_requested_and_returned() -> None:
         }
     assert families == {"logs,apm"}
     assert {r["product_family"] for r in result.records("hourly_usage")} == {"logs", "apm"}
+
+
+def test_a_billing_dimension_without_endpoints_still_has_a_mapping_row(run: t.Any) -> None:
+    rows = [
+        r
+        for r in run[0].records("billing_dimension_mappings")
+        if r["billing_dimension"] == "ci_visibility_committers"
+    ]
+    assert [(r["month"], r["endpoint"], r["keys"], r["status"]) for r in rows] == [
+        (OCTOBER.isoformat(), "(none)", None, None),
+        (NOVEMBER.isoformat(), "(none)", None, None),
+    ]
+    assert all(r["timestamp"] == r["month"] for r in run[0].records("billing_dimension_mappings"))

@@ -5,7 +5,12 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from tap_datadog_costs.periods import first_open_mapping_month, isoformat, month_timestamp_param
+from tap_datadog_costs.periods import (
+    first_open_mapping_month,
+    isoformat,
+    month_timestamp_param,
+    parse_instant,
+)
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.monthly import MonthlyStream
 
@@ -18,6 +23,11 @@ if t.TYPE_CHECKING:
     import datetime as dt
 
     from singer_sdk.helpers.types import Context
+
+
+#: The endpoint of a dimension no endpoint reports. Not "": loaders that stage rows as CSV
+#: (target-duckdb) read an empty string as NULL, which the key column refuses.
+NO_ENDPOINT = "(none)"
 
 
 class BillingDimensionMappingsStream(MonthlyStream):
@@ -51,12 +61,15 @@ class BillingDimensionMappingsStream(MonthlyStream):
 
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
+        """A row per endpoint; a dimension that no endpoint reports gets one, NO_ENDPOINT."""
         attributes = item.get("attributes") or {}
-        for endpoint in attributes.get("endpoints") or ():
+        timestamp = attributes.get("timestamp")
+        for endpoint in attributes.get("endpoints") or [{"id": NO_ENDPOINT}]:
             yield {
                 "billing_dimension": item.get("id"),
                 "in_app_label": attributes.get("in_app_label"),
                 "endpoint": endpoint.get("id"),
                 "keys": endpoint.get("keys"),
                 "status": endpoint.get("status"),
+                "timestamp": isoformat(parse_instant(timestamp)) if timestamp else None,
             }
