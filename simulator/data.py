@@ -35,23 +35,26 @@ IDENTITY_FIELDS = ("org_name", "public_id", "account_name", "account_public_id",
 USAGE_TYPES: dict[str, tuple[str, ...]] = {
     "infra_hosts": ("host_count", "container_count"),
     "logs": ("indexed_events_count", "ingested_events_bytes"),
-    "apm": ("apm_host_count",),
+    "application_performance_monitoring": ("apm_host_count",),
 }
-# Other product families documented for filter[product_families]; each gets one usage type.
-# A word list reads better than 44 quoted strings.
+# Other product families Datadog's current API reference lists for filter[product_families]
+# (November 2026, with the deprecated audit_logs); each gets one usage type. A word list reads
+# better than 55 quoted strings.
 DOCUMENTED_FAMILIES = tuple(
     """
-    analyzed_logs application_security audit_trail bits_ai serverless ci_app
-    cloud_cost_management cloud_siem csm_container_enterprise csm_host_enterprise cspm
-    custom_events cws dbm error_tracking fargate incident_management indexed_logs indexed_spans
-    ingested_spans iot lambda_traced_invocations llm_observability network_flows network_hosts
-    network_monitoring observability_pipelines online_archive profiling product_analytics rum
-    rum_browser_sessions rum_mobile_sessions sds snmp software_delivery synthetics_api
-    synthetics_browser synthetics_mobile synthetics_parallel_testing timeseries vuln_management
-    workflow_executions audit_logs
+    ai analyzed_logs application_security audit_trail bits_ai serverless ci_app
+    cloud_cost_management cloud_siem csm_container_enterprise csm_host_enterprise csm_host_pro
+    cspm custom_events cws data_observability dbm digital_experience_management error_tracking
+    fargate incident_management indexed_logs indexed_spans infrastructure_monitoring
+    ingested_spans iot lambda_traced_invocations llm_observability log_management
+    network_flows network_hosts network_monitoring observability_pipelines online_archive
+    platform_capabilities product_analytics profiling rum rum_browser_sessions
+    rum_mobile_sessions sds security snmp software_delivery synthetics_api synthetics_browser
+    synthetics_mobile synthetics_parallel_testing timeseries vuln_management workflow_executions
+    audit_logs
     """.split()  # noqa: SIM905
 )
-DEFAULT_FAMILIES = ("infra_hosts", "logs", "apm")
+DEFAULT_FAMILIES = ("infra_hosts", "logs", "application_performance_monitoring")
 
 COST_PRODUCTS = ("infra_host", "apm_host", "logs_indexed_15day")
 AGGREGATION_FUNCTIONS = {"apm_host": "sum"}

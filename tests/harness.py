@@ -67,7 +67,7 @@ BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
         {**KEY_SETTINGS, "start_date": "2026-02-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"},
         "start_date",
     ),
-    ({**KEY_SETTINGS, "product_families": ["infra_hosts", "flux_capacitors"]}, "product_families"),
+    ({**KEY_SETTINGS, "product_families": []}, "product_families"),
     ({**KEY_SETTINGS, "api_url": "http://proxy.example.com"}, "api_url"),
     ({**KEY_SETTINGS, "api_url": "ftp://127.0.0.1"}, "api_url"),
     ({**KEY_SETTINGS, "lookback_hours": -1}, "lookback_hours"),

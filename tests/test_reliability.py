@@ -262,6 +262,17 @@ def test_child_org_keys_are_told_to_use_the_parent_org(
     assert [r["status"] for r in api.requests] == [400]
 
 
+def test_a_family_datadog_does_not_know_is_refused_by_datadog_in_one_line_naming_the_setting(
+    api: DatadogSimulator,
+) -> None:
+    message = refusal(recent_config(api, product_families=["flux_capacitors"]), "hourly_usage")
+    assert message == (
+        f"Datadog answered 400 to GET {HOURLY}: Invalid product family: flux_capacitors "
+        "(Datadog refused the request: check start_date, end_date and product_families)"
+    )
+    assert [r["status"] for r in api.requests] == [400]
+
+
 def test_a_redirect_is_refused_not_followed_so_keys_stay_home(api: DatadogSimulator) -> None:
     api.inject(ORGS, "redirect")
     message = refusal(recent_config(api), "organizations")

@@ -112,3 +112,15 @@ def test_meltano_yml_settings_match_the_taps_own_description(tmp_path: t.Any) ->
         if "enum" in spec:
             assert [option["value"] for option in setting["options"]] == spec["enum"], name
     assert sorted(extractor["settings_group_validation"][0]) == sorted(schema["required"])
+
+
+def test_the_readme_settings_table_is_the_taps_own(tmp_path: t.Any) -> None:
+    about = run_cli("--about", "--format=markdown", tmp_path=tmp_path).stdout.decode()
+    ours = [
+        line
+        for line in about.splitlines()
+        if line.split("|")[1:2] and line.split("|")[1].strip() in CONFIG_SCHEMA["properties"]
+    ]
+    assert len(ours) == len(CONFIG_SCHEMA["properties"])
+    readme = (ROOT / "README.md").read_text().splitlines()
+    assert [line for line in readme if line in ours] == ours

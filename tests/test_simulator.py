@@ -297,14 +297,22 @@ def test_last_page_of_many_has_a_null_cursor(api: DatadogSimulator) -> None:
 
 @pytest.mark.parametrize("limit", ["0", "501", "ten"])
 def test_page_limit_outside_1_to_500_is_refused(api: DatadogSimulator, limit: str) -> None:
-    params = {**DAY_OF_USAGE, "filter[product_families]": "apm", "page[limit]": limit}
+    params = {
+        **DAY_OF_USAGE,
+        "filter[product_families]": "application_performance_monitoring",
+        "page[limit]": limit,
+    }
     assert call(api, HOURLY, params).status_code == 400
 
 
 def test_cursor_from_another_query_is_refused(api: DatadogSimulator) -> None:
     params = {**DAY_OF_USAGE, "filter[product_families]": "logs", "page[limit]": "5"}
     cursor = call(api, HOURLY, params).json()["meta"]["pagination"]["next_record_id"]
-    other = {**params, "filter[product_families]": "apm", "page[next_record_id]": cursor}
+    other = {
+        **params,
+        "filter[product_families]": "application_performance_monitoring",
+        "page[next_record_id]": cursor,
+    }
     assert call(api, HOURLY, other).status_code == 400
     assert call(api, HOURLY, {**params, "page[next_record_id]": "garbage"}).status_code == 400
 
@@ -325,7 +333,7 @@ def test_window_limits(  # noqa: PLR0913, PLR0917
     params = {
         "filter[timestamp][start]": start,
         "filter[timestamp][end]": end,
-        "filter[product_families]": "apm",
+        "filter[product_families]": "application_performance_monitoring",
         "filter[include_descendants]": descendants,
     }
     response = call(api, HOURLY, params)
@@ -337,16 +345,19 @@ def test_window_limits(  # noqa: PLR0913, PLR0917
 @pytest.mark.parametrize(
     "params",
     [
-        {"filter[product_families]": "apm"},
+        {"filter[product_families]": "application_performance_monitoring"},
         {"filter[timestamp][start]": "2024-03-08T00"},
         {
             "filter[timestamp][start]": "2024-03-08T00",
-            "filter[product_families]": "apm,flux_capacitors",
+            "filter[product_families]": "application_performance_monitoring,flux_capacitors",
         },
-        {"filter[timestamp][start]": "yesterday", "filter[product_families]": "apm"},
+        {
+            "filter[timestamp][start]": "yesterday",
+            "filter[product_families]": "application_performance_monitoring",
+        },
         {
             "filter[timestamp][start]": "2024-03-08T00",
-            "filter[product_families]": "apm",
+            "filter[product_families]": "application_performance_monitoring",
             "filter[include_descendants]": "maybe",
         },
     ],

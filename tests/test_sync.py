@@ -167,13 +167,20 @@ def test_parent_only_uses_two_month_windows_and_the_summary_view() -> None:
 def test_selected_product_families_are_requested_and_returned() -> None:
     with DatadogSimulator(now=NOW) as sim:
         start = NOW - dt.timedelta(days=1)
-        config = tap_config(sim.url, start_date=start.isoformat(), product_families=["logs", "apm"])
+        config = tap_config(
+            sim.url,
+            start_date=start.isoformat(),
+            product_families=["logs", "application_performance_monitoring"],
+        )
         result = sync(config, now=NOW)
         families = {
             r["params"]["filter[product_families]"] for r in requests_to(sim.requests, HOURLY)
         }
-    assert families == {"logs,apm"}
-    assert {r["product_family"] for r in result.records("hourly_usage")} == {"logs", "apm"}
+    assert families == {"logs,application_performance_monitoring"}
+    assert {r["product_family"] for r in result.records("hourly_usage")} == {
+        "logs",
+        "application_performance_monitoring",
+    }
 
 
 def test_a_billing_dimension_without_endpoints_still_has_a_mapping_row(run: t.Any) -> None:
@@ -187,3 +194,17 @@ def test_a_billing_dimension_without_endpoints_still_has_a_mapping_row(run: t.An
         (NOVEMBER.isoformat(), "(none)", None, None),
     ]
     assert all(r["timestamp"] == r["month"] for r in run[0].records("billing_dimension_mappings"))
+
+
+def test_product_families_are_sent_as_given_so_new_families_work_at_once() -> None:
+    """No allow-list in the tap: families the API reference added lately are extracted."""
+    new_families = ["ai", "csm_host_pro", "data_observability", "digital_experience_management"]
+    with DatadogSimulator(now=NOW, families=("infra_hosts", *new_families)) as sim:
+        start = NOW - dt.timedelta(days=1)
+        config = tap_config(sim.url, start_date=start.isoformat(), product_families=new_families)
+        result = sync(config, now=NOW)
+        families = {
+            r["params"]["filter[product_families]"] for r in requests_to(sim.requests, HOURLY)
+        }
+    assert families == {",".join(new_families)}
+    assert {r["product_family"] for r in result.records("hourly_usage")} == set(new_families)
