@@ -30,6 +30,7 @@ from tap_datadog_costs.errors import (
     datadog_error_words,
     network_failure,
 )
+from tap_datadog_costs.periods import isoformat
 from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN
 
 if sys.version_info >= (3, 12):
@@ -38,6 +39,8 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    import datetime as dt
+
     import requests
     from singer_sdk.helpers.types import Context, RequestFunc
 
@@ -213,6 +216,30 @@ class DatadogStream(RESTStream[t.Any]):
         if not isinstance(body, dict):
             msg = f"Datadog answered {status} to GET {endpoint} with a body that is not JSON"
             raise RetriableAPIError(msg, response)
+        if endpoint.endswith(self.path):  # not a probe of another endpoint (get_json)
+            problem = self.shape_problem(body)
+            if problem:
+                msg = f"Datadog answered {status} to GET {endpoint} {problem}"
+                raise RetriableAPIError(msg, response)
+
+    def shape_problem(self, body: dict[str, t.Any]) -> str | None:
+        """What makes an answer unusable (no ``data`` list, an item we cannot key), or None.
+
+        Such an answer is retried like a broken one and then fails the stream: counting it as
+        "no rows" would move a bookmark over data Datadog never sent.
+        """
+        items = body.get(self.records_key)
+        if not isinstance(items, list):
+            return f"without a '{self.records_key}' list"
+        for item in items:
+            problem = self.item_problem(item) if isinstance(item, dict) else "is not an object"
+            if problem:
+                return f"with an item that {problem}"
+        return None
+
+    def item_problem(self, item: dict[str, t.Any]) -> str | None:  # noqa: ARG002
+        """Why one item of the answer cannot become records (default: any object can)."""
+        return None
 
     @override
     def response_error_message(self, response: requests.Response) -> str:
@@ -269,6 +296,44 @@ class DatadogStream(RESTStream[t.Any]):
             details["tries"] + 1,
             self.backoff_max_tries(),
         )
+
+    # Bookmarks and windows.
+
+    def resume_point(self, context: Context | None) -> dt.datetime | None:
+        """The saved bookmark; one later than now is not believed (warned) and now is used."""
+        bookmark = self.get_starting_timestamp(context)
+        now = self.datadog_tap.now
+        if bookmark is not None and bookmark > now:
+            self.logger.warning(
+                "%s: the bookmark in the state, %s, is later than now (%s): ignored; reading "
+                "what may still change before now instead",
+                self.name,
+                isoformat(bookmark),
+                isoformat(now),
+            )
+            return now
+        return bookmark
+
+    def within(
+        self, records: list[dict[str, t.Any]], key: str, low: str, high: str
+    ) -> list[dict[str, t.Any]]:
+        """Records whose ``key`` lies in ``[low, high)``; the others dropped with one warning.
+
+        Rows outside what was asked for would otherwise move a bookmark past hours or months
+        never read (a row stamped in the future would stop the stream for good).
+        """
+        kept = [record for record in records if low <= record[key] < high]
+        if len(kept) < len(records):
+            self.logger.warning(
+                "%s: Datadog answered %d row(s) outside the %s range asked for, %s to %s: "
+                "dropped, and no bookmark covers them",
+                self.name,
+                len(records) - len(kept),
+                key,
+                low,
+                high,
+            )
+        return kept
 
     # Records.
 

@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import pendulum
 import pytest
 
 from simulator import DatadogSimulator
@@ -49,11 +50,10 @@ def test_recorded_cost_answers_give_one_row_per_charge_adding_up_to_datadogs_tot
 ) -> None:
     body = json.loads((RECORDED / f"{answer}.json").read_text())
     live.replay(path, body)
-    # Historical cost is asked for the recorded months (2022); estimated cost for its own two.
-    config = tap_config(
-        live.url, start_date="2022-01-01T00:00:00Z", end_date="2024-01-01T00:00:00Z"
-    )
-    records = list(TapDatadogCosts(config=config).streams[stream].get_records(None))
+    # Read as on 2022-05-10, when the recorded month (2022-04) was in both endpoints' range.
+    config = tap_config(live.url, start_date="2022-01-01T00:00:00Z")
+    with pendulum.travel_to(pendulum.datetime(2022, 5, 10, 12), freeze=True):
+        records = list(TapDatadogCosts(config=config).streams[stream].get_records(None))
 
     assert duplicate_keys(stream, records) == []
     items = body["data"]

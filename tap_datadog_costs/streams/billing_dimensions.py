@@ -60,6 +60,11 @@ class BillingDimensionMappingsStream(MonthlyStream):
                 yield {"month": stamp, **row}
 
     @override
+    def item_problem(self, item: dict[str, t.Any]) -> str | None:
+        """The billing dimension (the item's id) is in the key."""
+        return None if isinstance(item.get("id"), str) else "has no billing dimension id"
+
+    @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         """A row per endpoint; a dimension that no endpoint reports gets one, NO_ENDPOINT."""
         attributes = item.get("attributes") or {}

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from tap_datadog_costs.client import DatadogStream, flag, org_identity
 from tap_datadog_costs.periods import (
+    add_months,
     estimated_cost_months,
     first_open_historical_month,
     historical_cost_final_at,
@@ -90,6 +91,20 @@ class CostStream(DatadogStream):
         }
 
     @override
+    def item_problem(self, item: dict[str, t.Any]) -> str | None:
+        """An item must say its org and month: both are in the key."""
+        attributes = item.get("attributes")
+        if not isinstance(attributes, dict):
+            return "has no attributes"
+        if not isinstance(attributes.get("public_id"), str):
+            return "has no attributes.public_id"
+        try:
+            parse_instant(attributes["date"])
+        except (KeyError, TypeError, ValueError):
+            return f"has no date-time in attributes.date: {str(attributes.get('date'))[:40]!r}"
+        return None
+
+    @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         attributes = item["attributes"]
         # `date` is the first of the month, the last day, or any hour: keep the month.
@@ -168,7 +183,13 @@ class EstimatedCostsStream(CostStream):
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """An empty answer for the current month usually means keys of a child org."""
-        records = list(self.request_records(context))
+        previous, current = estimated_cost_months(self.datadog_tap.now)
+        records = self.within(
+            list(self.request_records(context)),
+            "month",
+            isoformat(previous),
+            isoformat(add_months(current, 1)),
+        )
         if not records:
             self.logger.warning(
                 "estimated_costs: Datadog returned no cost for the previous and current month. "

@@ -56,23 +56,28 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         now = tap.now
         open_month = self.first_open_month(now)
         start = month_start(tap.start_date)
-        bookmark = self.get_starting_timestamp(context)
+        bookmark = self.resume_point(context)
         if bookmark is not None:
             start = max(start, min(month_start(bookmark), open_month))
         months = months_between(start, min(tap.end_date, self.available_before(now)))
-        wanted = {isoformat(month) for month in months}
         records = (
-            [r for r in self.records_for_months(months) if r["month"] in wanted] if months else []
+            self.within(
+                list(self.records_for_months(months)),
+                "month",
+                isoformat(months[0]),
+                isoformat(add_months(months[-1], 1)),
+            )
+            if months
+            else []
         )
         records.sort(key=itemgetter("month"))
         yield from records
-        if months:
-            # Our bookmark is not the latest value emitted (what the SDK would keep) but
-            # the first month to read next time: written in the SDK's state layout.
-            read = {record["month"] for record in records}
-            resume_from = next(
-                (m for m in months if not self.is_final(m, now, has_rows=isoformat(m) in read)),
-                add_months(months[-1], 1),
-            )
-            self.stream_state["replication_key"] = self.replication_key
-            self.stream_state["replication_key_value"] = isoformat(resume_from)
+        # Our bookmark is not the latest value emitted (what the SDK would keep) but the
+        # first month to read next time, written in the SDK's state layout.
+        read = {record["month"] for record in records}
+        resume_from = next(
+            (m for m in months if not self.is_final(m, now, has_rows=isoformat(m) in read)),
+            add_months(months[-1], 1) if months else start,
+        )
+        self.stream_state["replication_key"] = self.replication_key
+        self.stream_state["replication_key_value"] = isoformat(resume_from)

@@ -25,6 +25,10 @@ class OrganizationsStream(DatadogStream):
     schema = load_schema("organizations")
 
     @override
+    def item_problem(self, item: dict[str, t.Any]) -> str | None:
+        return None if isinstance(item.get("public_id"), str) else "has no public_id"
+
+    @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         created = item.get("created")
         yield {

@@ -69,7 +69,7 @@ class HourlyUsageStream(DatadogStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         tap = self.datadog_tap
         start = tap.start_date
-        bookmark = self.get_starting_timestamp(context)
+        bookmark = self.resume_point(context)
         if bookmark is not None:
             lookback = timedelta(hours=self.config["lookback_hours"])
             start = max(start, floor_hour(bookmark) - lookback)
@@ -79,20 +79,34 @@ class HourlyUsageStream(DatadogStream):
             include_descendants=self.include_descendants,
         ):
             window = {"window_start": window_start, "window_end": window_end}
-            records = list(self.request_records(window))
+            records = self.within(
+                list(self.request_records(window)),
+                "timestamp",
+                isoformat(window_start),
+                isoformat(window_end),
+            )
             records.sort(key=itemgetter("timestamp"))
             yield from records
 
     @override
+    def item_problem(self, item: dict[str, t.Any]) -> str | None:
+        """An item must say its hour: it is the key and the bookmark (parsed once, cached)."""
+        attributes = item.get("attributes")
+        raw = attributes.get("timestamp") if isinstance(attributes, dict) else None
+        if not isinstance(raw, str):
+            return "has no attributes.timestamp"
+        if raw not in self._timestamps:
+            try:
+                self._timestamps[raw] = isoformat(floor_hour(parse_instant(raw)))
+            except ValueError:
+                return f"has an attributes.timestamp that is not a date-time: {raw[:40]!r}"
+        return None
+
+    @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         attributes = item["attributes"]
-        raw_timestamp = attributes["timestamp"]
-        timestamp = self._timestamps.get(raw_timestamp)
-        if timestamp is None:
-            timestamp = isoformat(floor_hour(parse_instant(raw_timestamp)))
-            self._timestamps[raw_timestamp] = timestamp
         row = {
-            "timestamp": timestamp,
+            "timestamp": self._timestamps[attributes["timestamp"]],  # see item_problem
             **org_identity(attributes),
             "product_family": attributes.get("product_family"),
         }

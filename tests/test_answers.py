@@ -1,0 +1,158 @@
+"""Answers without the documented shape, rows outside the window, bookmarks in the future.
+
+None of them may move a bookmark over data that was never read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import pytest
+
+from tap_datadog_costs.errors import DatadogGaveUpError
+from tests.harness import (
+    HISTORICAL,
+    HOURLY,
+    assert_same_records,
+    parse_messages,
+    recent_config,
+    requests_to,
+    run_cli,
+    sync,
+    tap_log,
+)
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+    from simulator import DatadogSimulator
+    from tests.harness import SyncResult
+
+#: 200 answers that carry no usable data, and how the tap names each.
+SHAPELESS = {
+    "empty object": ({}, "without a 'data' list"),
+    "null data": ({"data": None}, "without a 'data' list"),
+    "errors only": ({"errors": ["Internal error"]}, "without a 'data' list"),
+    "data not a list": ({"data": {"id": 1}}, "without a 'data' list"),
+    "item not an object": ({"data": ["x"]}, "with an item that is not an object"),
+    "no timestamp": (
+        {"data": [{"attributes": {}}]},
+        "with an item that has no attributes.timestamp",
+    ),
+    "garbage timestamp": (
+        {"data": [{"attributes": {"timestamp": "soon"}}]},
+        "with an item that has an attributes.timestamp that is not a date-time: 'soon'",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def clean(live: DatadogSimulator) -> SyncResult:
+    return sync(recent_config(live, days=2))
+
+
+@pytest.mark.parametrize("case", SHAPELESS)
+def test_a_shapeless_answer_is_retried_and_then_fails_the_stream_in_one_line(
+    api: DatadogSimulator, case: str
+) -> None:
+    body, words = SHAPELESS[case]
+    api.replay(HOURLY, body, count=2)
+    with pytest.raises(DatadogGaveUpError) as raised:
+        sync(recent_config(api, days=2, max_retries=1))
+    assert str(raised.value) == (
+        f"Datadog answered 200 to GET {HOURLY} {words}; gave up after 2 attempts (max_retries: 1)"
+    )
+    assert [r["status"] for r in requests_to(api.requests, HOURLY)] == [200, 200]
+
+
+def test_a_shapeless_answer_once_is_retried_and_loses_nothing(
+    api: DatadogSimulator, clean: SyncResult
+) -> None:
+    api.replay(HOURLY, {}, count=1)
+    with tap_log() as log:
+        result = sync(recent_config(api, days=2))
+    assert [line for line in log if "retrying in" in line] == [
+        line for line in log if f"200 to GET {HOURLY} without a 'data' list; retrying" in line
+    ]
+    assert len(requests_to(api.requests, HOURLY)) == 3  # two windows, the first one twice
+    assert_same_records(result, clean)
+
+
+def test_the_cli_stops_on_a_shapeless_answer_with_no_bookmark_past_it(
+    api: DatadogSimulator, tmp_path: Path
+) -> None:
+    api.replay(HOURLY, {"data": None}, count=2)
+    result = run_cli(config=recent_config(api, days=2, max_retries=1), tmp_path=tmp_path)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.decode().splitlines() if "| ERROR " in line]
+    assert any("without a 'data' list; gave up after 2 attempts" in line for line in errors)
+    messages = parse_messages(result.stdout)
+    assert not [m for m in messages if m["type"] == "RECORD" and m["stream"] == "hourly_usage"]
+    states = [m["value"]["bookmarks"] for m in messages if m["type"] == "STATE"]
+    assert all("replication_key_value" not in s.get("hourly_usage", {}) for s in states)
+
+
+def future_item(sim: DatadogSimulator) -> dict[str, t.Any]:
+    """A real-looking usage item stamped ten days after the simulator's now."""
+    return {
+        "type": "usage_timeseries",
+        "attributes": {
+            "timestamp": (sim.now + dt.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+            "public_id": "parent00001",
+            "org_name": "Acme Parent",
+            "product_family": "infra_hosts",
+            "measurements": [{"usage_type": "host_count", "value": 1}],
+        },
+    }
+
+
+def test_a_row_stamped_outside_the_window_is_dropped_and_never_bookmarked(
+    api: DatadogSimulator,
+) -> None:
+    config = recent_config(api, days=1)
+    api.replay(HOURLY, {"data": [future_item(api)]})
+    with tap_log() as log:
+        first = sync(config)
+    assert first.records("hourly_usage") == []
+    window = f"{(api.now - dt.timedelta(days=1)).isoformat()} to {api.now.isoformat()}"
+    assert [line for line in log if "outside the timestamp range asked for" in line] == [
+        (
+            f"hourly_usage: Datadog answered 1 row(s) outside the timestamp range asked for, "
+            f"{window}: dropped, and no bookmark covers them"
+        )
+    ]
+    assert first.bookmark("hourly_usage") is None
+    api.clear_requests()
+    second = sync(config, first.final_state)  # starts where it would have: start_date
+    assert second.records("hourly_usage")
+    assert len(requests_to(api.requests, HOURLY)) == 1
+
+
+def test_a_bookmark_later_than_now_is_ignored_with_a_warning_naming_it(
+    api: DatadogSimulator,
+) -> None:
+    future = "2030-01-01T00:00:00+00:00"
+    state = {
+        "bookmarks": {
+            stream: {"replication_key": key, "replication_key_value": future}
+            for stream, key in (("hourly_usage", "timestamp"), ("historical_costs", "month"))
+        }
+    }
+    with tap_log() as log:
+        result = sync(recent_config(api, days=40), state)
+    warned = [line for line in log if f"the bookmark in the state, {future}, is later" in line]
+    assert sorted(line.split(":")[0] for line in warned) == ["historical_costs", "hourly_usage"]
+    hourly = requests_to(api.requests, HOURLY)
+    # Read from the look-back before now (72 hours), not from the future.
+    assert hourly[0]["params"]["filter[timestamp][start]"] == (
+        f"{api.now - dt.timedelta(hours=72):%Y-%m-%dT%H}"
+    )
+    assert result.records("hourly_usage")
+    # Months: read from the first one still open; the bookmark written is not the future one.
+    assert [r["params"]["start_month"] for r in requests_to(api.requests, HISTORICAL)] in (
+        [],  # after the 16th, no past month is open and the current one is not published
+        [f"{api.now.replace(day=1) - dt.timedelta(days=1):%Y-%m}"],
+    )
+    assert result.bookmark("historical_costs") <= api.now.isoformat()
+    assert result.bookmark("hourly_usage") < future
