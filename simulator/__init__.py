@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .data import PARENT_ID, PARENT_NAME, REGION, USAGE_TYPES
-from .server import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS, DatadogSimulator
+from .server import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS, USAGE_ONLY_KEYS, DatadogSimulator
 
 __all__ = [
     "CHILD_KEYS",
@@ -12,6 +12,7 @@ __all__ = [
     "PARENT_KEYS",
     "PARENT_NAME",
     "REGION",
+    "USAGE_ONLY_KEYS",
     "USAGE_TYPES",
     "DatadogSimulator",
 ]

@@ -27,6 +27,8 @@ MISSING_RECENT_HOURS = 3
 #: Day of the next month a month's historical cost appears; Datadog promises the 16th at the latest.
 HISTORICAL_AVAILABLE_DAY = 3
 HISTORICAL_FINAL_DAY = 17
+#: Datadog keeps usage and cost history for 15 months.
+RETENTION_MONTHS = 15
 OLD_MONTH_AGE = 12
 #: Container counts are null at 03:00 every day, as Datadog sends some null values.
 NULL_VALUE_HOUR = 3
@@ -263,6 +265,45 @@ class Account:
         """Parent first, then the children."""
         return [self.parent, *self.children]
 
+    # ---- usage summary --------------------------------------------------------------------
+    def summary_months(self, first: datetime, last: datetime) -> list[datetime]:
+        """Months of the usage summary: from the start of history to the current one."""
+        months, month = [], max(first, self.history_start)
+        while month <= last:
+            months.append(month)
+            month = shift_months(month, 1)
+        return months
+
+    def summary_hosts(self, org: Org, month: datetime) -> int:
+        """An org's 99th-percentile host count of a month (a usage summary field)."""
+        return 1 + stable_int("summary", org.public_id, month.strftime("%Y-%m")) % 40
+
+    def expected_organizations(self, start: Moment, end: Moment) -> list[dict[str, Any]]:
+        """The organizations rows the tap must emit, reading months start..end, whole account.
+
+        Every org comes from the usage summary; /api/v1/org adds the parent's own details.
+        """
+        months = self.summary_months(month_start(start), month_start(end))
+        first, last = months[0].isoformat(), months[-1].isoformat()
+        return [
+            {
+                "public_id": org.public_id,
+                "name": org.name,
+                "org_id": stable_id("org", org.public_id)[:16],
+                "region": REGION,
+                "account_name": self.parent.name,
+                "account_public_id": self.parent.public_id,
+                "is_parent": org == self.parent,
+                "description": org.description if org == self.parent else None,
+                "created": parse_instant(org.created).isoformat() if org == self.parent else None,
+                "subscription_type": "pro" if org == self.parent else None,
+                "billing_type": "parent_billing" if org == self.parent else None,
+                "first_month": first,
+                "last_month": last,
+            }
+            for org in self.orgs
+        ]
+
     # ---- hourly usage ---------------------------------------------------------------------
     @property
     def history_start(self) -> datetime:
@@ -493,8 +534,8 @@ class Account:
         ]
 
     def expected_orgs(self) -> list[dict[str, Any]]:
-        """The /api/v1/org list as served to the parent keys."""
-        return [org.as_served() for org in self.orgs]
+        """The /api/v1/org list as served to the parent keys: the top-level org alone."""
+        return [self.parent.as_served()]
 
 
 def is_family(name: str) -> bool:

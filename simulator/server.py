@@ -29,6 +29,7 @@ from .data import (
     BILLING_DIMENSIONS,
     COST_KINDS,
     DEFAULT_FAMILIES,
+    RETENTION_MONTHS,
     UTC,
     VIEWS,
     Account,
@@ -50,7 +51,16 @@ if TYPE_CHECKING:
 PARENT_KEYS = ("sim-api-key", "sim-app-key")
 CHILD_KEYS = ("child-api-key", "child-app-key")
 EMPTY_KEYS = ("empty-api-key", "empty-app-key")
-KEY_ROLES = {PARENT_KEYS: "parent", CHILD_KEYS: "child", EMPTY_KEYS: "empty"}
+#: The parent org's keys, with an application key lacking org_management (usage and billing only).
+USAGE_ONLY_KEYS = ("sim-api-key", "usage-only-app-key")
+KEY_ROLES = {
+    PARENT_KEYS: "parent",
+    CHILD_KEYS: "child",
+    EMPTY_KEYS: "empty",
+    USAGE_ONLY_KEYS: "usage_only",
+}
+#: Roles that see the whole account (the parent org's keys).
+PARENT_ROLES = ("parent", "usage_only")
 API_KEY_ROLES = {api_key: role for (api_key, _), role in KEY_ROLES.items()}
 
 NON_PARENT = "API called with non-parent org keys. Data is only available at the root level org"
@@ -124,7 +134,7 @@ class Call:
 
     def orgs(self, *, include_descendants: bool = True) -> list[Org]:
         """Orgs visible to the caller's keys."""
-        if self.role == "parent":
+        if self.role in PARENT_ROLES:
             return self.account.orgs if include_descendants else [self.account.parent]
         return self.account.children[:1] if self.role == "child" else []
 
@@ -182,8 +192,54 @@ def validate(_call: Call) -> Reply:
 
 
 def list_orgs(call: Call) -> Reply:
-    """GET /api/v1/org."""
-    return Reply.json({"orgs": [org.as_served() for org in call.orgs()]})
+    """GET /api/v1/org: "data on your top-level organization" only, and only with org_management."""
+    if call.role == "usage_only":
+        raise ApiError(403, "Forbidden")
+    return Reply.json({"orgs": [org.as_served() for org in call.orgs()[:1]]})
+
+
+def usage_summary(call: Call) -> Reply:
+    """GET /api/v1/usage/summary: usage per month, and per org with include_org_details."""
+    call.require_parent()
+    account = call.account
+    current = month_start(account.now)
+    first = call.month("start_month", required=True)
+    if first < shift_months(current, -RETENTION_MONTHS):
+        raise ApiError(400, "start_month must be within the last 15 months")
+    last = min(call.month("end_month") or current, current)
+    details = call.flag("include_org_details")
+    call.flag("include_connected_accounts")
+    orgs = call.orgs()
+    usage = []
+    for month in account.summary_months(first, last):
+        entry: dict[str, Any] = {
+            "date": iso_z(month),
+            "apm_host_top99p": sum(account.summary_hosts(org, month) for org in orgs),
+            "container_avg": 0,
+        }
+        if details:
+            entry["orgs"] = [
+                {
+                    "id": stable_id("org", org.public_id)[:16],
+                    **org.identity(account.parent),
+                    "name": org.name,
+                    "apm_host_top99p": account.summary_hosts(org, month),
+                }
+                for org in orgs
+            ]
+            for org_entry in entry["orgs"]:
+                del org_entry["org_name"]  # the summary calls it `name`
+        usage.append(entry)
+    return Reply.json(
+        {
+            "start_date": iso_z(first),
+            "end_date": iso_z(last),
+            "last_updated": iso_z(account.now),
+            "apm_host_top99p_sum": sum(entry["apm_host_top99p"] for entry in usage),
+            "container_avg_sum": 0,
+            "usage": usage,
+        }
+    )
 
 
 def hourly_usage(call: Call) -> Reply:
@@ -349,7 +405,7 @@ def billing_dimension_mapping(call: Call) -> Reply:
     call.require_parent()
     month = call.month("filter[month]") or month_start(call.account.now)
     call.choice("filter[view]", ("active", "all"), "active")
-    entries = call.account.mapping_entries(month) if call.role == "parent" else []
+    entries = call.account.mapping_entries(month) if call.role in PARENT_ROLES else []
     return Reply.json(
         {
             "data": [
@@ -375,7 +431,9 @@ def active_billing_dimensions(call: Call) -> Reply:
     """GET /api/v2/cost_by_tag/active_billing_dimensions (this month's billed dimensions)."""
     call.require_parent()
     month = month_start(call.account.now)
-    values = [dimension for dimension, _, _ in BILLING_DIMENSIONS] if call.role == "parent" else []
+    values = (
+        [dimension for dimension, _, _ in BILLING_DIMENSIONS] if call.role in PARENT_ROLES else []
+    )
     return Reply.json(
         {
             "data": {
@@ -400,6 +458,7 @@ class Route:
 ROUTES: dict[str, Route] = {
     "/api/v1/validate": Route("validate", validate, api_key_only=True),
     "/api/v1/org": Route("orgs", list_orgs),
+    "/api/v1/usage/summary": Route("usage_summary", usage_summary),
     "/api/v2/usage/hourly_usage": Route("usage_hourly_usage", hourly_usage),
     "/api/v2/usage/historical_cost": Route("usage_historical_cost", historical_cost),
     "/api/v2/usage/estimated_cost": Route("usage_estimated_cost", estimated_cost),
@@ -627,6 +686,10 @@ class DatadogSimulator:
     def expected_mappings(self, month: Moment) -> list[dict[str, Any]]:
         """Flat billing dimension mapping rows for a month."""
         return self.account.expected_mappings(month)
+
+    def expected_organizations(self, start: Moment, end: Moment) -> list[dict[str, Any]]:
+        """The organizations rows the tap must emit reading months start..end (whole account)."""
+        return self.account.expected_organizations(start, end)
 
     def expected_orgs(self) -> list[dict[str, Any]]:
         """Orgs as /api/v1/org serves them to the parent keys."""

@@ -12,7 +12,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_datadog_costs import settings
 from tap_datadog_costs.auth import DatadogAuthenticator
-from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
+from tap_datadog_costs.errors import NON_PARENT_MARKER, DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.periods import (
     isoformat,
     month_param,
@@ -122,11 +122,12 @@ class TapDatadogCosts(Tap):
         )
         return True
 
-    def check_keys(self) -> list[dict[str, t.Any]]:
-        """The organizations the keys see, or a DatadogAPIError naming the problem.
+    def check_keys(self) -> set[str]:
+        """The public ids of the organizations the keys see, or a DatadogAPIError naming why.
 
         Three probes through the streams' own request path (pacing, retries, no
-        redirects): the API key alone, both keys (organizations), and cost access.
+        redirects): the API key alone, both keys (the usage summary the organizations
+        stream reads, usage_read), and cost access (estimated cost, billing_read).
         """
         organizations = OrganizationsStream(tap=self)
         estimated_costs = EstimatedCostsStream(tap=self)
@@ -137,17 +138,23 @@ class TapDatadogCosts(Tap):
             except DatadogGaveUpError:
                 raise  # Datadog or the network failed: not a problem with the keys
             except DatadogAPIError as exc:
-                msg = f"{problem}{exc}"
+                prefix = "No cost access: " if NON_PARENT_MARKER in str(exc) else problem
+                msg = f"{prefix}{exc}"
                 raise DatadogAPIError(msg) from None
 
         probe(
             "Invalid keys: the API key was refused. ",
             lambda: organizations.get_json({}, path=VALIDATE_PATH),
         )
-        orgs = probe(
+        summary = probe(
             "Invalid keys: the application key was refused. ",
-            lambda: organizations.get_json({}),
-        ).get(organizations.records_key)
+            lambda: organizations.get_json(organizations.summary_params()),
+        )
+        orgs = {
+            org["public_id"]
+            for month in summary.get(organizations.records_key) or ()
+            for org in month.get("orgs") or ()
+        }
         if not orgs:
             msg = (
                 "Datadog returned an empty organization list for these keys: check that "
@@ -160,7 +167,7 @@ class TapDatadogCosts(Tap):
             "No cost access: ",
             lambda: estimated_costs.get_json({"start_month": month, "view": "summary"}),
         )
-        return t.cast("list[dict[str, t.Any]]", orgs)
+        return orgs
 
 
 if __name__ == "__main__":

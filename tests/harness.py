@@ -37,6 +37,7 @@ NOW = dt.datetime(2026, 11, 10, 12, tzinfo=dt.UTC)
 # The endpoints, as Datadog's API reference spells them.
 VALIDATE = "/api/v1/validate"
 ORGS = "/api/v1/org"
+SUMMARY = "/api/v1/usage/summary"
 HOURLY = "/api/v2/usage/hourly_usage"
 MAPPING = "/api/v2/usage/billing_dimension_mapping"
 HISTORICAL = "/api/v2/usage/historical_cost"

@@ -7,11 +7,19 @@ import typing as t
 
 import pytest
 
-from simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS
+from simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS, USAGE_ONLY_KEYS
 from tests.harness import run_cli, tap_config
 
 if t.TYPE_CHECKING:
     from simulator import DatadogSimulator
+
+
+def test_connection_test_passes_with_keys_lacking_org_management(
+    live: DatadogSimulator, tmp_path: t.Any
+) -> None:
+    result = run_cli("--test", config=tap_config(live.url, USAGE_ONLY_KEYS), tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert b"Connection test passed: keys valid, 3 organization(s) visible" in result.stderr
 
 
 def test_connection_test_passes_with_parent_keys(live: DatadogSimulator, tmp_path: t.Any) -> None:

@@ -28,8 +28,8 @@ from tests.harness import (
     HOURLY,
     KEY_SETTINGS,
     MAPPING,
-    ORGS,
     PRIMARY_KEYS,
+    SUMMARY,
     VALIDATE,
     SyncResult,
     assert_same_records,
@@ -218,7 +218,7 @@ def refusal(config: dict[str, t.Any], stream: str) -> str:
 @pytest.mark.parametrize(
     ("stream", "path", "permission"),
     [
-        ("organizations", ORGS, "org_management"),
+        ("organizations", SUMMARY, "usage_read"),
         ("hourly_usage", HOURLY, "usage_read"),
         ("billing_dimension_mappings", MAPPING, "usage_read"),
         ("historical_costs", HISTORICAL, "usage_read and billing_read"),
@@ -274,9 +274,9 @@ def test_a_family_datadog_does_not_know_is_refused_by_datadog_in_one_line_naming
 
 
 def test_a_redirect_is_refused_not_followed_so_keys_stay_home(api: DatadogSimulator) -> None:
-    api.inject(ORGS, "redirect")
+    api.inject(SUMMARY, "redirect")
     message = refusal(recent_config(api), "organizations")
-    assert message.startswith(f"Datadog answered 302 to GET {ORGS}:")
+    assert message.startswith(f"Datadog answered 302 to GET {SUMMARY}:")
     assert "check site and api_url" in message
     assert [r["status"] for r in api.requests] == [302]  # and nothing sent to 127.0.0.2
 
@@ -366,7 +366,7 @@ def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
         api.inject(HOURLY, kind, seconds=seconds, after=after)
     api.inject(ESTIMATED, "503")
     api.inject(MAPPING, "nonjson")
-    api.inject(ORGS, "403")
+    api.inject(SUMMARY, "403")
     api.inject(VALIDATE, "503", count=2)
     good = recent_config(api, request_timeout=1)
     ran = finish(
@@ -389,7 +389,7 @@ def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
     sync_code, sync_out, sync_err = ran["sync"]
     assert sync_code != 0
     assert len(retries(sync_err.decode().splitlines())) == 8  # six faults on usage, two on costs
-    assert f"| Datadog answered 403 to GET {ORGS}: {FORBIDDEN}".encode() in sync_err
+    assert f"| Datadog answered 403 to GET {SUMMARY}: {FORBIDDEN}".encode() in sync_err
     assert b'"type":"RECORD"' in sync_out
     assert ran["test"][0] != 0
     # --test retries like a sync, then stops with one ERROR line and no traceback.

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_ID, PARENT_KEYS, DatadogSimulator
+from simulator import (
+    CHILD_KEYS,
+    EMPTY_KEYS,
+    PARENT_ID,
+    PARENT_KEYS,
+    USAGE_ONLY_KEYS,
+    DatadogSimulator,
+)
 from simulator.data import Account, month_start, parse_instant
 from tests.fixtures import extract_recorded
 from tests.harness import (
@@ -26,6 +33,7 @@ from tests.harness import (
     ORGS,
     PROJECTED,
     ROOT,
+    SUMMARY,
     VALIDATE,
 )
 
@@ -192,6 +200,13 @@ SHAPE_CASES = [
     ("active_billing_dimensions_ok", ACTIVE, {}, PARENT_KEYS, 200),
     ("projected_cost_ok", PROJECTED, {"view": "sub-org"}, PARENT_KEYS, 200),
     ("from_openapi_org_ok", ORGS, {}, PARENT_KEYS, 200),
+    (
+        "from_openapi_usage_summary_ok",
+        SUMMARY,
+        {"start_month": "2024-01", "include_org_details": "true"},
+        PARENT_KEYS,
+        200,
+    ),
     (
         "from_openapi_billing_dimension_mapping_ok",
         MAPPING,
@@ -524,7 +539,7 @@ def test_slow_answers_late_but_normally(api: DatadogSimulator) -> None:
     started = time.monotonic()
     response = call(api, ORGS)
     assert time.monotonic() - started >= 0.3
-    assert len(response.json()["orgs"]) == 3
+    assert response.json()["orgs"] == api.expected_orgs()  # the top-level org alone
 
 
 def test_truncated_body_fails_to_read(api: DatadogSimulator) -> None:
@@ -834,3 +849,19 @@ def test_fixtures_are_the_recorded_responses_unchanged() -> None:
     for name, body in extract_recorded.extract().items():
         committed = json.loads((extract_recorded.OUTPUT_DIR / f"{name}.json").read_text())
         assert committed == body, name
+
+
+def test_org_lists_the_top_level_org_only_and_needs_org_management(api: DatadogSimulator) -> None:
+    assert [o["public_id"] for o in call(api, ORGS).json()["orgs"]] == [PARENT_ID]
+    assert call(api, ORGS, keys=USAGE_ONLY_KEYS).status_code == 403
+
+
+def test_usage_summary_lists_every_org_per_month_for_the_parent_only(api: DatadogSimulator) -> None:
+    params = {"start_month": "2024-01", "include_org_details": "true"}
+    for keys in (PARENT_KEYS, USAGE_ONLY_KEYS):
+        usage = call(api, SUMMARY, params, keys).json()["usage"]
+        assert [month["date"][:7] for month in usage] == ["2024-01", "2024-02", "2024-03"]
+        assert all(len(month["orgs"]) == 3 for month in usage)
+    assert "orgs" not in call(api, SUMMARY, {"start_month": "2024-03"}).json()["usage"][0]
+    assert call(api, SUMMARY, params, CHILD_KEYS).json() == NON_PARENT
+    assert call(api, SUMMARY, {"start_month": "2022-11"}).status_code == 400  # 16 months back

@@ -8,11 +8,12 @@ from collections import Counter
 
 import pytest
 
-from simulator import DatadogSimulator
+from simulator import USAGE_ONLY_KEYS, DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
 from tests.harness import (
     HOURLY,
     NOW,
+    ORGS,
     PRIMARY_KEYS,
     SyncResult,
     data_of,
@@ -20,6 +21,7 @@ from tests.harness import (
     requests_to,
     sync,
     tap_config,
+    tap_log,
 )
 
 START = NOW - dt.timedelta(days=30)
@@ -83,10 +85,7 @@ def test_mappings_and_orgs_equal_the_simulators_data(
     result, _ = run
     expected = simulator.expected_mappings(OCTOBER) + simulator.expected_mappings(NOVEMBER)
     assert as_set(result.records("billing_dimension_mappings")) == as_set(expected)
-    orgs = result.records("organizations")
-    assert sorted(o["public_id"] for o in orgs) == sorted(
-        o["public_id"] for o in simulator.expected_orgs()
-    )
+    assert result.records("organizations") == simulator.expected_organizations(START, NOW)
 
 
 @pytest.mark.parametrize("stream", sorted(PRIMARY_KEYS))
@@ -130,6 +129,7 @@ def test_requests_are_made_once_in_windows_datadog_accepts(run: t.Any) -> None:
     assert counts == {
         "/api/v2/usage/hourly_usage": 30,
         "/api/v1/org": 1,
+        "/api/v1/usage/summary": 1,
         "/api/v2/usage/billing_dimension_mapping": 2,
         "/api/v2/usage/historical_cost": 1,
         "/api/v2/usage/estimated_cost": 1,
@@ -208,3 +208,36 @@ def test_product_families_are_sent_as_given_so_new_families_work_at_once() -> No
         }
     assert families == {",".join(new_families)}
     assert {r["product_family"] for r in result.records("hourly_usage")} == set(new_families)
+
+
+def test_every_org_in_usage_and_cost_rows_is_in_organizations(run: t.Any) -> None:
+    """Joining usage or cost rows to organizations drops no child org."""
+    result, _ = run
+    orgs = {r["public_id"] for r in result.records("organizations")}
+    for stream in ("hourly_usage", "historical_costs", "estimated_costs"):
+        seen = {r["public_id"] for r in result.records(stream)}
+        assert seen
+        assert seen <= orgs, stream
+    assert len(orgs) == 3
+    assert [r["public_id"] for r in result.records("organizations") if r["is_parent"]] == [
+        "parent00001"
+    ]
+
+
+def test_keys_without_org_management_list_every_org_and_say_what_is_missing(
+    simulator: DatadogSimulator,
+) -> None:
+    start = NOW - dt.timedelta(days=2)
+    config = tap_config(simulator.url, USAGE_ONLY_KEYS, start_date=start.isoformat())
+    with tap_log() as log:
+        result = sync(config, now=NOW)
+    orgs = result.records("organizations")
+    assert [o["public_id"] for o in orgs] == ["parent00001", "child00001", "child00002"]
+    assert {o["is_parent"] for o in orgs} == {None}
+    assert {o["description"] for o in orgs} == {None}
+    warned = [line for line in log if "org_management" in line]
+    assert len(warned) == 1
+    assert warned[0].startswith("organizations: the parent's description, creation date")
+    assert f"Datadog answered 403 to GET {ORGS}: Forbidden" in warned[0]
+    assert result.records("hourly_usage")  # and the run went on
+    assert result.records("estimated_costs")

@@ -1,12 +1,19 @@
-"""The organizations the keys can see: the parent and its child orgs."""
+"""The organizations the keys can see: the parent, every child org and connected accounts."""
 
 from __future__ import annotations
 
 import sys
 import typing as t
 
-from tap_datadog_costs.client import DatadogStream
-from tap_datadog_costs.periods import isoformat, parse_instant
+from tap_datadog_costs.client import DatadogStream, flag
+from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
+from tap_datadog_costs.periods import (
+    isoformat,
+    month_param,
+    month_start,
+    parse_instant,
+    retention_start,
+)
 from tap_datadog_costs.schemas import load_schema
 
 if sys.version_info >= (3, 12):
@@ -14,28 +21,123 @@ if sys.version_info >= (3, 12):
 else:
     from typing_extensions import override
 
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+#: "Returns data on your top-level organization" (API reference): the parent's own details.
+TOP_LEVEL_ORG_PATH = "/api/v1/org"
+#: Fields of the usage summary's per-org entries that our rows keep, under our names.
+SUMMARY_FIELDS = {
+    "name": "name",
+    "id": "org_id",
+    "region": "region",
+    "account_name": "account_name",
+    "account_public_id": "account_public_id",
+}
+
 
 class OrganizationsStream(DatadogStream):
-    """``GET /api/v1/org``: one row per organization."""
+    """One row per organization visible to the keys.
+
+    Every org comes from ``GET /api/v1/usage/summary`` with ``include_org_details``, which
+    needs only ``usage_read`` and lists each child org (``/api/v1/org`` returns the top-level
+    org alone, and needs ``org_management``). ``/api/v1/org`` then adds the parent's own
+    details; without ``org_management`` one warning says so and the rows go on without them.
+    """
 
     name = "organizations"
-    path = "/api/v1/org"
+    path = "/api/v1/usage/summary"
     primary_keys = ("public_id",)
-    records_key = "orgs"
+    records_key = "usage"
     schema = load_schema("organizations")
+
+    def summary_params(self) -> dict[str, t.Any]:
+        """Every month of the run's range that Datadog still keeps, with the org details."""
+        tap = self.datadog_tap
+        first = month_start(max(tap.start_date, retention_start(tap.now)))
+        return {
+            "start_month": month_param(first),
+            "end_month": month_param(tap.end_date),
+            "include_org_details": "true",
+            "include_connected_accounts": flag(self.include_connected_accounts),
+        }
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        return self.summary_params()
 
     @override
     def item_problem(self, item: dict[str, t.Any]) -> str | None:
-        return None if isinstance(item.get("public_id"), str) else "has no public_id"
+        """A month must say which month it is and list its orgs, each with a public_id."""
+        orgs = item.get("orgs")
+        if not isinstance(orgs, list):
+            return "has no orgs list"
+        if not all(isinstance(org, dict) and isinstance(org.get("public_id"), str) for org in orgs):
+            return "lists an org without a public_id"
+        try:
+            parse_instant(item["date"])
+        except (KeyError, TypeError, ValueError):
+            return f"has no date-time in date: {str(item.get('date'))[:40]!r}"
+        return None
 
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
-        created = item.get("created")
-        yield {
-            "public_id": item["public_id"],
-            "name": item.get("name"),
-            "description": item.get("description"),
-            "created": isoformat(parse_instant(created)) if created else None,
-            "subscription_type": (item.get("subscription") or {}).get("type"),
-            "billing_type": (item.get("billing") or {}).get("type"),
-        }
+        """One entry per org of one month (get_records folds the months into one row)."""
+        month = isoformat(month_start(parse_instant(item["date"])))
+        for org in item["orgs"]:
+            yield {"month": month, **org}
+
+    @override
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        rows: dict[str, dict[str, t.Any]] = {}
+        for entry in sorted(self.request_records(context), key=lambda entry: entry["month"]):
+            row = rows.setdefault(
+                entry["public_id"],
+                {"public_id": entry["public_id"], "first_month": entry["month"]},
+            )
+            row.update({ours: entry.get(theirs) for theirs, ours in SUMMARY_FIELDS.items()})
+            row["last_month"] = entry["month"]  # the latest month's name and region win
+        parent = self.top_level_org()
+        if parent is not None and parent["public_id"] not in rows:
+            rows[parent["public_id"]] = {"public_id": parent["public_id"], "name": parent["name"]}
+        for public_id, row in rows.items():
+            is_parent = None if parent is None else public_id == parent["public_id"]
+            details = parent if parent is not None and is_parent else {}
+            yield {
+                "public_id": public_id,
+                "name": row.get("name"),
+                "org_id": row.get("org_id"),
+                "region": row.get("region"),
+                "account_name": row.get("account_name"),
+                "account_public_id": row.get("account_public_id"),
+                "is_parent": is_parent,
+                **{field: details.get(field) for field in ("description", "created")},
+                "subscription_type": (details.get("subscription") or {}).get("type"),
+                "billing_type": (details.get("billing") or {}).get("type"),
+                "first_month": row.get("first_month"),
+                "last_month": row.get("last_month"),
+            }
+
+    def top_level_org(self) -> dict[str, t.Any] | None:
+        """The parent's own details from /api/v1/org, or None (warned) when they are refused."""
+        try:
+            body = self.get_json({}, path=TOP_LEVEL_ORG_PATH)
+        except DatadogGaveUpError:
+            raise  # Datadog or the network failed: not a question of permissions
+        except DatadogAPIError as exc:
+            self.logger.warning(
+                "organizations: the parent's description, creation date, subscription and "
+                "billing type are left empty, and is_parent is null: %s (give the "
+                "application key's owner org_management to fill them)",
+                exc,
+            )
+            return None
+        orgs = body.get("orgs") if isinstance(body, dict) else None
+        if not orgs or not isinstance(orgs[0], dict) or not orgs[0].get("public_id"):
+            return None
+        parent = dict(orgs[0])
+        try:
+            parent["created"] = isoformat(parse_instant(parent["created"]))
+        except (KeyError, TypeError, ValueError):
+            parent["created"] = None  # optional detail: not worth failing the stream for
+        return parent
