@@ -30,7 +30,7 @@ from tap_datadog_costs.errors import (
     datadog_error_words,
     network_failure,
 )
-from tap_datadog_costs.periods import isoformat
+from tap_datadog_costs.periods import isoformat, parse_instant
 from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN
 
 if sys.version_info >= (3, 12):
@@ -67,6 +67,15 @@ def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
 def org_identity(attributes: dict[str, t.Any]) -> dict[str, t.Any]:
     """Whose an item is: the org (and partner account) fields, None where Datadog sent none."""
     return {field: attributes.get(field) for field in ORG_IDENTITY_FIELDS}
+
+
+def instant_problem(value: object, field: str) -> str | None:
+    """Why ``value`` (an item's ``field``) is not a date-time we can read, or None."""
+    try:
+        parse_instant(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, AttributeError):
+        return f"has no date-time in {field}: {str(value)[:40]!r}"
+    return None
 
 
 def flag(value: bool) -> str:  # noqa: FBT001

@@ -156,3 +156,25 @@ def test_a_bookmark_later_than_now_is_ignored_with_a_warning_naming_it(
     )
     assert result.bookmark("historical_costs") <= api.now.isoformat()
     assert result.bookmark("hourly_usage") < future
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (
+            {"data": [{"attributes": {"public_id": "p", "charges": []}}]},
+            "has no date-time in attributes.date: 'None'",
+        ),
+        ({"data": [{"attributes": {"date": "2026-10"}}]}, "has no attributes.public_id"),
+    ],
+)
+def test_a_cost_item_without_its_month_or_org_fails_the_stream_after_retries(
+    api: DatadogSimulator, body: dict[str, t.Any], words: str
+) -> None:
+    api.replay(HISTORICAL, body, count=2)
+    with pytest.raises(DatadogGaveUpError) as raised:
+        sync(recent_config(api, days=70, max_retries=1))
+    assert str(raised.value) == (
+        f"Datadog answered 200 to GET {HISTORICAL} with an item that {words}; "
+        "gave up after 2 attempts (max_retries: 1)"
+    )

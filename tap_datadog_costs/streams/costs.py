@@ -6,7 +6,7 @@ import sys
 import typing as t
 from decimal import Decimal
 
-from tap_datadog_costs.client import DatadogStream, flag, org_identity
+from tap_datadog_costs.client import DatadogStream, flag, instant_problem, org_identity
 from tap_datadog_costs.periods import (
     add_months,
     estimated_cost_months,
@@ -98,11 +98,7 @@ class CostStream(DatadogStream):
             return "has no attributes"
         if not isinstance(attributes.get("public_id"), str):
             return "has no attributes.public_id"
-        try:
-            parse_instant(attributes["date"])
-        except (KeyError, TypeError, ValueError):
-            return f"has no date-time in attributes.date: {str(attributes.get('date'))[:40]!r}"
-        return None
+        return instant_problem(attributes.get("date"), "attributes.date")
 
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:

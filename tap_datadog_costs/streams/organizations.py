@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from tap_datadog_costs.client import DatadogStream, flag
+from tap_datadog_costs.client import DatadogStream, flag, instant_problem
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.periods import (
     isoformat,
@@ -74,11 +74,7 @@ class OrganizationsStream(DatadogStream):
             return "has no orgs list"
         if not all(isinstance(org, dict) and isinstance(org.get("public_id"), str) for org in orgs):
             return "lists an org without a public_id"
-        try:
-            parse_instant(item["date"])
-        except (KeyError, TypeError, ValueError):
-            return f"has no date-time in date: {str(item.get('date'))[:40]!r}"
-        return None
+        return instant_problem(item.get("date"), "date")
 
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
