@@ -147,3 +147,19 @@ def test_the_view_is_part_of_the_key_so_switching_include_descendants_never_merg
             if r["view"] == "sub-org" and r["charge_type"] == "total"
         )
         assert summary_total == pytest.approx(per_org_total)
+
+
+def test_estimated_costs_announce_each_read_as_a_version_for_targets_that_honour_it(
+    simulator: DatadogSimulator,
+) -> None:
+    result = sync(tap_config(simulator.url, start_date="2026-11-09T00:00:00Z"), now=NOW)
+    stream_messages = [m for m in result.messages if m.get("stream") == "estimated_costs"]
+    activate = [m for m in stream_messages if m["type"] == "ACTIVATE_VERSION"]
+    records = [m for m in stream_messages if m["type"] == "RECORD"]
+    assert len(activate) == 1
+    assert records
+    assert {m["version"] for m in records} == {activate[0]["version"]}
+    assert stream_messages.index(activate[0]) < stream_messages.index(records[0])
+    assert not [
+        m for m in result.messages if m["type"] == "ACTIVATE_VERSION" and m is not activate[0]
+    ]

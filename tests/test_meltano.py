@@ -13,11 +13,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import requests
 import yaml
 
 from simulator import PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
-from tests.harness import PRIMARY_KEYS, ROOT, merge_on_keys
+from tests.harness import ESTIMATED, PRIMARY_KEYS, ROOT, merge_on_keys
 
 MELTANO = Path(sys.executable).parent / "meltano"
 RECORD_COUNT = re.compile(
@@ -198,3 +199,54 @@ def test_scheduled_extract_resumes_from_the_state_backend(project_env: t.Any) ->
     assert first_start == env["TAP_DATADOG_COSTS_START_DATE"]  # no state yet: start_date
     assert parse_instant(second_start) > parse_instant(first_start)  # the first run's bookmark
     assert len(second_requests) < len(first_requests)
+
+
+def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_leaves_it_out(
+    project_env: t.Any,
+) -> None:
+    """target-duckdb ignores ACTIVATE_VERSION: stale estimate rows stay; read_at tells them."""
+    env, sim, tmp_path = project_env
+    database = tmp_path / "costs.duckdb"
+    meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+    # The next estimate no longer has apm_host (as when a product is no longer used).
+    current = sim.now.replace(day=1)
+    previous = (current - dt.timedelta(days=1)).replace(day=1)
+    params = {
+        "start_month": f"{previous:%Y-%m}",
+        "end_month": f"{current:%Y-%m}",
+        "view": "sub-org",
+        "include_connected_accounts": "false",
+    }
+    headers = dict(zip(("DD-API-KEY", "DD-APPLICATION-KEY"), PARENT_KEYS, strict=True))
+    body = requests.get(sim.url + ESTIMATED, params=params, headers=headers, timeout=10).json()
+    for item in body["data"]:
+        charges = item["attributes"]["charges"]
+        item["attributes"]["charges"] = [c for c in charges if c["product_name"] != "apm_host"]
+    expected = round(
+        sum(
+            c["cost"]
+            for item in body["data"]
+            for c in item["attributes"]["charges"]
+            if item["attributes"]["date"].startswith(f"{current:%Y-%m}")
+        ),
+        2,
+    )
+    sim.replay(ESTIMATED, body)
+    meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        reads = connection.execute(
+            "select product_name = 'apm_host', count(distinct read_at) "
+            "from datadog.estimated_costs group by 1 order by 1"
+        ).fetchall()
+    assert reads == [(False, 1), (True, 1)]  # the stale apm_host rows kept their old read_at
+    summary = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "duckdb_summary.py"), str(database)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    line = next(line for line in summary.splitlines() if line.startswith(f"  {current:%Y-%m} "))
+    assert line.split()[1:3] == ["estimate", f"{expected:,.2f}"]
+    assert "apm_host" not in line

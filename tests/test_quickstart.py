@@ -41,19 +41,24 @@ def test_without_keys_it_extracts_from_the_simulator_and_prints_a_summary(tmp_pa
     lines = result.stdout.splitlines()
     assert lines[0].startswith("No Datadog keys in the environment")
     assert "bundled Datadog API simulator at http://127.0.0.1:" in lines[0]
-    assert any(line.startswith("Datadog cost per month and product") for line in lines)
+    assert any(
+        line.startswith("Datadog cost per month, in the account's billing") for line in lines
+    )
+    assert "USD" not in result.stdout  # Datadog's answers name no currency
     with duckdb.connect(str(tmp_path / "costs.duckdb"), read_only=True) as connection:
         (rows,) = connection.execute("select count(*) from datadog.hourly_usage").fetchone()  # type: ignore[misc]
         months = connection.execute(
             "select count(distinct month) from datadog.historical_costs"
         ).fetchone()[0]  # type: ignore[index]
     assert re.search(rf"^  hourly_usage +{rows:,}$", result.stdout, re.MULTILINE)
-    cost_lines = [
-        line
-        for line in lines
-        if line.startswith("  20") and ("historical" in line or "estimated" in line)
-    ]
-    assert len(cost_lines) == months + 1  # every historical month, and this month's estimate
+    cost_lines = [line.split() for line in lines if re.match(r"  20\d\d-\d\d ", line)]
+    statuses = [line[1] for line in cost_lines]
+    # Every historical month (final, or preliminary before the 17th), and this month's estimate.
+    assert len(cost_lines) == months + 1
+    assert set(statuses[:-1]) <= {"final", "preliminary"}
+    assert statuses[-1] == "estimate"
+    assert all(re.fullmatch(r"[\d,]+\.\d\d", line[2]) for line in cost_lines)  # to the cent
+    assert any(line.startswith("  Acme Child 2 (child00002) ") for line in lines)  # per org
 
 
 def test_one_key_alone_is_refused(tmp_path: t.Any) -> None:

@@ -168,6 +168,16 @@ class EstimatedCostsStream(CostStream):
     name = "estimated_costs"
     path = "/api/v2/usage/estimated_cost"
 
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        """Always: a product can drop out of a later estimate.
+
+        A target that honours ACTIVATE_VERSION then drops the stale rows. Targets that ignore
+        it (target-duckdb) keep them: the latest read is the rows with the latest ``read_at``.
+        """
+        return True
+
     @override
     def cost_status(self, month: dt.datetime) -> str:
         return "estimate"
