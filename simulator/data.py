@@ -33,6 +33,13 @@ OLD_MONTH_AGE = 12
 #: Container counts are null at 03:00 every day, as Datadog sends some null values.
 NULL_VALUE_HOUR = 3
 IDENTITY_FIELDS = ("org_name", "public_id", "account_name", "account_public_id", "region")
+# What real items carry of those (the recordings): usage items no account_*, cost items no
+# account_* and no region. Only the usage summary's org entries have all of them.
+USAGE_ITEM_FIELDS = ("org_name", "public_id", "region")
+COST_ITEM_FIELDS = ("org_name", "public_id")
+PROJECTED_ITEM_FIELDS = ("org_name", "public_id", "region")
+#: Historical cost `date` of months this old or older comes back as `YYYY-MM`.
+MONTH_ONLY_AGE = 7
 
 USAGE_TYPES: dict[str, tuple[str, ...]] = {
     "infra_hosts": ("host_count", "container_count"),
@@ -188,10 +195,10 @@ class Org:
             "billing": {"type": "parent_billing"},
         }
 
-    def identity(self, parent: Org) -> dict[str, str]:
-        """Org and account columns shared by usage and cost rows."""
+    def identity(self, parent: Org, fields: tuple[str, ...] = IDENTITY_FIELDS) -> dict[str, str]:
+        """Org and account columns (those of ``fields``) of usage and cost items."""
         values = (self.name, self.public_id, parent.name, parent.public_id, REGION)
-        return dict(zip(IDENTITY_FIELDS, values, strict=True))
+        return {k: v for k, v in zip(IDENTITY_FIELDS, values, strict=True) if k in fields}
 
 
 @dataclass(frozen=True)
@@ -351,7 +358,7 @@ class Account:
                 "id": stable_id(org.public_id, family, iso_hour(hour), self.generation),
                 "type": "usage_timeseries",
                 "attributes": {
-                    **org.identity(self.parent),
+                    **org.identity(self.parent, USAGE_ITEM_FIELDS),
                     "product_family": family,
                     "timestamp": iso_hour(hour),
                     "measurements": [
@@ -383,7 +390,8 @@ class Account:
         records = [
             {
                 "timestamp": item["attributes"]["timestamp"],
-                **{key: item["attributes"][key] for key in (*IDENTITY_FIELDS, "product_family")},
+                **{key: item["attributes"].get(key) for key in IDENTITY_FIELDS},
+                "product_family": item["attributes"]["product_family"],
                 **measurement,
             }
             for item in items
@@ -484,7 +492,8 @@ class Account:
                         {
                             "month": entry.period.isoformat(),
                             "view": view,
-                            **entry.org.identity(self.parent),
+                            **dict.fromkeys(IDENTITY_FIELDS),
+                            **entry.org.identity(self.parent, COST_ITEM_FIELDS),
                             "product_name": product,
                             "charge_type": charge_type,
                             "cost": cents_to_float(sum(cents)),
@@ -497,9 +506,12 @@ class Account:
         return rows
 
     def historical_date(self, month: datetime) -> str:
-        """Old months come back with arbitrary hours (a Datadog quirk the tap normalises)."""
-        if months_between(month, month_start(self.now)) > OLD_MONTH_AGE:
+        """Old months come back with arbitrary hours, others as `YYYY-MM` (Datadog quirks)."""
+        age = months_between(month, month_start(self.now))
+        if age > OLD_MONTH_AGE:
             return month.replace(day=15, hour=13).isoformat()
+        if age >= MONTH_ONLY_AGE:
+            return month.strftime("%Y-%m")
         return month.isoformat()
 
     # ---- billing dimension mapping --------------------------------------------------------

@@ -27,8 +27,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .data import (
     BILLING_DIMENSIONS,
+    COST_ITEM_FIELDS,
     COST_KINDS,
     DEFAULT_FAMILIES,
+    PROJECTED_ITEM_FIELDS,
     RETENTION_MONTHS,
     UTC,
     VIEWS,
@@ -335,7 +337,10 @@ def cost_item(account: Account, kind: str, entry: CostEntry, date: str) -> dict[
         "id": stable_id(kind, entry.org.public_id, date, account.generation),
         "type": "projected_cost" if projected else "cost_by_org",
         "attributes": {
-            **entry.org.identity(account.parent),
+            # Projected cost items carry the region too (recorded answer); the others do not.
+            **entry.org.identity(
+                account.parent, PROJECTED_ITEM_FIELDS if projected else COST_ITEM_FIELDS
+            ),
             "date": date,
             "projected_total_cost" if projected else "total_cost": cents_to_float(
                 entry.total_cents
