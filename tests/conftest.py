@@ -7,7 +7,7 @@ import typing as t
 import pytest
 
 from simulator import DatadogSimulator
-from tests.harness import NOW
+from tests.harness import NOW, postgres_server
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +36,10 @@ def api(live: DatadogSimulator) -> DatadogSimulator:
     """The live simulator with a clean request log."""
     live.clear_requests()
     return live
+
+
+@pytest.fixture(scope="session")
+def postgres() -> t.Iterator[str]:
+    """A PostgreSQL server for the session; its SQLAlchemy URL."""
+    with postgres_server() as url:
+        yield url

@@ -18,7 +18,7 @@ import yaml
 
 from simulator import PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
-from tests.harness import ESTIMATED, PRIMARY_KEYS, ROOT, merge_on_keys
+from tests.harness import ESTIMATED, PRIMARY_KEYS, ROOT, merge_on_keys, psql
 
 MELTANO = Path(sys.executable).parent / "meltano"
 RECORD_COUNT = re.compile(
@@ -201,14 +201,8 @@ def test_scheduled_extract_resumes_from_the_state_backend(project_env: t.Any) ->
     assert len(second_requests) < len(first_requests)
 
 
-def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_leaves_it_out(
-    project_env: t.Any,
-) -> None:
-    """target-duckdb ignores ACTIVATE_VERSION: stale estimate rows stay; read_at tells them."""
-    env, sim, tmp_path = project_env
-    database = tmp_path / "costs.duckdb"
-    meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
-    # The next estimate no longer has apm_host (as when a product is no longer used).
+def drop_from_the_next_estimate(sim: DatadogSimulator, product: str) -> tuple[str, float]:
+    """Serve the next estimate without ``product`` (no longer used); its month and new total."""
     current = sim.now.replace(day=1)
     previous = (current - dt.timedelta(days=1)).replace(day=1)
     params = {
@@ -221,17 +215,26 @@ def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_lea
     body = requests.get(sim.url + ESTIMATED, params=params, headers=headers, timeout=10).json()
     for item in body["data"]:
         charges = item["attributes"]["charges"]
-        item["attributes"]["charges"] = [c for c in charges if c["product_name"] != "apm_host"]
-    expected = round(
-        sum(
-            c["cost"]
-            for item in body["data"]
-            for c in item["attributes"]["charges"]
-            if item["attributes"]["date"].startswith(f"{current:%Y-%m}")
-        ),
-        2,
+        item["attributes"]["charges"] = [c for c in charges if c["product_name"] != product]
+    month = f"{current:%Y-%m}"
+    total = sum(
+        c["cost"]
+        for item in body["data"]
+        if item["attributes"]["date"].startswith(month)
+        for c in item["attributes"]["charges"]
     )
     sim.replay(ESTIMATED, body)
+    return month, round(total, 2)
+
+
+def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_leaves_it_out(
+    project_env: t.Any,
+) -> None:
+    """target-duckdb ignores ACTIVATE_VERSION: stale estimate rows stay; read_at tells them."""
+    env, sim, tmp_path = project_env
+    database = tmp_path / "costs.duckdb"
+    meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+    month, expected = drop_from_the_next_estimate(sim, "apm_host")
     meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
 
     with duckdb.connect(str(database), read_only=True) as connection:
@@ -247,6 +250,31 @@ def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_lea
         check=True,
         timeout=120,
     ).stdout
-    line = next(line for line in summary.splitlines() if line.startswith(f"  {current:%Y-%m} "))
+    line = next(line for line in summary.splitlines() if line.startswith(f"  {month} "))
     assert line.split()[1:3] == ["estimate", f"{expected:,.2f}"]
     assert "apm_host" not in line
+
+
+def test_target_postgres_honours_activate_version_and_drops_the_stale_estimate(
+    project_env: t.Any, postgres: str
+) -> None:
+    """A target that honours ACTIVATE_VERSION keeps only the latest read of estimated cost."""
+    env, sim, _ = project_env
+    env = {**env, "TARGET_POSTGRES_SQLALCHEMY_URL": postgres}
+    meltano("--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=env)
+    first = psql(
+        postgres, "select count(*) from datadog.estimated_costs where product_name = 'apm_host'"
+    )
+    month, expected = drop_from_the_next_estimate(sim, "apm_host")
+    meltano("--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=env)
+
+    live = "from datadog.estimated_costs where _sdc_deleted_at is null"
+    assert int(first[0][0]) > 0
+    assert psql(postgres, f"select count(*) {live} and product_name = 'apm_host'") == [["0"]]
+    (total,) = psql(
+        postgres,
+        f"select sum(cost) {live} and charge_type = 'total' "
+        f"and to_char(month, 'YYYY-MM') = '{month}'",
+    )
+    assert round(float(total[0]), 2) == expected
+    assert psql(postgres, f"select count(distinct read_at) {live}") == [["1"]]
