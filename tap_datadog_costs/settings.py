@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import typing as t
-from urllib.parse import urlparse
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from tap_datadog_costs.periods import USAGE_DELAY_HOURS, parse_instant
+from tap_datadog_costs.periods import RETENTION_MONTHS, USAGE_DELAY_HOURS
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -34,6 +35,10 @@ SITES = (
 
 #: The two Datadog keys (required, secret).
 KEYS = ("api_key", "app_key")
+#: Datadog's retention in hours (15 months of 31 days): more look-back reads nothing more.
+RETENTION_HOURS = RETENTION_MONTHS * 31 * 24
+#: An example of each accepted date form, for error messages.
+DATE_EXAMPLES = "such as 2026-11-01 or 2026-11-01T00:00:00Z"
 
 CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     th.Property(
@@ -67,7 +72,8 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         description="Exclusive end: hours before it, months it touches (default: now).",
     ),
     th.Property(
-        "lookback_hours", th.IntegerType(minimum=0), default=USAGE_DELAY_HOURS,
+        "lookback_hours", th.IntegerType(minimum=0, maximum=RETENTION_HOURS),
+        default=USAGE_DELAY_HOURS,
         title="Look-back hours",
         description="Hours of hourly usage re-read on every run, "
         "since Datadog revises the last 72 hours.",
@@ -90,12 +96,12 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         description="Include partner-network connected accounts.",
     ),
     th.Property(
-        "max_retries", th.IntegerType(minimum=0), default=5,
+        "max_retries", th.IntegerType(minimum=0, maximum=100), default=5,
         title="Max retries",
         description="Retries of one request after 429, 5xx, timeouts or broken answers.",
     ),
     th.Property(
-        "request_timeout", th.IntegerType(minimum=1), default=120,
+        "request_timeout", th.IntegerType(minimum=1, maximum=3600), default=120,
         title="Request timeout", description="Seconds to wait for one answer.",
     ),
 ).to_dict()  # fmt: skip
@@ -136,25 +142,61 @@ def redact(error: str, config: Mapping[str, t.Any]) -> str:
 
 
 def cross_field_errors(config: Mapping[str, t.Any], now: dt.datetime) -> list[str]:
-    """One line per wrong setting that the schema let through, naming it and what is allowed."""
-    errors = [f"{key}: must not be empty" for key in KEYS if not str(config[key]).strip()]
+    """One line per wrong setting that the schema let through, naming it and what is allowed.
+
+    No line quotes a key or a URL: either may hold a secret.
+    """
+    errors = [error for key in KEYS if (error := key_error(key, config[key]))]
     dates: dict[str, dt.datetime] = {}
     for setting in ("start_date", "end_date"):
         if config.get(setting):
-            try:
-                dates[setting] = parse_instant(config[setting])
+            try:  # strict ISO, as the SDK reads start_date too: "2026-11" is not one
+                instant = datetime.fromisoformat(str(config[setting]))
             except ValueError:
-                errors.append(f"{setting}: '{config[setting]}' is not an ISO date-time")
+                errors.append(
+                    f"{setting}: '{config[setting]}' is not an ISO date or date-time, "
+                    + DATE_EXAMPLES
+                )
+                continue
+            dates[setting] = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
     if "start_date" in dates and dates["start_date"] > now:
         errors.append("start_date: must not be in the future")
     if "start_date" in dates and "end_date" in dates and dates["start_date"] >= dates["end_date"]:
         errors.append("start_date: must be before end_date")
     if config.get("api_url"):
-        url = urlparse(config["api_url"])
-        if url.scheme not in {"http", "https"} or not url.hostname:
-            errors.append("api_url: must be an http(s) URL such as https://api.datadoghq.com")
-        elif url.scheme != "https" and not is_loopback(url.hostname):
-            errors.append(
-                "api_url: must use https unless the host is loopback (127.0.0.1, localhost)"
-            )
+        error = api_url_error(str(config["api_url"]))
+        if error:
+            errors.append(f"api_url: {error}")
     return errors
+
+
+def key_error(setting: str, value: object) -> str | None:
+    """What is wrong with a key, without quoting it; surrounding white space is allowed."""
+    key = str(value).strip()  # a trailing newline from a file or YAML is stripped when sent
+    if not key:
+        return f"{setting}: must not be empty"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):  # noqa: PLR2004 - C0 controls, DEL
+        return (
+            f"{setting}: contains a control character (a line break or tab inside the key): "
+            "copy the key again"
+        )
+    return None
+
+
+def api_url_error(value: str) -> str | None:
+    """What is wrong with api_url, never quoting it: it may carry a password or a token."""
+    try:
+        url = urlsplit(value)
+        if url.port == 0:
+            raise ValueError  # noqa: TRY301 - the same answer as a port urlsplit refuses
+    except ValueError:
+        return "the port must be a number from 1 to 65535"
+    if url.scheme not in {"http", "https"} or not url.hostname:
+        return "must be an http(s) URL such as https://api.datadoghq.com"
+    if url.username or url.password:
+        return "must not carry a user or password: the keys go in api_key and app_key"
+    if url.query or url.fragment or value.rstrip().endswith(("?", "#")):
+        return "must be scheme://host[:port][/path], with no ?query or #fragment"
+    if url.scheme != "https" and not is_loopback(url.hostname):
+        return "must use https unless the host is loopback (127.0.0.1, localhost)"
+    return None

@@ -79,9 +79,20 @@ class TapDatadogCosts(Tap):
 
     @functools.cached_property
     def start_date(self) -> dt.datetime:
-        if self.config.get("start_date"):
-            return parse_instant(self.config["start_date"])
-        return retention_start(self.now)
+        """``start_date``, or Datadog's retention edge when unset or older (warned once)."""
+        edge = retention_start(self.now)
+        if not self.config.get("start_date"):
+            return edge
+        start = parse_instant(self.config["start_date"])
+        if start < edge:
+            self.logger.warning(
+                "start_date %s is older than the 15 months Datadog keeps usage and cost: "
+                "reading from %s instead",
+                isoformat(start),
+                isoformat(edge),
+            )
+            return edge
+        return start
 
     @functools.cached_property
     def end_date(self) -> dt.datetime:
@@ -91,7 +102,8 @@ class TapDatadogCosts(Tap):
 
     @functools.cached_property
     def datadog_authenticator(self) -> DatadogAuthenticator:
-        return DatadogAuthenticator(self.config["api_key"], self.config["app_key"])
+        # Surrounding white space (a newline from a file) is no part of a key.
+        return DatadogAuthenticator(self.config["api_key"].strip(), self.config["app_key"].strip())
 
     @functools.cached_property
     def rate_limit_pacer(self) -> RateLimitPacer:

@@ -73,7 +73,18 @@ BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
     ({**KEY_SETTINGS, "api_url": "http://proxy.example.com"}, "api_url"),
     ({**KEY_SETTINGS, "api_url": "ftp://127.0.0.1"}, "api_url"),
     ({**KEY_SETTINGS, "lookback_hours": -1}, "lookback_hours"),
+    ({**KEY_SETTINGS, "lookback_hours": 100_000_000_000}, "lookback_hours"),
+    ({**KEY_SETTINGS, "request_timeout": 100_000_000_000}, "request_timeout"),
+    ({**KEY_SETTINGS, "start_date": "2026-11"}, "start_date"),
+    ({**KEY_SETTINGS, "api_key": "sim-api-key\u0001x"}, "api_key"),
+    ({**KEY_SETTINGS, "app_key": "sim-app\nkey"}, "app_key"),
+    ({**KEY_SETTINGS, "api_url": "https://user:s3cr3t-pass@127.0.0.1:8443"}, "api_url"),
+    ({**KEY_SETTINGS, "api_url": "https://127.0.0.1:99999"}, "api_url"),
+    ({**KEY_SETTINGS, "api_url": "https://127.0.0.1/api?token=s3cr3t-pass"}, "api_url"),
+    ({**KEY_SETTINGS, "api_url": "https://127.0.0.1/#s3cr3t-pass"}, "api_url"),
 ]
+#: Secrets some BAD_SETTINGS carry outside the keys: never to be printed either.
+URL_SECRET = "s3cr3t-pass"  # noqa: S105 - a test value, to be found nowhere
 #: The last N days up to the simulator's hour: the same windows on every run.
 DAYS = 5
 

@@ -30,6 +30,7 @@ from tests.harness import (
     MAPPING,
     PRIMARY_KEYS,
     SUMMARY,
+    URL_SECRET,
     VALIDATE,
     SyncResult,
     assert_same_records,
@@ -337,7 +338,7 @@ def test_a_key_of_the_wrong_type_is_named_but_not_shown() -> None:
 
 
 # ---- secrets ------------------------------------------------------------------------------
-SECRET_PIECES = (*PARENT_KEYS, "sim-api", "sim-app", str(NUMERIC_KEY))
+SECRET_PIECES = (*PARENT_KEYS, "sim-api", "sim-app", str(NUMERIC_KEY), URL_SECRET)
 #: Every fault kind on hourly usage, at most two in a row: (kind, good answers before, seconds).
 USAGE_FAULTS = [
     ("500", 0, 0), ("reset", 0, 0), ("truncated", 1, 0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import typing as t
 
@@ -9,9 +10,22 @@ import pytest
 import yaml
 from singer_sdk.exceptions import ConfigValidationError
 
+from simulator import PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.settings import CONFIG_SCHEMA, SITES
 from tap_datadog_costs.tap import TapDatadogCosts
-from tests.harness import BAD_SETTINGS, KEY_SETTINGS, ROOT, run_cli
+from tests.harness import (
+    BAD_SETTINGS,
+    HOURLY,
+    KEY_SETTINGS,
+    NOW,
+    ROOT,
+    SUMMARY,
+    requests_to,
+    run_cli,
+    sync,
+    tap_config,
+    tap_log,
+)
 
 SITE_URLS = {
     "datadoghq.com": "https://api.datadoghq.com",
@@ -124,3 +138,39 @@ def test_the_readme_settings_table_is_the_taps_own(tmp_path: t.Any) -> None:
     assert len(ours) == len(CONFIG_SCHEMA["properties"])
     readme = (ROOT / "README.md").read_text().splitlines()
     assert [line for line in readme if line in ours] == ours
+
+
+def test_a_start_date_older_than_datadogs_retention_is_clamped_with_one_warning() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        config = tap_config(sim.url, start_date="2020-01-01T00:00:00Z")
+        with tap_log() as log:
+            result = sync(config, now=NOW)
+        hourly = requests_to(sim.requests, HOURLY)
+        summary = requests_to(sim.requests, SUMMARY)
+    edge = dt.datetime(2025, 8, 10, 12, tzinfo=dt.UTC)  # NOW less 15 months
+    warned = [line for line in log if "older than the 15 months" in line]
+    assert warned == [
+        (
+            "start_date 2020-01-01T00:00:00+00:00 is older than the 15 months Datadog keeps "
+            f"usage and cost: reading from {edge.isoformat()} instead"
+        )
+    ]
+    assert hourly[0]["params"]["filter[timestamp][start]"] == f"{edge:%Y-%m-%dT%H}"
+    assert summary[0]["params"]["start_month"] == "2025-08"
+    assert all(r["status"] == 200 for r in sim.requests)
+    assert min(r["timestamp"] for r in result.records("hourly_usage")) == edge.isoformat()
+
+
+def test_keys_with_a_trailing_newline_work_and_are_never_printed(tmp_path: t.Any) -> None:
+    with DatadogSimulator() as sim:
+        start = (sim.now - dt.timedelta(hours=6)).isoformat()
+        config = tap_config(
+            sim.url, (f"{PARENT_KEYS[0]}\n", f"{PARENT_KEYS[1]}\r\n"), start_date=start
+        )
+        result = run_cli(config=config, tmp_path=tmp_path)
+        test = run_cli("--test", config=config, tmp_path=tmp_path)
+    for run in (result, test):
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert b"sim-api" not in run.stderr
+        assert b"sim-app" not in run.stderr
+    assert b'"type":"RECORD"' in result.stdout
