@@ -73,7 +73,9 @@ DESCENDANTS_WINDOW = (
 SINGLE_ORG_WINDOW = "The time range cannot exceed 2 months"
 DEFAULT_RATE_LIMIT = (1000, 10)
 MAX_PAGE_SIZE = 500
-FAULT_KINDS = ("500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect")
+FAULT_KINDS = (
+    "500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect", "headers",
+)  # fmt: skip
 FAULT_MESSAGES = {
     "403": "Forbidden",  # what Datadog answers a key lacking the endpoint's permission
     "500": "Internal Server Error",
@@ -553,7 +555,7 @@ class DatadogSimulator:
         self._address = (host, port)
         self._lock = threading.Lock()
         self._log: list[dict[str, Any]] = []
-        self._faults: dict[str, deque[tuple[str, float]]] = {}
+        self._faults: dict[str, deque[tuple[str, float, dict[str, str]]]] = {}
         self._replays: dict[str, deque[Any]] = {}
         self._limits: dict[str, tuple[int, int]] = {}
         self._counters: dict[tuple[str, tuple[str | None, str | None]], tuple[int, int]] = {}
@@ -641,20 +643,29 @@ class DatadogSimulator:
         with self._lock:
             self._limits[ROUTES[path].name] = (limit, period)
 
-    def inject(
-        self, path: str, kind: str, count: int = 1, seconds: float = 0, *, after: int = 0
+    def inject(  # noqa: PLR0913 -- the fault, its size, its timing, its headers
+        self,
+        path: str,
+        kind: str,
+        count: int = 1,
+        seconds: float = 0,
+        *,
+        after: int = 0,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Make ``count`` requests to ``path`` fail in the way ``kind`` names.
 
         Faults queue up per path: these hit the requests that follow the ones already
-        queued, once ``after`` more requests have been answered normally.
+        queued, once ``after`` more requests have been answered normally. ``headers`` are
+        set on the answer last, over the rate-limit ones (kind ``headers``: a normal answer
+        with them, such as a hostile server's X-RateLimit-Reset).
         """
         if kind not in FAULT_KINDS:
             msg = f"unknown fault {kind!r}; expected one of {FAULT_KINDS}"
             raise ValueError(msg)
         with self._lock:
             self._faults.setdefault(path, deque()).extend(
-                [("", 0.0)] * after + [(kind, seconds)] * count
+                [("", 0.0, {})] * after + [(kind, seconds, headers or {})] * count
             )
 
     def replay(self, path: str, body: object, count: int = 1) -> None:
@@ -715,7 +726,7 @@ class DatadogSimulator:
         keys = (handler.headers.get("DD-API-KEY"), handler.headers.get("DD-APPLICATION-KEY"))
         with self._lock:
             queue = self._faults.get(split.path)
-            kind, seconds = queue.popleft() if queue else ("", 0.0)
+            kind, seconds, extra_headers = queue.popleft() if queue else ("", 0.0, {})
             replays = self._replays.get(split.path)
             recorded = Reply.json(replays.popleft()) if replays and not kind else None
         if kind == "reset":
@@ -738,6 +749,7 @@ class DatadogSimulator:
         except Exception as error:  # noqa: BLE001 -- a simulator bug: tell the client, not hang
             traceback.print_exc()
             reply = Reply.error(500, f"simulator error: {error!r}")
+        reply.headers = reply.headers | extra_headers
         # Logged before sending, so a client that got its answer always finds its request logged.
         self._record(handler.command, split.path, params, reply.status)
         self._send(handler, reply, truncate=kind == "truncated")

@@ -23,15 +23,16 @@ from singer_sdk.streams import RESTStream
 
 from tap_datadog_costs.errors import (
     NETWORK_FAILURES,
+    AnnouncedWaitError,
     DatadogAPIError,
     DatadogGaveUpError,
-    RateLimitedError,
     advice_for,
     datadog_error_words,
     network_failure,
+    too_long_a_wait,
 )
 from tap_datadog_costs.periods import isoformat, parse_instant
-from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN
+from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN, retry_after
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -212,10 +213,18 @@ class DatadogStream(RESTStream[t.Any]):
         status = response.status_code
         endpoint = urlparse(response.url).path
         reset = self.datadog_tap.rate_limit_pacer.observe(endpoint, response)
-        if status == HTTPStatus.TOO_MANY_REQUESTS:
-            raise RateLimitedError(self.response_error_message(response), response, reset)
-        if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            raise RetriableAPIError(self.response_error_message(response), response)
+        retriable = (
+            status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR
+        )
+        if retriable:
+            message = self.response_error_message(response)
+            announced = self.announced_wait(response, reset)
+            if announced is None:
+                raise RetriableAPIError(message, response)
+            seconds, source = announced
+            if seconds > self.max_wait:
+                raise too_long_a_wait(message, seconds, source, self.max_wait)
+            raise AnnouncedWaitError(message, response, seconds, source)
         if status >= HTTPStatus.MULTIPLE_CHOICES:  # 3xx (not followed) and 4xx
             raise DatadogAPIError(self.response_error_message(response))
         try:
@@ -250,6 +259,24 @@ class DatadogStream(RESTStream[t.Any]):
         """Why one item of the answer cannot become records (default: any object can)."""
         return None
 
+    @staticmethod
+    def announced_wait(
+        response: requests.Response, reset: float | None
+    ) -> tuple[float, str] | None:
+        """How long a refused request says to wait, and which header says it.
+
+        A 429's X-RateLimit-Reset (Datadog's own), else a Retry-After (429 or 5xx).
+        """
+        if response.status_code == HTTPStatus.TOO_MANY_REQUESTS and reset is not None:
+            return reset, "X-RateLimit-Reset"
+        seconds = retry_after(response.headers)
+        return None if seconds is None else (seconds, "Retry-After")
+
+    @property
+    def max_wait(self) -> float:
+        """The longest single wait (max_wait_seconds): pacing, an announced wait, back-off."""
+        return float(self.config["max_wait_seconds"])
+
     @override
     def response_error_message(self, response: requests.Response) -> str:
         """Endpoint, status, Datadog's words and, for a refusal, what to do: one line.
@@ -274,27 +301,25 @@ class DatadogStream(RESTStream[t.Any]):
 
     @override
     def backoff_wait_generator(self) -> t.Generator[float, None, None]:
-        """After a 429, what its X-RateLimit-Reset says; else exponential, jittered, capped."""
+        """The wait an answer announced (plus a margin); else exponential, jittered, capped."""
         attempt = 0
         exception = yield  # type: ignore[misc]
         while True:
             attempt += 1
-            retry_after = getattr(exception, "retry_after", None)
-            if retry_after is not None:
-                wait = retry_after + RATE_LIMIT_MARGIN
+            if isinstance(exception, AnnouncedWaitError):
+                wait = exception.retry_after + RATE_LIMIT_MARGIN
             else:
                 wait = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (attempt - 1))
                 wait *= 1 + random.random() / 4  # noqa: S311 - jitter, not cryptography
-            exception = yield wait
+            exception = yield min(wait, self.max_wait)
 
     @override
     def backoff_handler(self, details: t.Any) -> None:
         """One line per wait: what failed, how long we wait and why, which attempt."""
         exc = details["exception"]
-        retry_after = getattr(exc, "retry_after", None)
         why = (
-            f" = X-RateLimit-Reset {retry_after:g} s + {RATE_LIMIT_MARGIN:g} s"
-            if retry_after is not None
+            f" = {exc.source} {exc.retry_after:g} s + {RATE_LIMIT_MARGIN:g} s"
+            if isinstance(exc, AnnouncedWaitError)
             else ""
         )
         self.logger.warning(

@@ -35,14 +35,24 @@ class DatadogGaveUpError(DatadogAPIError):
     """Retries ran out: the last failure, and how many attempts were made."""
 
 
-class RateLimitedError(RetriableAPIError):
-    """A 429: retried after the reset the answer announces, not after a guess."""
+class AnnouncedWaitError(RetriableAPIError):
+    """A 429 or 5xx that says how long to wait: retried after that, not after a guess."""
 
     def __init__(
-        self, message: str, response: requests.Response, retry_after: float | None
+        self, message: str, response: requests.Response, retry_after: float, source: str
     ) -> None:
         super().__init__(message, response)
         self.retry_after = retry_after
+        #: The header that said it: X-RateLimit-Reset or Retry-After.
+        self.source = source
+
+
+def too_long_a_wait(what: str, seconds: float, source: str, max_wait: float) -> DatadogAPIError:
+    """A wait Datadog announced that is longer than max_wait_seconds allows, as one line."""
+    return DatadogAPIError(
+        f"{what}; Datadog asks to wait {seconds:,.0f} s ({source}), more than max_wait_seconds "
+        f"({max_wait:g} s): run again later, or raise max_wait_seconds"
+    )
 
 
 def network_failure(exc: Exception, endpoint: str, timeout: float) -> RetriableAPIError:

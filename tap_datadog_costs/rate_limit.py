@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import math
 import threading
 import time
 import typing as t
 from http import HTTPStatus
+
+from tap_datadog_costs.errors import too_long_a_wait
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -20,11 +24,35 @@ RATE_LIMIT_MARGIN = 0.25
 
 
 def header_number(headers: Mapping[str, str], name: str) -> float | None:
-    """A numeric header, or None when it is missing or garbled."""
-    try:
-        return float(headers[name])
-    except (KeyError, ValueError):
+    """A header's number of seconds or requests, or None when missing or not a sane one.
+
+    Negative, infinite or NaN values (seen from proxies and broken servers) are ignored,
+    with a debug line: pacing then falls back to what the other headers or back-off say.
+    """
+    value = headers.get(name)
+    if value is None:
         return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        LOGGER.debug("Ignoring the %s header: %r is not a number of 0 or more", name, value[:40])
+        return None
+    return number
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Retry-After in seconds: a number, or an HTTP date (RFC 9110); None when absent or bad."""
+    value = headers.get("Retry-After")
+    if value is None or value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        return header_number(headers, "Retry-After")
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        LOGGER.debug("Ignoring the Retry-After header: %r is neither seconds nor a date", value)
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def seconds_until_reset(headers: Mapping[str, str]) -> float | None:
@@ -46,7 +74,9 @@ class RateLimitPacer:
     request we know will get 429.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_wait: float) -> None:
+        #: The longest wait for a spent budget (max_wait_seconds); a longer one fails the stream.
+        self.max_wait = max_wait
         self._lock = threading.Lock()
         self._name_of_path: dict[str, str] = {}
         self._budget: dict[str, tuple[int, float]] = {}  # name -> (remaining, reset_at)
@@ -78,5 +108,8 @@ class RateLimitPacer:
             self._budget[name] = (max(remaining - 1, 0), reset_at)
             if remaining > 0:
                 return
+        if delay > self.max_wait:
+            what = f"GET {path}: the rate limit '{name}' is spent"
+            raise too_long_a_wait(what, delay, "X-RateLimit-Reset", self.max_wait)
         LOGGER.info("Rate limit '%s' spent: waiting %.2f s for it to reset", name, delay)
         time.sleep(delay)

@@ -101,6 +101,12 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         description="Retries of one request after 429, 5xx, timeouts or broken answers.",
     ),
     th.Property(
+        "max_wait_seconds", th.IntegerType(minimum=1, maximum=86_400), default=300,
+        title="Max wait",
+        description="Longest single wait, in seconds, for a rate limit, a Retry-After or a "
+        "back-off; Datadog asking for longer stops the stream in one line.",
+    ),
+    th.Property(
         "request_timeout", th.IntegerType(minimum=1, maximum=3600), default=120,
         title="Request timeout", description="Seconds to wait for one answer.",
     ),

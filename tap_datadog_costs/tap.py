@@ -107,7 +107,7 @@ class TapDatadogCosts(Tap):
 
     @functools.cached_property
     def rate_limit_pacer(self) -> RateLimitPacer:
-        return RateLimitPacer()
+        return RateLimitPacer(max_wait=self.config["max_wait_seconds"])
 
     @override
     def discover_streams(self) -> list[Stream]:

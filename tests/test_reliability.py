@@ -109,7 +109,7 @@ def answer(status: int = 200, **rate_limit: t.Any) -> requests.Response:
 
 
 def test_pacer_shares_one_budget_between_paths_with_the_same_rate_limit_name() -> None:
-    pacer = RateLimitPacer()
+    pacer = RateLimitPacer(max_wait=300)
     pacer.observe("/a", answer(Name="shared", Remaining=5, Reset=0.5))
     pacer.observe("/b", answer(Name="shared", Remaining=0, Reset=0.5))
     pacer.observe("/c", answer(Name="other", Remaining=3, Reset=0.5))
@@ -122,7 +122,7 @@ def test_pacer_shares_one_budget_between_paths_with_the_same_rate_limit_name() -
 
 
 def test_pacer_counts_requests_whose_answer_never_came() -> None:
-    pacer = RateLimitPacer()
+    pacer = RateLimitPacer(max_wait=300)
     pacer.observe("/a", answer(Name="a", Remaining=1, Reset=0.4))
     with tap_log() as log:
         pacer.wait_before("/a")  # the last unit of the budget: no wait
@@ -132,7 +132,7 @@ def test_pacer_counts_requests_whose_answer_never_came() -> None:
 
 
 def test_pacer_falls_back_to_the_period_when_reset_is_missing() -> None:
-    pacer = RateLimitPacer()
+    pacer = RateLimitPacer(max_wait=300)
     half_past = dt.datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=dt.UTC)  # even second
     with time_machine.travel(half_past, tick=False):
         assert pacer.observe("/a", answer(Name="a", Remaining=0, Period=2)) == 1.5
