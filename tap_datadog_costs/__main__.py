@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tap_datadog_costs.tap import TapDatadogCosts
+from tap_datadog_costs.cli import main
 
-TapDatadogCosts.cli()
+main()

@@ -31,6 +31,14 @@ class DatadogAPIError(FatalAPIError):
     """A Datadog answer that retrying will not fix; the message says what to do."""
 
 
+class Interrupted(Exception):  # noqa: N818 - what happened, not an error of ours
+    """SIGTERM or SIGINT arrived: the run stops before its next record."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
 class DatadogGaveUpError(DatadogAPIError):
     """Retries ran out: the last failure, and how many attempts were made."""
 

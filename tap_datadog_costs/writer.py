@@ -9,6 +9,8 @@ import typing as t
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.messages import SingerMessageType
 
+from tap_datadog_costs.errors import Interrupted
+
 if sys.version_info >= (3, 12):
     from typing import override
 else:
@@ -26,9 +28,19 @@ class BufferedRecordWriter(MsgSpecWriter):
 
     _raw: t.Any = None
     _out: t.Any = None
+    #: The signal that asked the run to stop (``request_stop``), checked before every RECORD.
+    stop_signal: int | None = None
+
+    def request_stop(self, signum: int) -> None:
+        """Stop before the next record: every STATE already written stays the last word."""
+        self.stop_signal = signum
 
     @override
     def write_message(self, message: t.Any) -> None:
+        if self.stop_signal is not None and message.type == SingerMessageType.RECORD:
+            if self._out is not None:
+                self._out.flush()  # whole records only: each was written in one piece
+            raise Interrupted(self.stop_signal)
         raw = sys.stdout.buffer
         if raw is not self._raw:  # first message, or stdout was replaced
             self._raw = raw

@@ -169,16 +169,16 @@ def cli_command(*args: str) -> list[str]:
 
 
 def run_cli(
-    *args: str, config: dict[str, t.Any] | None = None, tmp_path: Path, **popen: t.Any
+    *args: str, config: dict[str, t.Any] | None = None, tmp_path: Path, **environ: str
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the tap CLI in a child process (real exit codes, real stderr)."""
+    """Run the tap CLI in a child process (real exit codes, real stderr), ``environ`` set."""
     command = cli_command(*args)
     if config is not None:
         config_file = tmp_path / "config.json"
         config_file.write_text(json.dumps(config))
         command += ["--config", str(config_file)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(command, capture_output=True, check=False, env=env, timeout=300, **popen)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **environ}
+    return subprocess.run(command, capture_output=True, check=False, env=env, timeout=300)
 
 
 def start_cli(

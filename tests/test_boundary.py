@@ -1,0 +1,136 @@
+"""One error boundary: every failure ends in one ERROR line and a non-zero status.
+
+Also signals (stop before the next record, never exit 0) and a reader that closes stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import typing as t
+
+import pytest
+
+from tests.harness import (
+    HOURLY,
+    PRIMARY_KEYS,
+    ROOT,
+    SUMMARY,
+    cli_command,
+    merge_on_keys,
+    recent_config,
+    records_of,
+    run_cli,
+    sync,
+)
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+    from simulator import DatadogSimulator
+
+
+def error_lines(stderr: bytes) -> list[str]:
+    return [line for line in stderr.decode().splitlines() if "| ERROR " in line]
+
+
+@pytest.mark.parametrize(
+    ("fault", "count", "path", "words"),
+    [
+        ("403", 1, SUMMARY, f"Datadog answered 403 to GET {SUMMARY}: Forbidden"),
+        ("500", 2, HOURLY, f"Datadog answered 500 to GET {HOURLY}: Internal Server Error; gave up"),
+        ("redirect", 1, HOURLY, f"Datadog answered 302 to GET {HOURLY}:"),
+    ],
+)
+def test_a_fatal_error_is_one_error_line_and_status_1_with_no_traceback(  # noqa: PLR0913, PLR0917
+    api: DatadogSimulator, tmp_path: Path, fault: str, count: int, path: str, words: str
+) -> None:
+    api.inject(path, fault, count=count)
+    result = run_cli(config=recent_config(api, max_retries=1), tmp_path=tmp_path)
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert words in line
+    assert b"Traceback" not in result.stderr
+
+
+def test_the_traceback_is_there_at_debug_level(api: DatadogSimulator, tmp_path: Path) -> None:
+    api.inject(HOURLY, "500", count=2)
+    result = run_cli(
+        config=recent_config(api, max_retries=1),
+        tmp_path=tmp_path,
+        LOGLEVEL="DEBUG",
+    )
+    assert result.returncode == 1
+    assert len(error_lines(result.stderr)) == 1
+    assert b"Traceback (most recent call last)" in result.stderr
+
+
+def test_a_bad_setting_is_one_error_line(tmp_path: Path) -> None:
+    result = run_cli(
+        config={"api_key": "k", "app_key": "k", "start_date": "2026-11"}, tmp_path=tmp_path
+    )
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert "start_date: '2026-11' is not an ISO date or date-time" in line
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_before_the_next_record_fails_and_leaves_a_safe_state(
+    live: DatadogSimulator, tmp_path: Path, signum: int
+) -> None:
+    config = recent_config(live, days=10, lookback_hours=0)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    with subprocess.Popen(
+        cli_command("--config", str(config_file)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if len(lines) == 1500:  # mid hourly usage, past its first STATE
+                process.send_signal(signum)
+                break
+        lines += process.stdout.readlines()  # what it writes until it stops
+        stderr = process.stderr.read()
+        status = process.wait(timeout=60)
+    assert status == 128 + signum
+    (line,) = error_lines(stderr)
+    assert f"Stopped by {signal.Signals(signum).name} before the sync finished" in line
+    messages = [json.loads(line) for line in lines]  # every line whole
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    assert states
+    clean = sync(config)
+    assert sum(m["type"] == "RECORD" for m in messages) < len(clean.messages)
+    resumed = sync(config, states[-1])
+    for stream in PRIMARY_KEYS:
+        merged = merge_on_keys(stream, records_of(messages, stream), resumed.records(stream))
+        assert merged == merge_on_keys(stream, clean.records(stream)), stream
+
+
+def test_a_reader_that_closes_stdout_ends_the_run_quietly_and_non_zero(
+    live: DatadogSimulator, tmp_path: Path
+) -> None:
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(recent_config(live, days=10)))
+    with subprocess.Popen(
+        cli_command("--config", str(config_file)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        process.stdout.readline()
+        process.stdout.close()  # the target goes away
+        stderr = process.stderr.read()
+        status = process.wait(timeout=60)
+    assert status == 1
+    assert b"Traceback" not in stderr
+    assert b"Exception ignored" not in stderr
+    assert error_lines(stderr) == []  # quietly: the target's own error says why it stopped
