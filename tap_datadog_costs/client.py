@@ -84,13 +84,53 @@ def flag(value: bool) -> str:  # noqa: FBT001
     return "true" if value else "false"
 
 
+def next_record_id(body: dict[str, t.Any]) -> t.Any:  # noqa: ANN401
+    """``meta.pagination.next_record_id``; None when ``meta`` or ``pagination`` is absent."""
+    meta = body.get("meta")
+    pagination = meta.get("pagination") if isinstance(meta, dict) else None
+    return pagination.get("next_record_id") if isinstance(pagination, dict) else None
+
+
+def paging_problem(body: dict[str, t.Any]) -> str | None:
+    """Why an answer's paging cannot be followed, or None: each level absent, or the shape."""
+    meta = body.get("meta")
+    if meta is None:
+        return None
+    if not isinstance(meta, dict):
+        return f"with a meta that is not an object: {str(meta)[:40]!r}"
+    pagination = meta.get("pagination")
+    if pagination is not None and not isinstance(pagination, dict):
+        return f"with a meta.pagination that is not an object: {str(pagination)[:40]!r}"
+    cursor = next_record_id(body)
+    if cursor is not None and not isinstance(cursor, str):
+        return f"with a meta.pagination.next_record_id that is not text: {str(cursor)[:40]!r}"
+    return None
+
+
 class NextRecordIdPaginator(BaseAPIPaginator[str | None]):
-    """Follows ``meta.pagination.next_record_id``; a missing meta is the last page."""
+    """Follows ``meta.pagination.next_record_id``; a missing meta is the last page.
+
+    A cursor seen before in the same window means the pages loop (A, B, A, ...): the window
+    fails with one line instead of reading for ever. (The SDK catches only A, A.)
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(None)
+        self.endpoint = endpoint
+        self.seen: set[str] = set()
 
     @override
     def get_next(self, response: requests.Response) -> str | None:
-        meta = decode(response).get("meta") or {}
-        return (meta.get("pagination") or {}).get("next_record_id")
+        cursor = next_record_id(decode(response))  # text or None: see paging_problem
+        if cursor in self.seen:
+            msg = (
+                f"GET {self.endpoint}: Datadog sent the page cursor {str(cursor)[:40]!r} twice "
+                f"in one window, after {len(self.seen)} pages: the pages loop; run again later"
+            )
+            raise DatadogAPIError(msg)
+        if cursor:
+            self.seen.add(cursor)
+        return t.cast("str | None", cursor)
 
 
 class DatadogStream(RESTStream[t.Any]):

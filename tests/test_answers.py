@@ -10,7 +10,7 @@ import typing as t
 
 import pytest
 
-from tap_datadog_costs.errors import DatadogGaveUpError
+from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
 from tests.harness import (
     HISTORICAL,
     HOURLY,
@@ -177,4 +177,57 @@ def test_a_cost_item_without_its_month_or_org_fails_the_stream_after_retries(
     assert str(raised.value) == (
         f"Datadog answered 200 to GET {HISTORICAL} with an item that {words}; "
         "gave up after 2 attempts (max_retries: 1)"
+    )
+
+
+def usage_page(sim: DatadogSimulator, cursor: str | None, hours_ago: int = 2) -> dict[str, t.Any]:
+    """One page of one real-looking usage item in the current window, pointing at ``cursor``."""
+    item = future_item(sim)
+    stamp = sim.now - dt.timedelta(hours=hours_ago)
+    item["attributes"]["timestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return {"data": [item], "meta": {"pagination": {"next_record_id": cursor}}}
+
+
+def test_page_cursors_that_loop_fail_the_window_in_one_line(api: DatadogSimulator) -> None:
+    for cursor in ("A", "B", "A"):  # A, B, A, B, ... for ever
+        api.replay(HOURLY, usage_page(api, cursor))
+    with pytest.raises(DatadogAPIError) as raised:
+        sync(recent_config(api, days=1))
+    assert str(raised.value) == (
+        f"GET {HOURLY}: Datadog sent the page cursor 'A' twice in one window, after 2 pages: "
+        "the pages loop; run again later"
+    )
+    assert len(requests_to(api.requests, HOURLY)) == 3
+
+
+def test_a_page_sent_twice_writes_its_rows_once(api: DatadogSimulator) -> None:
+    api.replay(HOURLY, usage_page(api, "A"))
+    api.replay(HOURLY, usage_page(api, None))  # the same row again, last page
+    with tap_log() as log:
+        result = sync(recent_config(api, days=1))
+    assert len(result.records("hourly_usage")) == 1
+    expected = "hourly_usage: Datadog sent 1 row(s) twice in one window (a page repeated): "
+    expected += "each is written once"
+    assert [line for line in log if "twice in one window" in line] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("meta", "words"),
+    [
+        ("next", "with a meta that is not an object: 'next'"),
+        ({"pagination": "next"}, "with a meta.pagination that is not an object: 'next'"),
+        (
+            {"pagination": {"next_record_id": 7}},
+            "with a meta.pagination.next_record_id that is not text: '7'",
+        ),
+    ],
+)
+def test_paging_that_is_not_the_documented_shape_is_a_shape_error(
+    api: DatadogSimulator, meta: t.Any, words: str
+) -> None:
+    api.replay(HOURLY, {"data": [], "meta": meta}, count=2)
+    with pytest.raises(DatadogGaveUpError) as raised:
+        sync(recent_config(api, days=1, max_retries=1))
+    assert str(raised.value) == (
+        f"Datadog answered 200 to GET {HOURLY} {words}; gave up after 2 attempts (max_retries: 1)"
     )

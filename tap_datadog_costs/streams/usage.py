@@ -7,7 +7,13 @@ import typing as t
 from datetime import timedelta
 from operator import itemgetter
 
-from tap_datadog_costs.client import DatadogStream, NextRecordIdPaginator, flag, org_identity
+from tap_datadog_costs.client import (
+    DatadogStream,
+    NextRecordIdPaginator,
+    flag,
+    org_identity,
+    paging_problem,
+)
 from tap_datadog_costs.periods import floor_hour, hour_param, hour_windows, isoformat, parse_instant
 from tap_datadog_costs.schemas import load_schema
 
@@ -35,6 +41,8 @@ class HourlyUsageStream(DatadogStream):
     name = "hourly_usage"
     path = "/api/v2/usage/hourly_usage"
     primary_keys = ("timestamp", "public_id", "product_family", "usage_type")
+    #: A row's primary key as a tuple (one C call per row).
+    row_key = itemgetter(*primary_keys)
     replication_key = "timestamp"
     schema = load_schema("hourly_usage")
     is_sorted = True
@@ -48,7 +56,7 @@ class HourlyUsageStream(DatadogStream):
 
     @override
     def get_new_paginator(self) -> NextRecordIdPaginator:
-        return NextRecordIdPaginator(None)
+        return NextRecordIdPaginator(self.path)
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
@@ -80,13 +88,29 @@ class HourlyUsageStream(DatadogStream):
         ):
             window = {"window_start": window_start, "window_end": window_end}
             records = self.within(
-                list(self.request_records(window)),
+                self.once_each(list(self.request_records(window))),
                 "timestamp",
                 isoformat(window_start),
                 isoformat(window_end),
             )
             records.sort(key=itemgetter("timestamp"))
             yield from records
+
+    def once_each(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        """The window's records with a key seen twice (a page repeated) kept once, warned."""
+        unique = dict(zip(map(self.row_key, records), records, strict=True))
+        if len(unique) == len(records):
+            return records
+        self.logger.warning(
+            "hourly_usage: Datadog sent %d row(s) twice in one window (a page repeated): "
+            "each is written once",
+            len(records) - len(unique),
+        )
+        return list(unique.values())
+
+    @override
+    def shape_problem(self, body: dict[str, t.Any]) -> str | None:
+        return super().shape_problem(body) or paging_problem(body)
 
     @override
     def item_problem(self, item: dict[str, t.Any]) -> str | None:
