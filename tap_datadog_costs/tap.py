@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
+import json
 import sys
 import typing as t
 
@@ -21,6 +23,7 @@ from tap_datadog_costs.periods import (
     utc_now,
 )
 from tap_datadog_costs.rate_limit import RateLimitPacer
+from tap_datadog_costs.state import bookmarks_from
 from tap_datadog_costs.streams import STREAM_TYPES
 from tap_datadog_costs.streams.costs import EstimatedCostsStream
 from tap_datadog_costs.streams.organizations import OrganizationsStream
@@ -109,6 +112,25 @@ class TapDatadogCosts(Tap):
     @functools.cached_property
     def rate_limit_pacer(self) -> RateLimitPacer:
         return RateLimitPacer(max_wait=self.config["max_wait_seconds"])
+
+    @classmethod
+    @override
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: t.Any = None,
+        state: t.IO[str] | None = None,
+        catalog: t.IO[str] | None = None,
+    ) -> None:
+        """The SDK's sync command, with ``--state`` read and checked first (state.py)."""
+        if state is not None:
+            document = bookmarks_from(state.read(), state.name)
+            state = io.StringIO(json.dumps(document))
+        super().invoke(
+            about=about, about_format=about_format, config=config, state=state, catalog=catalog
+        )
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

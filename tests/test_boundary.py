@@ -134,3 +134,49 @@ def test_a_reader_that_closes_stdout_ends_the_run_quietly_and_non_zero(
     assert b"Traceback" not in stderr
     assert b"Exception ignored" not in stderr
     assert error_lines(stderr) == []  # quietly: the target's own error says why it stopped
+
+
+BAD_STATE_FILES = {
+    "empty": ("", "is empty"),
+    "not json": ('{"bookmarks": ', "is not JSON (line 1, column 15: Expecting value)"),
+    "an int": ("42", "holds a JSON int that is not a state"),
+    "a list": ('[{"bookmarks": {}}]', "holds a JSON list that is not a state"),
+    "bookmarks not an object": ('{"bookmarks": []}', "holds a JSON object that is not a state"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_STATE_FILES)
+def test_a_state_file_that_is_no_state_is_one_line_naming_the_file(
+    live: DatadogSimulator, tmp_path: Path, case: str
+) -> None:
+    text, words = BAD_STATE_FILES[case]
+    state_file = tmp_path / "state.json"
+    state_file.write_text(text)
+    result = run_cli("--state", str(state_file), config=recent_config(live), tmp_path=tmp_path)
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert f"The state file {state_file} {words}: pass a JSON object such as" in line
+    assert b"Traceback" not in result.stderr
+    assert b'"type":"RECORD"' not in result.stdout
+
+
+@pytest.mark.parametrize("form", ["bookmarks", "STATE message", "a run's output"])
+def test_a_state_file_may_be_bookmarks_or_a_state_message_or_a_whole_run_output(
+    live: DatadogSimulator, tmp_path: Path, form: str
+) -> None:
+    config = recent_config(live, days=3)
+    first = run_cli(config=config, tmp_path=tmp_path)
+    lines = first.stdout.decode().splitlines()
+    last_state = next(line for line in reversed(lines) if '"type":"STATE"' in line)
+    text = {
+        "bookmarks": json.dumps(json.loads(last_state)["value"]),
+        "STATE message": last_state,
+        "a run's output": first.stdout.decode(),
+    }[form]
+    state_file = tmp_path / "state.json"
+    state_file.write_text(text)
+    second = run_cli("--state", str(state_file), config=config, tmp_path=tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    starts = [line for line in second.stderr.decode().splitlines() if "with bookmark value" in line]
+    hourly = next(line for line in starts if "'hourly_usage'" in line)
+    assert not hourly.endswith("bookmark value: None")  # resumed, not re-extracted
