@@ -75,6 +75,7 @@ DEFAULT_RATE_LIMIT = (1000, 10)
 MAX_PAGE_SIZE = 500
 FAULT_KINDS = (
     "500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect", "headers",
+    "echo",
 )  # fmt: skip
 FAULT_MESSAGES = {
     "403": "Forbidden",  # what Datadog answers a key lacking the endpoint's permission
@@ -739,6 +740,12 @@ class DatadogSimulator:
             return
         if kind == "slow":
             time.sleep(seconds)
+        if kind == "echo":  # a careless server repeating the credentials in its error text
+            kind, extra_headers = "", {}
+            self._record(handler.command, split.path, params, 403)
+            message = f"Forbidden: API key {keys[0]} with application key {keys[1]} is not valid"
+            self._send(handler, Reply.json({"errors": [message]}, 403))
+            return
         fault = (
             self._fault_reply(kind, seconds)
             if kind in FAULT_MESSAGES or kind in {"nonjson", "redirect"}

@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from tap_datadog_costs import redaction
 from tap_datadog_costs.errors import Interrupted
 from tap_datadog_costs.tap import TapDatadogCosts
 
@@ -47,6 +48,7 @@ def main() -> None:
     command = TapDatadogCosts.cli  # sets up the SDK's console logging
     for handler in logging.getLogger().handlers:  # stream loggers' records reach these
         handler.addFilter(_QuietEchoes())
+    redaction.install()
     try:
         status = command.main(prog_name="tap-datadog-costs", standalone_mode=False)
     except Interrupted as stop:

@@ -12,7 +12,7 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_datadog_costs import settings
+from tap_datadog_costs import redaction, settings
 from tap_datadog_costs.auth import DatadogAuthenticator
 from tap_datadog_costs.errors import NON_PARENT_MARKER, DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.periods import (
@@ -54,7 +54,11 @@ class TapDatadogCosts(Tap):
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Schema checks (the SDK's, keys masked), then what a schema cannot say."""
+        """Schema checks (the SDK's, keys masked), then what a schema cannot say.
+
+        The first moment the config is read: its secrets are remembered for redaction.
+        """
+        redaction.remember(self.config)
         errors = [
             settings.redact(error, self.config)
             for error in super()._validate_config(raise_errors=False)

@@ -12,6 +12,7 @@ import typing as t
 
 import pytest
 
+from simulator import PARENT_KEYS
 from tests.harness import (
     HOURLY,
     PRIMARY_KEYS,
@@ -180,3 +181,21 @@ def test_a_state_file_may_be_bookmarks_or_a_state_message_or_a_whole_run_output(
     starts = [line for line in second.stderr.decode().splitlines() if "with bookmark value" in line]
     hourly = next(line for line in starts if "'hourly_usage'" in line)
     assert not hourly.endswith("bookmark value: None")  # resumed, not re-extracted
+
+
+@pytest.mark.parametrize("mode", [(), ("--test",)])
+def test_a_server_that_echoes_the_keys_never_gets_them_printed(
+    api: DatadogSimulator, tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    api.inject(SUMMARY, "echo")
+    keys = (f"{PARENT_KEYS[0]}\n", PARENT_KEYS[1])  # a trailing newline, as from a file
+    config = recent_config(api, keys=keys)
+    result = run_cli(*mode, config=config, tmp_path=tmp_path, LOGLEVEL="DEBUG")
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    for secret in PARENT_KEYS:
+        assert secret.encode() not in output
+    (line,) = error_lines(result.stderr)
+    assert "Forbidden: API key *** with application key *** is not valid" in line
+    if not mode:
+        assert b"Traceback" in result.stderr  # at DEBUG, and redacted too
