@@ -9,15 +9,18 @@ from __future__ import annotations
 import base64
 import calendar
 import contextlib
+import functools
 import hashlib
 import json
 import math
 import socket
+import ssl
 import struct
 import sys
 import threading
 import time
 import traceback
+import zlib
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -75,7 +78,7 @@ DEFAULT_RATE_LIMIT = (1000, 10)
 MAX_PAGE_SIZE = 500
 FAULT_KINDS = (
     "500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect", "headers",
-    "echo",
+    "echo", "trickle", "endless", "gzipbomb",
 )  # fmt: skip
 FAULT_MESSAGES = {
     "403": "Forbidden",  # what Datadog answers a key lacking the endpoint's permission
@@ -83,7 +86,22 @@ FAULT_MESSAGES = {
     "503": "Service Unavailable",
     "429": "Rate limit exceeded",
 }
+#: Faults answered by writing to the socket ourselves (see DatadogSimulator._send_hostile).
+STREAMED_FAULTS = ("trickle", "endless", "gzipbomb")
+#: How long a hostile answer goes on at most, if its client never gives up.
+HOSTILE_SECONDS = 60
+CHUNK_SIZE = 1 << 16
 JSON = "application/json"
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    """256 MB of spaces, gzipped (made once, in about a second)."""
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b" " * (1 << 20)
+    return b"".join(squeeze.compress(block) for _ in range(256)) + squeeze.flush()
+
+
 JSON_API = "application/vnd.api+json"
 DAY = timedelta(days=1)
 
@@ -545,6 +563,7 @@ class DatadogSimulator:
         publish_day: int = 3,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         self._account = Account(
             now or datetime.now(UTC),
@@ -554,6 +573,8 @@ class DatadogSimulator:
             publish_day=publish_day,
         )
         self._address = (host, port)
+        #: (certificate file, key file): serve https with them.
+        self._tls = tls
         self._lock = threading.Lock()
         self._log: list[dict[str, Any]] = []
         self._faults: dict[str, deque[tuple[str, float, dict[str, str]]]] = {}
@@ -568,6 +589,10 @@ class DatadogSimulator:
         """Bind and serve in a daemon thread."""
         self._server = _Server(self._address, _Handler)
         self._server.simulator = self
+        if self._tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self._tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -601,7 +626,7 @@ class DatadogSimulator:
             msg = "simulator not started"
             raise RuntimeError(msg)
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     # ---- state ----
     @property
@@ -740,6 +765,11 @@ class DatadogSimulator:
             return
         if kind == "slow":
             time.sleep(seconds)
+        if kind in STREAMED_FAULTS:
+            self._record(handler.command, split.path, params, 200)
+            reply = self._respond(route, keys, params, None)
+            self._send_hostile(handler, kind, reply, seconds)
+            return
         if kind == "echo":  # a careless server repeating the credentials in its error text
             kind, extra_headers = "", {}
             self._record(handler.command, split.path, params, 403)
@@ -828,6 +858,40 @@ class DatadogSimulator:
             "X-RateLimit-Name": name,
         }
         return headers, count > limit
+
+    @staticmethod
+    def _send_hostile(
+        handler: BaseHTTPRequestHandler, kind: str, reply: Reply, seconds: float
+    ) -> None:
+        """Answers no client should wait for or hold in memory whole; each stops by itself.
+
+        trickle: the whole answer, status line first, one byte every ``seconds``; endless: a
+        chunked body that does not end; gzipbomb: 256 MB of spaces in a 250 kB gzip body.
+        """
+        handler.close_connection = True
+        deadline = time.monotonic() + HOSTILE_SECONDS
+        head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n"
+        try:
+            if kind == "trickle":
+                data = (f"{head}Content-Length: {len(reply.body)}\r\n\r\n").encode() + reply.body
+                for byte in data:
+                    if time.monotonic() > deadline:
+                        break
+                    handler.wfile.write(bytes([byte]))
+                    time.sleep(seconds)
+            elif kind == "endless":
+                handler.wfile.write(f"{head}Transfer-Encoding: chunked\r\n\r\n".encode())
+                chunk = b"%x\r\n%s\r\n" % (CHUNK_SIZE, b" " * CHUNK_SIZE)
+                while time.monotonic() < deadline:
+                    handler.wfile.write(chunk)
+            else:
+                body = gzip_bomb()
+                handler.wfile.write(
+                    f"{head}Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass  # the client gave up: what it should do
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, reply: Reply, *, truncate: bool = False) -> None:

@@ -16,6 +16,7 @@ from http import HTTPStatus
 from urllib.parse import urlparse
 
 import backoff
+import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
@@ -27,12 +28,14 @@ from tap_datadog_costs.errors import (
     DatadogAPIError,
     DatadogGaveUpError,
     advice_for,
+    certificate_failure,
     datadog_error_words,
     network_failure,
     too_long_a_wait,
 )
 from tap_datadog_costs.periods import isoformat, parse_instant
 from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN, retry_after
+from tap_datadog_costs.transport import send_within
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -42,7 +45,6 @@ else:
 if t.TYPE_CHECKING:
     import datetime as dt
 
-    import requests
     from singer_sdk.helpers.types import Context, RequestFunc
 
     from tap_datadog_costs.auth import DatadogAuthenticator
@@ -195,6 +197,25 @@ class DatadogStream(RESTStream[t.Any]):
 
     # Requests: pace, retry, explain. Every message names the endpoint, never headers.
 
+    def send(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """One attempt: the key headers, a wall-clock deadline, a capped answer, then sorted.
+
+        Replaces the SDK's ``_request`` (see request_decorator): that one reads the answer
+        with only a gap-between-bytes timeout and no size limit.
+        """
+        del context  # one request is one request, whatever the window
+        response = send_within(
+            self.requests_session,
+            self.authenticator(prepared_request),
+            timeout=self.timeout,
+            max_bytes=self.config["max_answer_mb"] << 20,
+            verify=self.datadog_tap.certificate_authority,
+        )
+        self.validate_response(response)
+        return response
+
     def get_json(
         self, params: dict[str, t.Any], *, path: str | None = None, context: Context | None = None
     ) -> t.Any:  # noqa: ANN401
@@ -206,26 +227,32 @@ class DatadogStream(RESTStream[t.Any]):
             method="GET", url=self.url_base + (path or self.path), params=params,
             headers=self.http_headers,
         )  # fmt: skip
-        return decode(self.request_decorator(self._request)(request, context))
+        return decode(self.request_decorator(self.send)(request, context))
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
         """Pace each attempt, retry with back-off, and give up with one clear line.
 
-        The backoff library is called directly (not through the SDK's decorator) so that
-        it logs nothing itself: ``backoff_handler`` writes the one line per retry.
+        Every attempt is ``send``: the SDK hands us its own ``_request`` as ``func``, which
+        has no deadline and no size limit, and we do not call it. The backoff library is
+        called directly (not through the SDK's decorator) so that it logs nothing itself:
+        ``backoff_handler`` writes the one line per retry.
         """
+        del func
         pacer = self.datadog_tap.rate_limit_pacer
+        limits = {"timeout": self.timeout, "max_mb": self.config["max_answer_mb"]}
 
         def attempt(
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:
-            endpoint = urlparse(str(prepared_request.url)).path
-            pacer.wait_before(endpoint)
+            url = urlparse(str(prepared_request.url))
+            pacer.wait_before(url.path)
             try:
-                return func(prepared_request, context)
+                return self.send(prepared_request, context)
+            except requests.exceptions.SSLError:
+                raise certificate_failure(url.path, str(url.hostname)) from None
             except tuple(NETWORK_FAILURES) as exc:
-                raise network_failure(exc, endpoint, self.timeout) from exc
+                raise network_failure(exc, url.path, str(url.hostname), limits) from exc
 
         retried = backoff.on_exception(
             self.backoff_wait_generator,

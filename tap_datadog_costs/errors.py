@@ -13,17 +13,23 @@ from http import HTTPStatus
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from tap_datadog_costs.transport import AnswerTooLargeError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
 #: The words of Datadog's 400 to keys of a child org (or a plan without cost access).
 NON_PARENT_MARKER = "non-parent org"
 
 #: Failures without a usable answer, in our words: theirs hold URLs and proxy addresses.
 #: Timeout first, as a connect timeout is also a ConnectionError.
 NETWORK_FAILURES: dict[type[Exception], str] = {
-    requests.exceptions.Timeout: "no answer within request_timeout ({timeout} s)",
-    requests.exceptions.ChunkedEncodingError: "the answer was cut off",
-    requests.exceptions.ContentDecodingError: "the answer could not be decoded",
-    requests.exceptions.ConnectionError: "the connection failed or was reset",
-    ConnectionError: "the connection failed or was reset",
+    requests.exceptions.Timeout: "no whole answer from {host} within request_timeout ({timeout} s)",
+    requests.exceptions.ChunkedEncodingError: "the answer from {host} was cut off",
+    requests.exceptions.ContentDecodingError: "the answer from {host} could not be decoded",
+    AnswerTooLargeError: "the answer from {host} is larger than max_answer_mb ({max_mb} MB)",
+    requests.exceptions.ConnectionError: "the connection to {host} failed or was reset",
+    ConnectionError: "the connection to {host} failed or was reset",
 }
 
 
@@ -63,10 +69,23 @@ def too_long_a_wait(what: str, seconds: float, source: str, max_wait: float) -> 
     )
 
 
-def network_failure(exc: Exception, endpoint: str, timeout: float) -> RetriableAPIError:
-    """A failure without an answer (one of NETWORK_FAILURES), as a retriable error in our words."""
+def network_failure(
+    exc: Exception, endpoint: str, host: str, limits: Mapping[str, float]
+) -> RetriableAPIError:
+    """A failure without an answer (one of NETWORK_FAILURES), as a retriable error in our words.
+
+    ``limits``: ``timeout`` and ``max_mb``, the settings a message may name.
+    """
     reason = next(words for error, words in NETWORK_FAILURES.items() if isinstance(exc, error))
-    return RetriableAPIError(f"GET {endpoint}: {reason.format(timeout=timeout)}")
+    return RetriableAPIError(f"GET {endpoint}: {reason.format(host=host, **limits)}")
+
+
+def certificate_failure(endpoint: str, host: str) -> DatadogAPIError:
+    """A TLS certificate that does not verify: not retried, and what to do about a proxy."""
+    return DatadogAPIError(
+        f"GET {endpoint}: the TLS certificate of {host} could not be verified: if a company "
+        "proxy inspects TLS, set ca_bundle (or REQUESTS_CA_BUNDLE) to its CA bundle file"
+    )
 
 
 def datadog_error_words(body: t.Any, text: str, reason: str) -> str:  # noqa: ANN401

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
@@ -107,8 +108,22 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "back-off; Datadog asking for longer stops the stream in one line.",
     ),
     th.Property(
+        "max_answer_mb", th.IntegerType(minimum=1, maximum=4096), default=64,
+        title="Max answer size",
+        description="Largest answer, in MB once decompressed, the tap reads; a real page is "
+        "well under 1 MB.",
+    ),
+    th.Property(
+        "ca_bundle", th.StringType,
+        title="CA bundle",
+        description="PEM file of the certificate authorities TLS is verified against, such as "
+        "a company proxy's (default: REQUESTS_CA_BUNDLE, SSL_CERT_FILE, else certifi's).",
+    ),
+    th.Property(
         "request_timeout", th.IntegerType(minimum=1, maximum=3600), default=120,
-        title="Request timeout", description="Seconds to wait for one answer.",
+        title="Request timeout",
+        description="Seconds one request may take in all: connecting, the status line and the "
+        "whole answer.",
     ),
 ).to_dict()  # fmt: skip
 # The SDK's type helpers cannot say it: an empty list would ask Datadog for no family at all.
@@ -169,6 +184,8 @@ def cross_field_errors(config: Mapping[str, t.Any], now: dt.datetime) -> list[st
         errors.append("start_date: must not be in the future")
     if "start_date" in dates and "end_date" in dates and dates["start_date"] >= dates["end_date"]:
         errors.append("start_date: must be before end_date")
+    if config.get("ca_bundle") and not Path(config["ca_bundle"]).is_file():
+        errors.append("ca_bundle: no file at that path: give a PEM file of CA certificates")
     if config.get("api_url"):
         error = api_url_error(str(config["api_url"]))
         if error:

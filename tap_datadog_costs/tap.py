@@ -27,6 +27,7 @@ from tap_datadog_costs.state import bookmarks_from
 from tap_datadog_costs.streams import STREAM_TYPES
 from tap_datadog_costs.streams.costs import EstimatedCostsStream
 from tap_datadog_costs.streams.organizations import OrganizationsStream
+from tap_datadog_costs.transport import certificate_authority
 from tap_datadog_costs.writer import BufferedRecordWriter
 
 if sys.version_info >= (3, 12):
@@ -112,6 +113,11 @@ class TapDatadogCosts(Tap):
     def datadog_authenticator(self) -> DatadogAuthenticator:
         # Surrounding white space (a newline from a file) is no part of a key.
         return DatadogAuthenticator(self.config["api_key"].strip(), self.config["app_key"].strip())
+
+    @functools.cached_property
+    def certificate_authority(self) -> str | bool:
+        """What TLS is verified against (never off): ca_bundle, the environment, or certifi."""
+        return certificate_authority(self.config.get("ca_bundle"))
 
     @functools.cached_property
     def rate_limit_pacer(self) -> RateLimitPacer:

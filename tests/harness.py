@@ -181,6 +181,32 @@ def run_cli(
     return subprocess.run(command, capture_output=True, check=False, env=env, timeout=300)
 
 
+def run_cli_measured(
+    config: dict[str, t.Any], tmp_path: Path, timeout: float = 300
+) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    """A sync through the CLI, and the peak memory (RSS, MB) of that process alone (wait4)."""
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            cli_command("--config", str(config_file)), stdout=stdout, stderr=stderr, env=env
+        )
+        deadline = time.monotonic() + timeout
+        while (ended := os.wait4(process.pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise subprocess.TimeoutExpired(process.args, timeout)
+            time.sleep(0.05)
+    _, status, usage = ended
+    process.returncode = os.waitstatus_to_exitcode(status)
+    result = subprocess.CompletedProcess(
+        process.args, process.returncode, out.read_bytes(), err.read_bytes()
+    )
+    return result, usage.ru_maxrss / 1024  # Linux reports kB
+
+
 def start_cli(
     tmp_path: Path, name: str, config: dict[str, t.Any], *args: str
 ) -> subprocess.Popen[bytes]:

@@ -144,10 +144,10 @@ def test_pacer_falls_back_to_the_period_when_reset_is_missing() -> None:
 TRANSIENT_FAULTS = {
     "500": f"Datadog answered 500 to GET {HOURLY}: Internal Server Error",
     "503": f"Datadog answered 503 to GET {HOURLY}: Service Unavailable",
-    "reset": f"GET {HOURLY}: the connection failed or was reset",
-    "truncated": f"GET {HOURLY}: the answer was cut off",
+    "reset": f"GET {HOURLY}: the connection to 127.0.0.1 failed or was reset",
+    "truncated": f"GET {HOURLY}: the answer from 127.0.0.1 was cut off",
     "nonjson": f"Datadog answered 200 to GET {HOURLY} with a body that is not JSON",
-    "slow": f"GET {HOURLY}: no answer within request_timeout (1 s)",
+    "slow": f"GET {HOURLY}: no whole answer from 127.0.0.1 within request_timeout (1 s)",
 }
 
 

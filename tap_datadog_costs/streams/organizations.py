@@ -118,14 +118,14 @@ class OrganizationsStream(DatadogStream):
         """The parent's own details from /api/v1/org, or None (warned) when they are refused."""
         try:
             body = self.get_json({}, path=TOP_LEVEL_ORG_PATH)
-        except DatadogGaveUpError:
-            raise  # Datadog or the network failed: not a question of permissions
-        except DatadogAPIError as exc:
+        except DatadogAPIError as exc:  # refused, or failed after retries: details are optional
             self.logger.warning(
                 "organizations: the parent's description, creation date, subscription and "
-                "billing type are left empty, and is_parent is null: %s (give the "
-                "application key's owner org_management to fill them)",
+                "billing type are left empty, and is_parent is null: %s (%s)",
                 exc,
+                "give the application key's owner org_management to fill them"
+                if not isinstance(exc, DatadogGaveUpError)
+                else "the next run tries again",
             )
             return None
         orgs = body.get("orgs") if isinstance(body, dict) else None

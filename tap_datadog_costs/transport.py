@@ -1,0 +1,131 @@
+"""Sending one request: a wall-clock deadline, a capped answer, bounded decompression, TLS.
+
+``requests`` bounds only the gap between two bytes: a status line or body trickled at a byte
+a second never times out, and a never-ending or gzip-bomb answer grows without limit. Here
+the request runs in a worker thread that the caller waits for at most ``timeout`` seconds in
+all (connect, status and the whole body); the body is read in chunks, decompressed by us with
+an output limit, and refused past ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import typing as t
+import zlib
+
+import requests
+import urllib3
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+CHUNK = 1 << 16
+#: Encodings we ask for and decode ourselves (each with an output limit).
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+class AnswerTooLargeError(requests.exceptions.RequestException):
+    """The answer (decompressed) is larger than the limit: a broken or hostile server."""
+
+
+class DeadlineError(requests.exceptions.Timeout):
+    """No whole answer within the deadline (connect, status line and body together)."""
+
+
+def certificate_authority(ca_bundle: str | None) -> str | bool:
+    """What to verify TLS against: ca_bundle, else REQUESTS_CA_BUNDLE / SSL_CERT_FILE, else certifi.
+
+    ``requests`` reads those variables only in Session.request, and the SDK sends with
+    Session.send: without this, a company proxy's CA would be ignored.
+    """
+    return (
+        ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or True
+    )
+
+
+def decompressor(headers: Mapping[str, str]) -> t.Any:  # noqa: ANN401
+    """A zlib decompressor for the answer's Content-Encoding (None for identity)."""
+    encoding = headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in {"", "identity"}:
+        return None
+    if encoding in {"gzip", "x-gzip"}:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    msg = f"an answer encoded as {encoding[:20]!r}, which was not asked for"
+    raise requests.exceptions.ContentDecodingError(msg)
+
+
+def read_body(response: requests.Response, max_bytes: int, cancelled: threading.Event) -> bytes:
+    """The whole body, decompressed, or AnswerTooLargeError once it passes ``max_bytes``."""
+    inflate = decompressor(response.headers)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for raw in response.raw.stream(CHUNK, decode_content=False):
+            if cancelled.is_set():
+                break
+            pending = raw
+            while pending:  # decompressed a step at a time: a bomb never grows past the cap
+                data = inflate.decompress(pending, CHUNK * 4) if inflate else pending
+                pending = inflate.unconsumed_tail if inflate else b""
+                size += len(data)
+                if size > max_bytes:
+                    parts.clear()  # the exception keeps this frame alive through the retries
+                    raise AnswerTooLargeError
+                parts.append(data)
+        if inflate:
+            parts.append(inflate.flush())
+    except zlib.error as error:
+        raise requests.exceptions.ContentDecodingError(str(error)) from None
+    # urllib3's own errors, as requests names them when it reads a body itself (iter_content).
+    except urllib3.exceptions.ProtocolError as error:
+        raise requests.exceptions.ChunkedEncodingError(error) from None
+    except urllib3.exceptions.ReadTimeoutError as error:
+        raise requests.exceptions.ReadTimeout(error) from None
+    except urllib3.exceptions.SSLError as error:
+        raise requests.exceptions.SSLError(error) from None
+    return b"".join(parts)
+
+
+def send_within(
+    session: requests.Session,
+    request: requests.PreparedRequest,
+    *,
+    timeout: float,
+    max_bytes: int,
+    verify: str | bool,
+) -> requests.Response:
+    """Send ``request`` and read its whole answer within ``timeout`` seconds, or raise."""
+    request.headers["Accept-Encoding"] = ACCEPT_ENCODING
+    outcome: dict[str, t.Any] = {}
+    done = threading.Event()
+    cancelled = threading.Event()
+
+    def work() -> None:
+        try:
+            response = session.send(
+                request, timeout=timeout, allow_redirects=False, stream=True, verify=verify
+            )
+            outcome["response"] = response
+            body = read_body(response, max_bytes, cancelled)
+            response._content = body  # noqa: SLF001 - what requests itself does after reading
+            response._content_consumed = True  # noqa: SLF001
+            response.close()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="datadog-request", daemon=True)
+    worker.start()
+    if not done.wait(timeout):
+        cancelled.set()
+        response = outcome.get("response")
+        if response is not None:
+            response.close()  # wakes a worker blocked reading a trickled body
+        raise DeadlineError
+    if "error" in outcome:
+        raise outcome["error"]
+    return t.cast("requests.Response", outcome["response"])
