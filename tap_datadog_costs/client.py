@@ -7,6 +7,7 @@ their path, parameters, keys and how one item of an answer becomes flat records.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import sys
@@ -79,6 +80,27 @@ def instant_problem(value: object, field: str) -> str | None:
     except (TypeError, ValueError, AttributeError):
         return f"has no date-time in {field}: {str(value)[:40]!r}"
     return None
+
+
+#: Python types of each JSON schema type: exact types (a bool is not a number here).
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+
+
+def field_types(schema: dict[str, t.Any]) -> dict[str, frozenset[type]]:
+    """Per property of a stream schema, the exact Python types its values may have."""
+    types = {}
+    for name, spec in schema["properties"].items():
+        declared = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        types[name] = frozenset(kind for json in declared for kind in JSON_TYPES[json])
+    return types
 
 
 def flag(value: bool) -> str:  # noqa: FBT001
@@ -324,6 +346,24 @@ class DatadogStream(RESTStream[t.Any]):
 
     def item_problem(self, item: dict[str, t.Any]) -> str | None:  # noqa: ARG002
         """Why one item of the answer cannot become records (default: any object can)."""
+        return None
+
+    @functools.cached_property
+    def field_types(self) -> dict[str, frozenset[type]]:
+        """The exact Python types each field of this stream's records may have (schema)."""
+        return field_types(self.schema)
+
+    def misfit(self, values: dict[str, t.Any], fields: tuple[str, ...], where: str) -> str | None:
+        """The first of ``fields`` whose value in ``values`` breaks the schema, said; or None.
+
+        A check per declared field type, on the values taken from Datadog as they are: a row
+        that does not fit its schema is a broken answer (retried, then one line), never written.
+        """
+        types = self.field_types
+        for field in fields:
+            value = values.get(field)
+            if type(value) not in types[field]:
+                return f"has {where}{field} = {repr(value)[:40]}, which its schema does not allow"
         return None
 
     @staticmethod

@@ -181,30 +181,34 @@ def run_cli(
     return subprocess.run(command, capture_output=True, check=False, env=env, timeout=300)
 
 
+#: Runs a command and writes its peak RSS (kB) to a file: a small process of its own, as Linux
+#: counts in a child's peak the memory of the process it was forked from (pytest is large).
+MEASURE = """
+import resource, subprocess, sys
+status = subprocess.run(sys.argv[2:], check=False).returncode
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+open(sys.argv[1], "w").write(str(peak))
+sys.exit(status)
+"""
+
+
 def run_cli_measured(
     config: dict[str, t.Any], tmp_path: Path, timeout: float = 300
 ) -> tuple[subprocess.CompletedProcess[bytes], float]:
-    """A sync through the CLI, and the peak memory (RSS, MB) of that process alone (wait4)."""
+    """A sync through the CLI, and the peak memory (RSS, MB) of the tap's process."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    peak_file = tmp_path / "peak_kb"
+    command = [
+        sys.executable,
+        "-c",
+        MEASURE,
+        str(peak_file),
+        *cli_command("--config", str(config_file)),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            cli_command("--config", str(config_file)), stdout=stdout, stderr=stderr, env=env
-        )
-        deadline = time.monotonic() + timeout
-        while (ended := os.wait4(process.pid, os.WNOHANG))[0] == 0:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise subprocess.TimeoutExpired(process.args, timeout)
-            time.sleep(0.05)
-    _, status, usage = ended
-    process.returncode = os.waitstatus_to_exitcode(status)
-    result = subprocess.CompletedProcess(
-        process.args, process.returncode, out.read_bytes(), err.read_bytes()
-    )
-    return result, usage.ru_maxrss / 1024  # Linux reports kB
+    result = subprocess.run(command, capture_output=True, check=False, env=env, timeout=timeout)
+    return result, int(peak_file.read_text()) / 1024
 
 
 def start_cli(

@@ -29,6 +29,13 @@ if t.TYPE_CHECKING:
     from simulator import DatadogSimulator
     from tests.harness import SyncResult
 
+GOOD_ATTRIBUTES = {
+    "timestamp": "2026-11-01T10:00:00+00:00",
+    "public_id": "parent00001",
+    "org_name": "Acme Parent",
+    "product_family": "logs",
+    "measurements": [],
+}
 #: 200 answers that carry no usable data, and how the tap names each.
 SHAPELESS = {
     "empty object": ({}, "without a 'data' list"),
@@ -39,6 +46,23 @@ SHAPELESS = {
     "no timestamp": (
         {"data": [{"attributes": {}}]},
         "with an item that has no attributes.timestamp",
+    ),
+    "value not a number": (
+        {
+            "data": [
+                {
+                    "attributes": {
+                        **GOOD_ATTRIBUTES,
+                        "measurements": [{"usage_type": "x", "value": "NaN-ish"}],
+                    }
+                }
+            ]
+        },
+        "with an item that has a measurement's value = 'NaN-ish', which its schema does not allow",
+    ),
+    "null public_id": (
+        {"data": [{"attributes": {**GOOD_ATTRIBUTES, "public_id": None}}]},
+        "with an item that has attributes.public_id = None, which its schema does not allow",
     ),
     "garbage timestamp": (
         {"data": [{"attributes": {"timestamp": "soon"}}]},
@@ -166,6 +190,26 @@ def test_a_bookmark_later_than_now_is_ignored_with_a_warning_naming_it(
             "has no date-time in attributes.date: 'None'",
         ),
         ({"data": [{"attributes": {"date": "2026-10"}}]}, "has no attributes.public_id"),
+        (
+            {
+                "data": [
+                    {
+                        "attributes": {
+                            "date": "2026-10",
+                            "public_id": "p",
+                            "charges": [
+                                {
+                                    "product_name": "apm_host",
+                                    "charge_type": "committed",
+                                    "cost": "12.50",
+                                }
+                            ],
+                        }
+                    }
+                ]
+            },
+            "has a charge's cost = '12.50', which its schema does not allow",
+        ),
     ],
 )
 def test_a_cost_item_without_its_month_or_org_fails_the_stream_after_retries(

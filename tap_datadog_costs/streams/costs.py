@@ -6,7 +6,13 @@ import sys
 import typing as t
 from decimal import Decimal
 
-from tap_datadog_costs.client import DatadogStream, flag, instant_problem, org_identity
+from tap_datadog_costs.client import (
+    ORG_IDENTITY_FIELDS,
+    DatadogStream,
+    flag,
+    instant_problem,
+    org_identity,
+)
 from tap_datadog_costs.periods import (
     add_months,
     estimated_cost_months,
@@ -29,6 +35,10 @@ if t.TYPE_CHECKING:
     import datetime as dt
 
     from singer_sdk.helpers.types import Context
+
+
+#: Fields of a row taken as they are from each charge.
+CHARGE_FIELDS = ("product_name", "charge_type", "cost", "last_aggregation_function")
 
 
 def decimal_sum(amounts: list[float]) -> float:
@@ -98,7 +108,19 @@ class CostStream(DatadogStream):
             return "has no attributes"
         if not isinstance(attributes.get("public_id"), str):
             return "has no attributes.public_id"
-        return instant_problem(attributes.get("date"), "attributes.date")
+        problem = instant_problem(attributes.get("date"), "attributes.date") or self.misfit(
+            attributes, (*ORG_IDENTITY_FIELDS, "total_cost"), "attributes."
+        )
+        charges = attributes.get("charges")
+        if problem or charges is None:
+            return problem
+        if not isinstance(charges, list) or not all(isinstance(c, dict) for c in charges):
+            return "has attributes.charges that is not a list of objects"
+        for charge in charges:
+            problem = self.misfit(charge, CHARGE_FIELDS, "a charge's ")
+            if problem:
+                return problem
+        return None
 
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from operator import itemgetter
 
 from tap_datadog_costs.client import (
+    ORG_IDENTITY_FIELDS,
     DatadogStream,
     NextRecordIdPaginator,
     flag,
@@ -27,6 +28,9 @@ if t.TYPE_CHECKING:
 
 #: The largest page Datadog serves.
 PAGE_LIMIT = 500
+#: Fields of a row taken as they are from an item's attributes, and from each measurement.
+ITEM_FIELDS = (*ORG_IDENTITY_FIELDS, "product_family")
+MEASUREMENT_FIELDS = ("usage_type", "value")
 
 
 class HourlyUsageStream(DatadogStream):
@@ -114,9 +118,18 @@ class HourlyUsageStream(DatadogStream):
 
     @override
     def item_problem(self, item: dict[str, t.Any]) -> str | None:
-        """An item must say its hour: it is the key and the bookmark (parsed once, cached)."""
+        """An item must say its hour (the key and the bookmark) and fit the schema."""
         attributes = item.get("attributes")
-        raw = attributes.get("timestamp") if isinstance(attributes, dict) else None
+        if not isinstance(attributes, dict):
+            return "has no attributes"
+        return (
+            self.timestamp_problem(attributes.get("timestamp"))
+            or self.misfit(attributes, ITEM_FIELDS, "attributes.")
+            or self.measurements_problem(attributes.get("measurements"))
+        )
+
+    def timestamp_problem(self, raw: object) -> str | None:
+        """Why an item's timestamp is unusable, or None; a good one is parsed once, cached."""
         if not isinstance(raw, str):
             return "has no attributes.timestamp"
         if raw not in self._timestamps:
@@ -124,6 +137,20 @@ class HourlyUsageStream(DatadogStream):
                 self._timestamps[raw] = isoformat(floor_hour(parse_instant(raw)))
             except ValueError:
                 return f"has an attributes.timestamp that is not a date-time: {raw[:40]!r}"
+        return None
+
+    def measurements_problem(self, measurements: object) -> str | None:
+        """Why an item's measurements do not fit the schema, or None (absent: no rows)."""
+        if measurements is None:
+            return None
+        if not isinstance(measurements, list):
+            return "has attributes.measurements that is not a list"
+        for measurement in measurements:
+            if not isinstance(measurement, dict):
+                return "has a measurement that is not an object"
+            problem = self.misfit(measurement, MEASUREMENT_FIELDS, "a measurement's ")
+            if problem:
+                return problem
         return None
 
     @override
