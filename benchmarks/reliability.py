@@ -18,6 +18,7 @@ from tests.harness import (
     MAPPING,
     ORGS,
     PRIMARY_KEYS,
+    data_of,
     pacing_waits,
     recent_config,
     retries,
@@ -55,7 +56,10 @@ def main() -> None:
             faulty = sync(config)
         wall = time.monotonic() - started
         answers = [r["status"] for r in sim.requests]
-    equal = all(faulty.records(s) == clean.records(s) for s in PRIMARY_KEYS)
+    equal = all(
+        [data_of(r) for r in faulty.records(s)] == [data_of(r) for r in clean.records(s)]
+        for s in PRIMARY_KEYS
+    )  # read_at, the run's own instant, differs by design
     waits = pacing_waits(log)
     print(
         f"sync: {days} days, hourly usage limited to {LIMIT} requests per {PERIOD} s, "
