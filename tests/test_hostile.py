@@ -1,0 +1,95 @@
+# ruff: noqa: E501 - the case table reads best one case a line
+"""Every hostile case of issue 9 through the CLI, each checked for the same six properties.
+
+Bounded time (the subprocess timeout), bounded memory (the tap process's peak RSS), the exit
+status, exactly one ERROR line for a failure (none for a run that recovers), no secret in any
+byte written, and no bookmark past data that was not written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import pytest
+
+from simulator import PARENT_KEYS
+from tests.harness import (
+    HOURLY,
+    SUMMARY,
+    parse_messages,
+    recent_config,
+    records_of,
+    run_cli_measured,
+)
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+    from simulator import DatadogSimulator
+
+RSS_BOUND_MB = 400
+DAY = "86400"
+
+
+def garbage_timestamp(_: DatadogSimulator) -> dict[str, t.Any]:
+    return {"data": [{"attributes": {"timestamp": "soon"}}]}
+
+
+def not_a_number(sim: DatadogSimulator) -> dict[str, t.Any]:
+    stamp = (sim.now - dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:00:00+00:00")
+    measurement = {"usage_type": "host_count", "value": "NaN-ish"}
+    return {"data": [{"attributes": {"timestamp": stamp, "public_id": "parent00001",
+                                      "product_family": "infra_hosts", "measurements": [measurement]}}]}  # fmt: skip
+
+
+def looping_page(cursor: str) -> t.Callable[[DatadogSimulator], dict[str, t.Any]]:
+    def page(sim: DatadogSimulator) -> dict[str, t.Any]:
+        body = not_a_number(sim)
+        body["data"][0]["attributes"]["measurements"][0]["value"] = 1
+        return {**body, "meta": {"pagination": {"next_record_id": cursor}}}
+
+    return page
+
+
+#: case -> (faults as (path, kind, count, seconds, headers), replayed bodies, settings, status)
+CASES: dict[str, tuple[list[tuple[str, str, int, float, dict[str, str]]], list[t.Any], dict[str, t.Any], int]] = {
+    "trickled answer": ([(HOURLY, "trickle", 2, 0.05, {})], [], {"request_timeout": 2}, 1),
+    "endless body": ([(HOURLY, "endless", 2, 0, {})], [], {"max_answer_mb": 1}, 1),
+    "gzip bomb": ([(HOURLY, "gzipbomb", 2, 0, {})], [], {}, 1),
+    "429 asking for a day": ([(HOURLY, "429", 1, 0, {"X-RateLimit-Reset": DAY})], [], {}, 1),
+    "spent budget for a day": ([(HOURLY, "headers", 1, 0, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": DAY})], [], {}, 1),
+    "Retry-After of a day": ([(HOURLY, "503", 1, 0, {"Retry-After": DAY})], [], {}, 1),
+    "garbage reset headers": ([(HOURLY, "429", 1, 0, {"X-RateLimit-Reset": "nan"}), (HOURLY, "429", 1, 0, {"X-RateLimit-Reset": "-5"})], [], {"max_retries": 2}, 0),
+    "no data list": ([], [{"data": None}] * 2, {}, 1),
+    "garbage timestamp": ([], [garbage_timestamp] * 2, {}, 1),
+    "value that is not a number": ([], [not_a_number] * 2, {}, 1),
+    "meta.pagination a string": ([], [{"data": [], "meta": {"pagination": "next"}}] * 2, {}, 1),
+    "page cursors in a loop": ([], [looping_page("A"), looping_page("B"), looping_page("A")], {}, 1),
+    "server echoing the keys": ([(SUMMARY, "echo", 1, 0, {})], [], {}, 1),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_hostile_case_ends_bounded_in_one_line_with_no_secret_and_no_bookmark_past_unread_data(
+    api: DatadogSimulator, tmp_path: Path, case: str
+) -> None:
+    faults, bodies, settings, status = CASES[case]
+    for path, kind, count, seconds, headers in faults:
+        api.inject(path, kind, count=count, seconds=seconds, headers=headers)
+    for body in bodies:
+        api.replay(HOURLY, body(api) if callable(body) else body)
+    config = recent_config(api, days=2, **{"max_retries": 1, **settings})
+    result, peak_mb = run_cli_measured(config, tmp_path, timeout=120)
+
+    assert result.returncode == status, result.stderr[-2000:]
+    errors = [line for line in result.stderr.decode().splitlines() if "| ERROR " in line]
+    assert len(errors) == (1 if status else 0), errors
+    assert peak_mb < RSS_BOUND_MB
+    output = result.stdout + result.stderr
+    assert not [key for key in PARENT_KEYS if key.encode() in output]
+    messages = parse_messages(result.stdout)
+    written = [r["timestamp"] for r in records_of(messages, "hourly_usage")]
+    for state in (m["value"] for m in messages if m["type"] == "STATE"):
+        bookmark = state["bookmarks"].get("hourly_usage", {}).get("replication_key_value")
+        assert bookmark is None or (written and bookmark <= max(written)), (bookmark, case)
