@@ -7,12 +7,16 @@ and a non-zero exit status; the traceback is logged at DEBUG only (``LOGLEVEL=DE
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 import click
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_datadog_costs import redaction
 from tap_datadog_costs.errors import Interrupted
@@ -26,7 +30,11 @@ FAILED = 1
 #: The SDK's own lines around a failure, each a second line for one problem: the boundary below
 #: (or, for settings, the SDK's line per setting) already says it. Matching the SDK's text is a
 #: coupling listed in docs/architecture.md; tests/test_boundary.py fails if it changes.
-SDK_ECHOES = ("An unhandled error occurred while syncing", "Config validation failed")
+SDK_ECHOES = (
+    "An unhandled error occurred while syncing",
+    "Config validation failed",
+    "Skipping parse of env var settings",  # said on every call, news to nobody
+)
 
 
 class _QuietEchoes(logging.Filter):
@@ -43,8 +51,40 @@ def quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+#: The options whose value is a JSON file (``--config ENV`` reads the environment instead).
+JSON_FILE_OPTIONS = ("--config", "--catalog")
+
+
+def unreadable_json_argument(arguments: list[str]) -> str | None:
+    """One line naming a --config or --catalog file that is missing or not JSON, or None.
+
+    The SDK would print the parser's words (or a traceback) without the file's name.
+    """
+    for option, value in itertools.pairwise(arguments):
+        if option not in JSON_FILE_OPTIONS or value == "ENV":
+            continue
+        path = Path(value)
+        if not path.is_file():
+            return f"The {option[2:]} file {value} does not exist"
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            where = (
+                f"line {error.lineno}, column {error.colno}: {error.msg}"
+                if isinstance(error, json.JSONDecodeError)
+                else "not UTF-8 text"
+            )
+            return f"The {option[2:]} file {value} is not JSON ({where}): fix it and run again"
+    return None
+
+
 def main() -> None:
     """Run the tap's command line; turn anything that stops it into one line and a status."""
+    problem = unreadable_json_argument(sys.argv[1:])
+    if problem:
+        logging.basicConfig(format="%(asctime)s | %(levelname)-8s | %(name)s | %(message)s")
+        LOGGER.error("%s", problem)
+        sys.exit(FAILED)
     command = TapDatadogCosts.cli  # sets up the SDK's console logging
     for handler in logging.getLogger().handlers:  # stream loggers' records reach these
         handler.addFilter(_QuietEchoes())
@@ -61,6 +101,10 @@ def main() -> None:
     except BrokenPipeError:  # click handles most of these itself, the same way: quietly
         quiet_stdout()
         LOGGER.info("The reader of stdout (the target) closed it: stopping")
+        sys.exit(FAILED)
+    except ConfigValidationError as exc:  # raised where the SDK does not catch it (--test)
+        for error in exc.errors:
+            LOGGER.error("%s", error)  # noqa: TRY400 - one line per setting is the whole story
         sys.exit(FAILED)
     except click.ClickException as exc:  # a usage error: click's own message
         exc.show()

@@ -7,7 +7,9 @@ fallback. meltano.yml's settings are checked against it by a test.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import re
 import typing as t
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from tap_datadog_costs.periods import RETENTION_MONTHS, USAGE_DELAY_HOURS
 
 if t.TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 #: Every Datadog site; the API lives at https://api.<site>.
 SITES = (
@@ -160,6 +162,33 @@ def redact(error: str, config: Mapping[str, t.Any]) -> str:
         if spec.get("secret") and value is not None and not isinstance(value, str):
             error = error.replace(repr(value), "***")
     return error
+
+
+def setting_first(error: str) -> str:
+    """A schema error from the SDK, reworded to start with the setting it is about.
+
+    The SDK writes ``<what> in config['<setting>']`` (``'x' is a required property`` for a
+    missing one); ours reads ``<setting>: <what>``, as our own checks do.
+    """
+    located = re.fullmatch(r"(.*) in config\['([^']+)'\](.*)", error, re.DOTALL)
+    if located:
+        what, setting, deeper = located.groups()
+        return f"{setting}{deeper}: {what}"
+    missing = re.fullmatch(r"'([^']+)' is a required property", error)
+    if missing:
+        return f"{missing[1]}: required, and not set"
+    return error
+
+
+def unknown_setting_warnings(config: Mapping[str, t.Any], known: Iterable[str]) -> list[str]:
+    """One warning per setting this tap does not have, with the closest one it does have."""
+    names = sorted(known)
+    warnings = []
+    for name in sorted(set(config) - set(names)):
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]}?" if close else "see tap-datadog-costs --about"
+        warnings.append(f"{name}: not a setting of this tap ({hint}): ignored")
+    return warnings
 
 
 def cross_field_errors(config: Mapping[str, t.Any], now: dt.datetime) -> list[str]:

@@ -61,9 +61,12 @@ class TapDatadogCosts(Tap):
         """
         redaction.remember(self.config)
         errors = [
-            settings.redact(error, self.config)
+            settings.setting_first(settings.redact(error, self.config))
             for error in super()._validate_config(raise_errors=False)
         ]
+        known = self.config_jsonschema["properties"]  # ours and the SDK's built-in ones
+        for warning in settings.unknown_setting_warnings(self.config, known):
+            self.logger.warning("%s", warning)
         if not errors:
             errors = settings.cross_field_errors(self.config, utc_now())
         if errors and raise_errors:

@@ -334,7 +334,7 @@ def test_more_bad_settings_are_refused_with_one_error_naming_them(
 def test_a_key_of_the_wrong_type_is_named_but_not_shown() -> None:
     with pytest.raises(ConfigValidationError) as raised:
         TapDatadogCosts(config={**KEY_SETTINGS, "api_key": NUMERIC_KEY})
-    assert raised.value.errors == ["*** is not of type 'string' in config['api_key']"]
+    assert raised.value.errors == ["api_key: *** is not of type 'string'"]
 
 
 # ---- secrets ------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""What a newcomer reads: one line per wrong setting in every mode, named files, no chatter."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+
+from tests.harness import BAD_SETTINGS, KEY_SETTINGS, PRIMARY_KEYS, run_cli
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+
+def lines(stderr: bytes, level: str) -> list[str]:
+    return [line for line in stderr.decode().splitlines() if f"| {level} " in line]
+
+
+@pytest.mark.parametrize("mode", [(), ("--test",), ("--discover",)])
+@pytest.mark.parametrize(("config", "setting"), BAD_SETTINGS[:6])
+def test_a_bad_setting_is_one_line_naming_it_in_every_mode(
+    tmp_path: Path, mode: tuple[str, ...], config: dict[str, t.Any], setting: str
+) -> None:
+    result = run_cli(*mode, config={**config, "api_url": "http://127.0.0.1:9"}, tmp_path=tmp_path)
+    if mode == ("--discover",):  # as under `meltano select --list`: settings are not needed
+        assert result.returncode == 0
+        assert len(json.loads(result.stdout)["streams"]) == len(PRIMARY_KEYS)
+        assert lines(result.stderr, "ERROR") == []
+        assert b"Config validation failed" not in result.stderr
+        return
+    assert result.returncode == 1
+    (line,) = lines(result.stderr, "ERROR")
+    assert line.split("| ")[-1].startswith(f"{setting}: "), line
+    assert b"Traceback" not in result.stderr
+    assert b"Config validation failed" not in result.stderr
+
+
+def test_a_misspelled_setting_is_named_with_the_one_meant(tmp_path: Path) -> None:
+    config = {**KEY_SETTINGS, "api_url": "http://127.0.0.1:9", "start_dte": "2026-01-01"}
+    result = run_cli("--test", config=config, tmp_path=tmp_path)
+    warned = lines(result.stderr, "WARNING")
+    assert any(
+        line.endswith("start_dte: not a setting of this tap (did you mean start_date?): ignored")
+        for line in warned
+    ), warned
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"api_key": "x",', "is not JSON (line 1, column 17: Expecting property name"),
+        ("", "is not JSON (line 1, column 1: Expecting value)"),
+    ],
+)
+def test_a_malformed_config_file_is_one_line_naming_the_file_and_the_position(
+    tmp_path: Path, text: str, words: str
+) -> None:
+    config_file = tmp_path / "broken.json"
+    config_file.write_text(text)
+    result = run_cli("--config", str(config_file), tmp_path=tmp_path)
+    assert result.returncode == 1
+    (line,) = lines(result.stderr, "ERROR")
+    assert f"The config file {config_file} {words}" in line
+    assert b"Traceback" not in result.stderr
+
+
+def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
+    result = run_cli("--config", str(tmp_path / "nowhere.json"), tmp_path=tmp_path)
+    assert result.returncode == 1
+    (line,) = lines(result.stderr, "ERROR")
+    assert f"The config file {tmp_path / 'nowhere.json'} does not exist" in line
+
+
+def test_no_chatter_about_environment_settings_on_every_call(tmp_path: Path) -> None:
+    result = run_cli("--discover", config={**KEY_SETTINGS}, tmp_path=tmp_path)
+    assert result.returncode == 0
+    assert b"Skipping parse of env var settings" not in result.stderr
