@@ -109,7 +109,7 @@ def main() -> None:
         text=True,
     )
     url = simulator.stdout.readline().rsplit(" ", 1)[-1].strip()  # type: ignore[union-attr]
-    end = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
     start = end - dt.timedelta(days=days)
     config = {
         **dict(zip(("api_key", "app_key"), HEADERS.values(), strict=True)),

@@ -11,8 +11,10 @@ import calendar
 import hashlib
 import zlib
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+
+UTC = timezone.utc
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -132,6 +134,7 @@ def parse_instant(value: Moment) -> datetime:
         moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
     else:
         text = value.strip().replace(" ", "+")  # an unencoded "+" in a query arrives as a space
+        text = f"{text[:-1]}+00:00" if text.endswith(("Z", "z")) else text  # Python 3.10 reads no Z
         moment = datetime.fromisoformat(f"{text}-01" if len(text) == len("YYYY-MM") else text)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 

@@ -11,7 +11,7 @@ import typing as t
 
 import pendulum
 
-UTC = dt.UTC
+UTC = dt.timezone.utc
 
 #: Hourly usage for the last 72 hours can still change (Datadog docs).
 USAGE_DELAY_HOURS = 72
@@ -46,7 +46,9 @@ def parse_instant(value: str | dt.datetime) -> dt.datetime:
         text = value.strip()
         if len(text) == 7 and text[4] == "-":  # noqa: PLR2004 - YYYY-MM
             text += "-01"
-        parsed = dt.datetime.fromisoformat(text)  # 3.11 reads "Z" too
+        if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat reads no "Z"
+            text = f"{text[:-1]}+00:00"
+        parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

@@ -11,13 +11,15 @@ import difflib
 import ipaddress
 import re
 import typing as t
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
 from tap_datadog_costs.periods import RETENTION_MONTHS, USAGE_DELAY_HOURS
+
+UTC = timezone.utc
 
 if t.TYPE_CHECKING:
     import datetime as dt

@@ -33,7 +33,7 @@ if t.TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 
 #: A fixed "now" for simulators shared by a module: expectations use it too.
-NOW = dt.datetime(2026, 11, 10, 12, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 11, 10, 12, tzinfo=dt.timezone.utc)
 
 # The endpoints, as Datadog's API reference spells them.
 VALIDATE = "/api/v1/validate"

@@ -34,7 +34,7 @@ RECORDED_COST_ANSWERS = (
     "estimated_cost_by_org_date_ok",
     "estimated_cost_date_ok",
 )
-UTC = dt.UTC
+UTC = dt.timezone.utc
 
 
 def cents(amount: float) -> Decimal:

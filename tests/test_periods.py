@@ -9,7 +9,7 @@ import pytest
 
 from tap_datadog_costs import periods
 
-UTC = dt.UTC
+UTC = dt.timezone.utc
 
 
 def at(*parts: int) -> dt.datetime:

@@ -133,7 +133,7 @@ def test_pacer_counts_requests_whose_answer_never_came() -> None:
 
 def test_pacer_falls_back_to_the_period_when_reset_is_missing() -> None:
     pacer = RateLimitPacer(max_wait=300)
-    half_past = dt.datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=dt.UTC)  # even second
+    half_past = dt.datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=dt.timezone.utc)  # even second
     with time_machine.travel(half_past, tick=False):
         assert pacer.observe("/a", answer(Name="a", Remaining=0, Period=2)) == 1.5
         assert pacer.observe("/a", answer(429, Name="a", Period=10)) == 9.5

@@ -147,7 +147,7 @@ def test_a_start_date_older_than_datadogs_retention_is_clamped_with_one_warning(
             result = sync(config, now=NOW)
         hourly = requests_to(sim.requests, HOURLY)
         summary = requests_to(sim.requests, SUMMARY)
-    edge = dt.datetime(2025, 8, 10, 12, tzinfo=dt.UTC)  # NOW less 15 months
+    edge = dt.datetime(2025, 8, 10, 12, tzinfo=dt.timezone.utc)  # NOW less 15 months
     warned = [line for line in log if "older than the 15 months" in line]
     assert warned == [
         (

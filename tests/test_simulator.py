@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,8 @@ from tests.harness import (
     SUMMARY,
     VALIDATE,
 )
+
+UTC = timezone.utc
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -25,7 +25,7 @@ from tests.harness import (
     tap_config,
 )
 
-UTC = dt.UTC
+UTC = dt.timezone.utc
 START = NOW - dt.timedelta(days=10)
 
 

@@ -25,8 +25,8 @@ from tests.harness import (
 )
 
 START = NOW - dt.timedelta(days=30)
-OCTOBER = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
-NOVEMBER = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+OCTOBER = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
+NOVEMBER = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 
 
 def as_set(records: list[dict[str, t.Any]]) -> Counter[str]:
