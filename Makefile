@@ -3,6 +3,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS := test,lint,e2e
+# requirements.lock pins what CI installs, on CI's Python (3.11); on another Python (3.10, 3.12,
+# 3.13) pip resolves pyproject.toml's ranges for it instead.
+LOCK_PYTHON := 3.11
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+CONSTRAINTS := $(if $(filter $(LOCK_PYTHON),$(PYVER)),-c requirements.lock,)
 
 .PHONY: run test lint install lock clean
 
@@ -13,7 +18,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml requirements.lock meltano.yml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet $(CONSTRAINTS) -e ".[$(EXTRAS)]"
 	$(BIN)/meltano install
 	touch $@
 
@@ -36,7 +41,7 @@ lock:
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
 	.lock-venv/bin/python -m pip install --quiet -e ".[$(EXTRAS)]"
-	( echo "# pip constraints for CI: make lock rewrites this from pyproject.toml's ranges."; \
+	( echo "# pip constraints for CI, on Python $(LOCK_PYTHON): make lock rewrites this from pyproject.toml's ranges."; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable ) > requirements.lock
 	rm -rf .lock-venv
 
