@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock meltano.yml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(CONSTRAINTS) -e ".[$(EXTRAS)]"
 	$(BIN)/meltano install
+	# meltano install keeps an installed plugin whose pip_url is unchanged: reinstall ours, so
+	# a changed pyproject.toml (entry point, dependencies) reaches Meltano's copy too.
+	$(BIN)/meltano install --clean --plugin-type extractor tap-datadog-costs
 	touch $@
 
 # The main job: Meltano into DuckDB (Datadog with keys in the environment, else the simulator).

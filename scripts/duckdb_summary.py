@@ -1,4 +1,8 @@
-"""Print what the Quickstart loaded: cost per month, org and product, then rows per table.
+"""Print what the Quickstart loaded as a FinOps report, or its rows per table.
+
+The report: cost per month, product and org, the top movers against the previous month, then
+rows per table. ``--counts`` prints the rows per table as JSON instead (the Quickstart compares
+them before and after a run).
 
 Run with the target-duckdb plugin's Python, which has duckdb: no extra install.
 
@@ -12,23 +16,26 @@ sends none).
 
 from __future__ import annotations
 
-import sys
+import argparse
+import json
+import typing as t
+from pathlib import Path
 
 import duckdb
 
-SCHEMA = "datadog"
 TOP_PRODUCTS = 3
 LAST_MONTHS_PER_ORG = 3
+TOP_MOVERS = 5
 
-LATEST_TOTALS = f"""
+LATEST_TOTALS = """
 with costs as (
     select month, view, public_id, org_name, product_name, charge_type, cost, cost_status,
            read_at, 1 as source
-    from {SCHEMA}.historical_costs
+    from {schema}.historical_costs
     union all
     select month, view, public_id, org_name, product_name, charge_type, cost, cost_status,
            read_at, 2 as source
-    from {SCHEMA}.estimated_costs
+    from {schema}.estimated_costs
 ), latest as (
     select month, source, view, read_at
     from costs
@@ -40,23 +47,23 @@ from costs c
 join latest l
   on c.month = l.month and c.source = l.source and c.view = l.view and c.read_at = l.read_at
 where c.charge_type = 'total'
-"""  # noqa: S608 - SCHEMA is a constant
+"""
 
-PER_MONTH = f"""
+PER_MONTH = """
 select strftime(month, '%Y-%m'), any_value(cost_status), round(sum(cost), 2)
-from ({LATEST_TOTALS}) group by month order by month
-"""  # noqa: S608 - built from constants
+from ({totals}) group by month order by month
+"""
 
-PER_MONTH_AND_PRODUCT = f"""
+PER_MONTH_AND_PRODUCT = """
 select strftime(month, '%Y-%m'), product_name, round(sum(cost), 2) as total
-from ({LATEST_TOTALS}) group by all order by 1, total desc, product_name
-"""  # noqa: S608 - built from constants
+from ({totals}) group by all order by 1, total desc, product_name
+"""
 
-PER_ORG_AND_MONTH = f"""
+PER_ORG_AND_MONTH = """
 select coalesce(any_value(org_name), public_id) || ' (' || public_id || ')',
        strftime(month, '%Y-%m'), round(sum(cost), 2)
-from ({LATEST_TOTALS}) group by public_id, month order by 1, 2
-"""  # noqa: S608 - built from constants
+from ({totals}) group by public_id, month order by 1, 2
+"""
 
 
 def money(amount: float) -> str:
@@ -64,57 +71,127 @@ def money(amount: float) -> str:
     return f"{amount:,.2f}"
 
 
-def print_costs(connection: duckdb.DuckDBPyConnection) -> None:
-    """Cost per month (with its status and top products), then per org for the last months."""
-    products: dict[str, list[str]] = {}
-    for month, product, total in connection.execute(PER_MONTH_AND_PRODUCT).fetchall():
-        products.setdefault(month, []).append(f"{product} {money(total)}")
-    months = connection.execute(PER_MONTH).fetchall()
-    print(
-        "Datadog cost per month, in the account's billing currency (Datadog's answers name none):"
-    )
-    print(f"  {'month':<8} {'status':<12} {'total':>14}  top products")
-    for month, status, total in months:
-        top = ", ".join(products[month][:TOP_PRODUCTS])
-        more = len(products[month]) - TOP_PRODUCTS
-        top += f" (+{more} more)" if more > 0 else ""
-        print(f"  {month:<8} {status:<12} {money(total):>14}  {top}")
-    recent = [month for month, _, _ in months[-LAST_MONTHS_PER_ORG:]]
-    per_org: dict[str, dict[str, float]] = {}
-    for org, month, total in connection.execute(PER_ORG_AND_MONTH).fetchall():
-        per_org.setdefault(org, {})[month] = total
-    print("Cost per org:")
-    print(f"  {'org':<40}" + "".join(f"{month:>14}" for month in recent))
-    for org, totals in per_org.items():
-        cells = "".join(f"{money(totals[m]) if m in totals else '-':>14}" for m in recent)
-        print(f"  {org:<40}{cells}")
-    print(
-        "final: historical cost read after the 16th of the next month; preliminary: read "
-        "before, may change; estimate: this month (or last, before Datadog publishes it)."
-    )
+def change(before: float, after: float) -> str:
+    """``+1,234.50 (+12.3%)``: the change to the cent, and in percent of the month before."""
+    share = f"{(after - before) / before:+.1%}" if before else "new"
+    return f"{after - before:+,.2f} ({share})"
 
 
-def main(database: str) -> None:
-    """Print the cost summary and the row counts of one DuckDB file."""
-    connection = duckdb.connect(database, read_only=True)
-    tables = [
-        name
-        for (name,) in connection.execute(
-            "select table_name from information_schema.tables where table_schema = ? order by 1",
-            [SCHEMA],
-        ).fetchall()
-    ]
-    print(f"From {database}:")
-    if {"historical_costs", "estimated_costs"} <= set(tables):
-        print_costs(connection)
+class Report:
+    """The FinOps report of one DuckDB schema: every query reads the same latest totals."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, schema: str) -> None:
+        self.connection = connection
+        self.totals = LATEST_TOTALS.format(schema=schema)
+
+    def rows(self, query: str) -> list[tuple[t.Any, ...]]:
+        """The rows of one of the queries above, over the latest totals."""
+        return self.connection.execute(query.format(totals=self.totals)).fetchall()
+
+    def print_months(self) -> list[tuple[str, str, float]]:
+        """Cost per month, its status and top products; returns the months."""
+        products: dict[str, list[str]] = {}
+        for month, product, total in self.rows(PER_MONTH_AND_PRODUCT):
+            products.setdefault(month, []).append(f"{product} {money(total)}")
+        months = self.rows(PER_MONTH)
+        print(
+            "Datadog cost per month, in the account's billing currency (Datadog's answers "
+            "name none):"
+        )
+        print(f"  {'month':<8} {'status':<12} {'total':>14}  top products")
+        for month, status, total in months:
+            top = ", ".join(products[month][:TOP_PRODUCTS])
+            more = len(products[month]) - TOP_PRODUCTS
+            top += f" (+{more} more)" if more > 0 else ""
+            print(f"  {month:<8} {status:<12} {money(total):>14}  {top}")
+        print(
+            "  final: historical cost read after the 16th of the next month; preliminary: read "
+            "before, may change; estimate: month to date, revised daily."
+        )
+        return months
+
+    def print_orgs(self, recent: list[str]) -> None:
+        """Cost per org over the last months."""
+        per_org: dict[str, dict[str, float]] = {}
+        for org, month, total in self.rows(PER_ORG_AND_MONTH):
+            per_org.setdefault(org, {})[month] = total
+        print("Cost per org:")
+        print(f"  {'org':<40}" + "".join(f"{month:>14}" for month in recent))
+        for org, totals in per_org.items():
+            cells = "".join(f"{money(totals[m]) if m in totals else '-':>14}" for m in recent)
+            print(f"  {org:<40}{cells}")
+
+    def print_movers(self, months: list[tuple[str, str, float]]) -> None:
+        """The largest changes, per product and per org, of the last whole month on the one before.
+
+        An estimate is a month to date: comparing it with a whole month would mislead.
+        """
+        whole = [(month, status) for month, status, _ in months if status != "estimate"]
+        if len(whole) < 2:  # noqa: PLR2004
+            print("Top movers: fewer than two whole months read yet.")
+            return
+        (before, before_status), (after, after_status) = whole[-2:]
+        print(
+            f"Top movers, {after} ({after_status}) against {before} ({before_status}), "
+            "largest changes first:"
+        )
+        per_product: dict[str, dict[str, float]] = {}
+        for month, product, total in self.rows(PER_MONTH_AND_PRODUCT):
+            per_product.setdefault(product, {})[month] = total
+        per_org: dict[str, dict[str, float]] = {}
+        for org, month, total in self.rows(PER_ORG_AND_MONTH):
+            per_org.setdefault(org, {})[month] = total
+        for title, table in (("product", per_product), ("org", per_org)):
+            moves = sorted(
+                ((name, totals.get(before, 0.0), totals.get(after, 0.0))
+                 for name, totals in table.items()),
+                key=lambda move: (-abs(move[2] - move[1]), move[0]),
+            )  # fmt: skip
+            print(f"  {'by ' + title:<40}{before:>14}{after:>14}  change")
+            for name, was, now in moves[:TOP_MOVERS]:
+                print(f"  {name:<40}{money(was):>14}{money(now):>14}  {change(was, now)}")
+
+
+def table_counts(connection: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]:
+    """Rows per table of the schema (none when the schema does not exist yet)."""
+    names = connection.execute(
+        "select table_name from information_schema.tables where table_schema = ? order by 1",
+        [schema],
+    ).fetchall()
+    counts = {}
+    for (name,) in names:
+        query = f'select count(*) from "{schema}"."{name}"'  # noqa: S608 - names from the catalog
+        (counts[name],) = connection.execute(query).fetchone()  # type: ignore[misc]
+    return counts
+
+
+def main() -> None:
+    """Print the report (or, with --counts, the rows per table as JSON) of one DuckDB schema."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("database")
+    parser.add_argument("schema")
+    parser.add_argument("--counts", action="store_true", help="rows per table, as JSON")
+    arguments = parser.parse_args()
+    if not Path(arguments.database).exists():
+        print(json.dumps({}) if arguments.counts else f"{arguments.database} does not exist")
+        return
+    connection = duckdb.connect(arguments.database, read_only=True)
+    counts = table_counts(connection, arguments.schema)
+    if arguments.counts:
+        print(json.dumps(counts))
+        return
+    print(f"From {arguments.database}, schema {arguments.schema}:")
+    if {"historical_costs", "estimated_costs"} <= set(counts):
+        report = Report(connection, arguments.schema)
+        months = report.print_months()
+        report.print_orgs([month for month, _, _ in months[-LAST_MONTHS_PER_ORG:]])
+        report.print_movers(months)
     else:
         print("No cost tables: did the keys have cost access (parent org, billing_read)?")
     print("Rows per table:")
-    for name in tables:
-        query = f'select count(*) from {SCHEMA}."{name}"'  # noqa: S608 - names from the catalog
-        (count,) = connection.execute(query).fetchone()
+    for name, count in counts.items():
         print(f"  {name:<28} {count:>10,}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()

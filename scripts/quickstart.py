@@ -1,26 +1,35 @@
-"""The Quickstart's main job: Datadog costs into DuckDB with Meltano, then a summary.
+"""The Quickstart's main job: Datadog costs into DuckDB with Meltano, then a FinOps report.
 
 With TAP_DATADOG_COSTS_API_KEY and TAP_DATADOG_COSTS_APP_KEY set, it extracts from Datadog
 (Meltano environment `prod`); without them, from the bundled Datadog API simulator on
-127.0.0.1 (environment `dev`). Meltano keeps the state, so a second run is incremental.
+127.0.0.1 (environment `dev`). Each environment has its own DuckDB file, so the simulator's
+made-up orgs never sit beside real ones. Meltano keeps the state, so a second run is
+incremental: the tap's progress lines are shown as they come, and the run ends by saying whether
+it was a first extract or incremental and what changed in each table.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".venv" / "bin" / "meltano"
 DUCKDB_PYTHON = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
-# Meltano reads TARGET_DUCKDB_FILEPATH too: one variable moves the database for both.
-DATABASE = Path(os.environ.get("TARGET_DUCKDB_FILEPATH", ROOT / "output" / "datadog_costs.duckdb"))
-LOG = DATABASE.parent / "quickstart.log"
+SUMMARY = ROOT / "scripts" / "duckdb_summary.py"
 KEYS = ("TAP_DATADOG_COSTS_API_KEY", "TAP_DATADOG_COSTS_APP_KEY")
 SIMULATOR_PORT = 8999
+TAP = "tap-datadog-costs"
+#: A stream's line from the tap (tap_datadog_costs/progress.py): its plan, progress or summary.
+STREAM_LINE = re.compile(r"^(\w+): (first extract|full table|incremental from|[\d,]+/|done in )")
+PLAN = re.compile(r"^(\w+): (first extract|full table|incremental from the bookmark (\S+?)[:,] )")
+DONE = re.compile(r"^(\w+): done in .+?: ([\d,]+) rows?, .*, bookmark (\S+)")
 
 
 def free_port(preferred: int) -> int:
@@ -53,11 +62,88 @@ def start_simulator() -> tuple[subprocess.Popen[str], str]:
     return process, line.rsplit(" ", 1)[-1].strip()
 
 
+def loader_config(environment: str, env: dict[str, str]) -> tuple[Path, str]:
+    """target-duckdb's database file and schema in this environment, as Meltano resolves them."""
+    result = subprocess.run(
+        [str(MELTANO), f"--environment={environment}", "config", "print", "target-duckdb"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    config = json.loads(result.stdout)
+    return Path(config["filepath"]), config["default_target_schema"]
+
+
+def table_counts(database: Path, schema: str) -> dict[str, int]:
+    """Rows per table of the schema, read with target-duckdb's own duckdb (none yet: {})."""
+    result = subprocess.run(
+        [str(DUCKDB_PYTHON), str(SUMMARY), str(database), schema, "--counts"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return t.cast("dict[str, int]", json.loads(result.stdout))
+
+
+def extract(command: list[str], env: dict[str, str], log_path: Path) -> tuple[int, list[str]]:
+    """Run Meltano, its whole log to ``log_path``; show the tap's stream lines and problems live.
+
+    Returns the exit status and the tap's stream lines.
+    """
+    stream_lines = []
+    with (
+        log_path.open("w") as log,
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process,
+    ):
+        assert process.stdout is not None  # noqa: S101 - piped above
+        for raw in process.stdout:
+            log.write(raw)
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            event, level = str(entry.get("event", "")), entry.get("level")
+            if entry.get("string_id") == TAP and STREAM_LINE.match(event):
+                stream_lines.append(event)
+                print(f"  {event}", flush=True)
+            elif level in {"warning", "error", "critical"}:
+                print(f"  {level.upper()}: {event}", flush=True)
+    return process.returncode, stream_lines
+
+
+def what_changed(
+    stream_lines: list[str], before: dict[str, int], after: dict[str, int]
+) -> list[str]:
+    """First extract or incremental, then per stream: rows read, new in the table, bookmark."""
+    plans = {m.group(1): m for line in stream_lines if (m := PLAN.match(line))}
+    resumed = {stream: m.group(3) for stream, m in plans.items() if m.group(3)}
+    if resumed:
+        lines = ["Incremental run: each incremental stream resumed from the last run's bookmark."]
+    else:
+        lines = ["First extract: no stream had a bookmark; every table was read from start_date."]
+    for line in stream_lines:
+        done = DONE.match(line)
+        if not done:
+            continue
+        stream, rows, bookmark = done.group(1), done.group(2), done.group(3)
+        new = after.get(stream, 0) - before.get(stream, 0)
+        merged = int(rows.replace(",", "")) - new
+        moved = (
+            f"bookmark {resumed[stream]} -> {bookmark}"
+            if stream in resumed
+            else f"bookmark {bookmark}"
+            if bookmark != "none"
+            else "full table"
+        )
+        lines.append(
+            f"  {stream:<28} {rows:>9} rows read: {new:+,} in the table ({after.get(stream, 0):,} "
+            f"now){f', {merged:,} merged into rows already there' if merged > 0 else ''}; {moved}"
+        )
+    return lines
+
+
 def main() -> int:
-    """Extract with Meltano (Datadog or the simulator), then print the summary."""
+    """Extract with Meltano (Datadog or the simulator), then say what changed and report."""
     env = dict(os.environ)
     present = [key for key in KEYS if env.get(key)]
-    DATABASE.parent.mkdir(exist_ok=True)
     simulator = None
     if len(present) == len(KEYS):
         environment = "prod"
@@ -74,32 +160,26 @@ def main() -> int:
             f"No Datadog keys in the environment ({', '.join(KEYS)}): "
             f"extracting from the bundled Datadog API simulator at {url}."
         )
-    command = [
-        str(MELTANO),
-        f"--environment={environment}",
-        "run",
-        "tap-datadog-costs",
-        "target-duckdb",
-    ]
+    database, schema = loader_config(environment, env)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    log_path = database.parent / "quickstart.log"
+    print(f"Environment {environment}: into {database}, schema {schema}.")
+    before = table_counts(database, schema)
+    command = [str(MELTANO), f"--environment={environment}", "--log-format=json", "run", TAP,
+               "target-duckdb"]  # fmt: skip
     try:
-        with LOG.open("w") as log:
-            result = subprocess.run(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False
-            )
+        status, stream_lines = extract(command, env, log_path)
     finally:
         if simulator is not None:
             simulator.terminate()
             simulator.wait(timeout=30)
-    if result.returncode != 0:
-        tail = LOG.read_text(errors="replace").splitlines()[-15:]
-        print("\n".join(tail))
-        print(f"meltano run failed (exit {result.returncode}); full log: {LOG}")
-        return result.returncode
-    print(f"meltano run tap-datadog-costs target-duckdb: done (log: {LOG})")
+    if status != 0:
+        print(f"meltano run failed (exit {status}); full log: {log_path}")
+        return status
+    print(f"meltano run {TAP} target-duckdb: done (log: {log_path})")
+    print("\n".join(what_changed(stream_lines, before, table_counts(database, schema))))
     return subprocess.run(
-        [str(DUCKDB_PYTHON), str(ROOT / "scripts" / "duckdb_summary.py"), str(DATABASE)],
-        cwd=ROOT,
-        check=False,
+        [str(DUCKDB_PYTHON), str(SUMMARY), str(database), schema], cwd=ROOT, check=False
     ).returncode
 
 

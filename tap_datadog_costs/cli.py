@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.metrics import METRICS_LOGGER_NAME, MetricExclusionFilter
 
 from tap_datadog_costs import redaction
 from tap_datadog_costs.errors import Interrupted
@@ -34,7 +35,14 @@ SDK_ECHOES = (
     "An unhandled error occurred while syncing",
     "Config validation failed",
     "Skipping parse of env var settings",  # said on every call, news to nobody
+    # With no bookmark it names start_date as one: each stream's plan line (progress.py) says
+    # "first extract" or "incremental from the bookmark ..." instead.
+    "Starting incremental sync of",
 )
+
+
+#: The SDK's metrics logged once per request; shown with LOGLEVEL=DEBUG only.
+PER_REQUEST_METRICS = ("http_request_count", "http_request_duration")
 
 
 class _QuietEchoes(logging.Filter):
@@ -42,6 +50,19 @@ class _QuietEchoes(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith(SDK_ECHOES)
+
+
+def quiet_logs() -> None:
+    """Drop the SDK's echoes, and its METRIC line per request unless LOGLEVEL is DEBUG.
+
+    A METRIC line per request would bury the progress lines, which count requests already.
+    """
+    for handler in logging.getLogger().handlers:  # stream loggers' records reach these
+        handler.addFilter(_QuietEchoes())
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger(METRICS_LOGGER_NAME).addFilter(
+            MetricExclusionFilter(metrics=list(PER_REQUEST_METRICS))
+        )
 
 
 def quiet_stdout() -> None:
@@ -86,8 +107,7 @@ def main() -> None:
         LOGGER.error("%s", problem)
         sys.exit(FAILED)
     command = TapDatadogCosts.cli  # sets up the SDK's console logging
-    for handler in logging.getLogger().handlers:  # stream loggers' records reach these
-        handler.addFilter(_QuietEchoes())
+    quiet_logs()
     redaction.install()
     try:
         status = command.main(prog_name="tap-datadog-costs", standalone_mode=False)

@@ -35,6 +35,7 @@ from tap_datadog_costs.errors import (
     too_long_a_wait,
 )
 from tap_datadog_costs.periods import isoformat, parse_instant
+from tap_datadog_costs.progress import Progress
 from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN, retry_after
 from tap_datadog_costs.transport import send_within
 
@@ -172,6 +173,45 @@ class DatadogStream(RESTStream[t.Any]):
         #: The tap, typed: its clock, dates, URL, authenticator and pacer are shared.
         self.datadog_tap = tap
         super().__init__(tap=tap)
+        #: This run's counters and progress lines (a new one per sync).
+        self.progress = self.new_progress()
+
+    def new_progress(self) -> Progress:
+        """Counters for one run of this stream, reporting every ``progress_seconds``."""
+        return Progress(self.name, interval=self.config["progress_seconds"])
+
+    @override
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """``read_records`` between this stream's counters and its summary line.
+
+        The summary is said after the last record was written (a generator resumes only then),
+        with the bookmark the next run starts from.
+        """
+        self.progress = self.new_progress()
+        yield from self.read_records(context)
+        bookmark = self.stream_state.get("replication_key_value") if self.replication_key else None
+        self.progress.summary(bookmark)
+
+    def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The records of this stream (default: each page of one request, read the SDK's way)."""
+        return super().get_records(context)
+
+    def how_read(self, context: Context | None) -> str:
+        """First extract or incremental (from which bookmark), for the stream's plan line.
+
+        Asked before the first record: the state then still holds the previous run's bookmark.
+        (``get_starting_timestamp`` cannot tell: with no bookmark it answers ``start_date``.)
+        """
+        if not self.replication_key:
+            return "full table"
+        bookmark = self.saved_bookmark(context)
+        if bookmark is None:
+            return "first extract (no bookmark)"
+        return f"incremental from the bookmark {bookmark}"
+
+    def saved_bookmark(self, context: Context | None) -> str | None:
+        """The bookmark the state held when the run began (asked before the first record)."""
+        return t.cast("str | None", self.get_context_state(context).get("replication_key_value"))
 
     @property
     @override
@@ -268,7 +308,10 @@ class DatadogStream(RESTStream[t.Any]):
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:
             url = urlparse(str(prepared_request.url))
-            pacer.wait_before(url.path)
+            waited = pacer.wait_before(url.path)
+            if waited:
+                self.progress.rate_limit_wait(waited)
+            self.progress.request()
             try:
                 return self.send(prepared_request, context)
             except requests.exceptions.SSLError:
@@ -424,6 +467,8 @@ class DatadogStream(RESTStream[t.Any]):
     def backoff_handler(self, details: t.Any) -> None:
         """One line per wait: what failed, how long we wait and why, which attempt."""
         exc = details["exception"]
+        rate_limited = isinstance(exc, AnnouncedWaitError) and exc.source == "X-RateLimit-Reset"
+        self.progress.retry(details["wait"], rate_limited=rate_limited)
         why = (
             f" = {exc.source} {exc.retry_after:g} s + {RATE_LIMIT_MARGIN:g} s"
             if isinstance(exc, AnnouncedWaitError)

@@ -97,19 +97,23 @@ class RateLimitPacer:
                 self._budget[name] = (int(remaining), time.monotonic() + reset)
         return reset
 
-    def wait_before(self, path: str) -> None:
-        """Count a request to ``path``; first sleep until the reset if the budget is spent."""
+    def wait_before(self, path: str) -> float:
+        """Count a request to ``path``; first sleep until the reset if the budget is spent.
+
+        Returns the seconds slept (0 when the budget allowed the request at once).
+        """
         with self._lock:
             name = self._name_of_path.get(path, path)
             remaining, reset_at = self._budget.get(name, (1, 0.0))
             delay = reset_at - time.monotonic() + RATE_LIMIT_MARGIN
             if delay <= 0:  # a new period: its budget is unknown until the next answer
-                return
+                return 0.0
             self._budget[name] = (max(remaining - 1, 0), reset_at)
             if remaining > 0:
-                return
+                return 0.0
         if delay > self.max_wait:
             what = f"GET {path}: the rate limit '{name}' is spent"
             raise too_long_a_wait(what, delay, "X-RateLimit-Reset", self.max_wait)
         LOGGER.info("Rate limit '%s' spent: waiting %.2f s for it to reset", name, delay)
         time.sleep(delay)
+        return delay

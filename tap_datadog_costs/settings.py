@@ -129,6 +129,12 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         description="Seconds one request may take in all: connecting, the status line and the "
         "whole answer.",
     ),
+    th.Property(
+        "progress_seconds", th.IntegerType(minimum=1, maximum=86_400), default=15,
+        title="Progress interval",
+        description="Seconds between a stream's progress lines (done of the total, rows, "
+        "requests, rate-limit waits, time left).",
+    ),
 ).to_dict()  # fmt: skip
 # The SDK's type helpers cannot say it: an empty list would ask Datadog for no family at all.
 CONFIG_SCHEMA["properties"]["product_families"]["minItems"] = 1

@@ -286,6 +286,23 @@ def tap_log() -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
+#: A stream's plan line (tap_datadog_costs/progress.py): full table, first extract, or
+#: incremental from a bookmark (group 3).
+PLAN_LINE = re.compile(
+    r"(\w+): (first extract \(no bookmark\)|full table|incremental from the bookmark (\S+?))"
+    r"[:,] "
+)
+
+
+def starting_bookmarks(log: str) -> dict[str, str | None]:
+    """Per incremental stream, the bookmark its plan line resumed from (None: first extract)."""
+    return {
+        match.group(1): match.group(3)
+        for match in PLAN_LINE.finditer(log)
+        if match.group(2) != "full table"
+    }
+
+
 def retries(log: list[str]) -> list[str]:
     """The tap's retry lines: one per wait after a failed request."""
     return [line for line in log if "; retrying in " in line]

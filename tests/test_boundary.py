@@ -23,6 +23,7 @@ from tests.harness import (
     recent_config,
     records_of,
     run_cli,
+    starting_bookmarks,
     sync,
 )
 
@@ -178,9 +179,11 @@ def test_a_state_file_may_be_bookmarks_or_a_state_message_or_a_whole_run_output(
     state_file.write_text(text)
     second = run_cli("--state", str(state_file), config=config, tmp_path=tmp_path)
     assert second.returncode == 0, second.stderr[-2000:]
-    starts = [line for line in second.stderr.decode().splitlines() if "with bookmark value" in line]
-    hourly = next(line for line in starts if "'hourly_usage'" in line)
-    assert not hourly.endswith("bookmark value: None")  # resumed, not re-extracted
+    resumed = starting_bookmarks(second.stderr.decode())["hourly_usage"]
+    assert (
+        resumed
+        == json.loads(last_state)["value"]["bookmarks"]["hourly_usage"]["replication_key_value"]
+    )  # resumed, not re-extracted
 
 
 @pytest.mark.parametrize("mode", [(), ("--test",)])

@@ -18,13 +18,19 @@ import yaml
 
 from simulator import PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
-from tests.harness import ESTIMATED, PRIMARY_KEYS, ROOT, merge_on_keys, psql
+from tests.harness import (
+    ESTIMATED,
+    PRIMARY_KEYS,
+    ROOT,
+    merge_on_keys,
+    psql,
+    starting_bookmarks,
+)
 
 MELTANO = Path(sys.executable).parent / "meltano"
 RECORD_COUNT = re.compile(
     r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"'
 )
-BOOKMARK_START = re.compile(r"Starting incremental sync of '(\w+)' with bookmark value: (\S+)")
 
 
 def meltano(*args: str, env: dict[str, str]) -> str:
@@ -118,8 +124,9 @@ def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any)
     # Second run: starts from the saved state, and the merge leaves no duplicate keys.
     sim.revise()
     second_log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
-    bookmarks = dict(BOOKMARK_START.findall(second_log))
-    assert parse_instant(bookmarks["hourly_usage"]) > start
+    resumed = starting_bookmarks(second_log)["hourly_usage"]
+    assert resumed is not None
+    assert parse_instant(resumed) > start
     assert records_emitted(second_log)["hourly_usage"] < emitted["hourly_usage"]
     for stream in PRIMARY_KEYS:
         assert duplicate_key_count(database, stream) == 0, stream
@@ -194,10 +201,10 @@ def test_scheduled_extract_resumes_from_the_state_backend(project_env: t.Any) ->
         )
     assert any(state_dir.rglob("*.json")), "no state was written to the file state backend"
     (first_log, first_requests), (second_log, second_requests) = runs
-    first_start = dict(BOOKMARK_START.findall(first_log))["hourly_usage"]
-    second_start = dict(BOOKMARK_START.findall(second_log))["hourly_usage"]
-    assert first_start == env["TAP_DATADOG_COSTS_START_DATE"]  # no state yet: start_date
-    assert parse_instant(second_start) > parse_instant(first_start)  # the first run's bookmark
+    assert starting_bookmarks(first_log)["hourly_usage"] is None  # no state yet: first extract
+    second_start = starting_bookmarks(second_log)["hourly_usage"]
+    assert second_start is not None  # the first run's bookmark
+    assert parse_instant(second_start) > parse_instant(env["TAP_DATADOG_COSTS_START_DATE"])
     assert len(second_requests) < len(first_requests)
 
 

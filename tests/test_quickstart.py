@@ -41,6 +41,7 @@ def test_without_keys_it_extracts_from_the_simulator_and_prints_a_summary(tmp_pa
     lines = result.stdout.splitlines()
     assert lines[0].startswith("No Datadog keys in the environment")
     assert "bundled Datadog API simulator at http://127.0.0.1:" in lines[0]
+    assert lines[1] == f"Environment dev: into {tmp_path / 'costs.duckdb'}, schema datadog."
     assert any(
         line.startswith("Datadog cost per month, in the account's billing") for line in lines
     )
@@ -59,6 +60,64 @@ def test_without_keys_it_extracts_from_the_simulator_and_prints_a_summary(tmp_pa
     assert statuses[-1] == "estimate"
     assert all(re.fullmatch(r"[\d,]+\.\d\d", line[2]) for line in cost_lines)  # to the cent
     assert any(line.startswith("  Acme Child 2 (child00002) ") for line in lines)  # per org
+    # The tap's lines, live: each stream's plan and summary, and progress of the long one.
+    assert "  hourly_usage: first extract (no bookmark): " in result.stdout
+    assert re.search(
+        r"^  hourly_usage: [\d,]+/[\d,]+ windows \(\d+%\), ", result.stdout, re.MULTILINE
+    )
+    assert "First extract: no stream had a bookmark" in result.stdout
+    assert re.search(
+        rf"^  hourly_usage +{rows:,} rows read: \+{rows:,} in the table \({rows:,} now\); "
+        r"bookmark \S+$",
+        result.stdout,
+        re.MULTILINE,
+    )
+
+
+def test_top_movers_compare_the_last_two_whole_months(tmp_path: t.Any) -> None:
+    """Per org: the change of the last whole month on the one before, to the cent, largest first."""
+    result = quickstart(tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    header = re.search(
+        r"^Top movers, (\S+) \((final|preliminary)\) against (\S+) \((final|preliminary)\)",
+        result.stdout,
+        re.MULTILINE,
+    )
+    assert header, result.stdout
+    after, before = header.group(1), header.group(3)
+    with duckdb.connect(str(tmp_path / "costs.duckdb"), read_only=True) as connection:
+        totals = dict(
+            connection.execute(  # type: ignore[arg-type]
+                "select public_id || '@' || strftime(month, '%Y-%m'), sum(cost) "
+                "from datadog.historical_costs where charge_type = 'total' group by all"
+            ).fetchall()
+        )
+    section = result.stdout.split("  by org")[1].split("Rows per table:")[0].splitlines()[1:]
+    changes = []
+    for line in section:
+        public_id = re.search(r"\((\w+)\)", line).group(1)  # type: ignore[union-attr]
+        change = float(re.search(r"  ([+-][\d,]+\.\d\d) \(", line).group(1).replace(",", ""))  # type: ignore[union-attr]
+        expected = totals[f"{public_id}@{after}"] - totals[f"{public_id}@{before}"]
+        assert change == round(expected, 2), line
+        changes.append(abs(change))
+    assert changes == sorted(changes, reverse=True)
+    assert len(changes) == 3
+
+
+def test_the_second_run_says_it_is_incremental_and_what_changed(tmp_path: t.Any) -> None:
+    assert quickstart(tmp_path).returncode == 0
+    second = quickstart(tmp_path)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert "Incremental run: each incremental stream resumed" in second.stdout
+    assert "  hourly_usage: incremental from the bookmark " in second.stdout
+    usage = re.search(
+        r"^  hourly_usage +([\d,]+) rows read: \+0 in the table \(([\d,]+) now\), ([\d,]+) "
+        r"merged into rows already there; bookmark (\S+) -> (\S+)$",
+        second.stdout,
+        re.MULTILINE,
+    )
+    assert usage, second.stdout
+    assert usage.group(1) == usage.group(3)  # the look-back, re-read and merged on its keys
 
 
 def test_one_key_alone_is_refused(tmp_path: t.Any) -> None:

@@ -56,8 +56,9 @@ class BillingDimensionMappingsStream(MonthlyStream):
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
         for month in months:
             stamp = isoformat(month)
-            for row in self.request_records({"month": month}):
-                yield {"month": stamp, **row}
+            rows = [{"month": stamp, **row} for row in self.request_records({"month": month})]
+            self.progress.advance(len(rows))
+            yield from rows
 
     @override
     def item_problem(self, item: dict[str, t.Any]) -> str | None:

@@ -181,7 +181,9 @@ class HistoricalCostsStream(MonthlyStream, CostStream):
 
     @override
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
-        return self.request_records({"first": months[0], "last": months[-1]})
+        records = list(self.request_records({"first": months[0], "last": months[-1]}))
+        self.progress.advance(len(records), units=len(months))
+        return records
 
 
 class EstimatedCostsStream(CostStream):
@@ -209,15 +211,19 @@ class EstimatedCostsStream(CostStream):
         return self.cost_params(*estimated_cost_months(self.datadog_tap.now))
 
     @override
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+    def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """An empty answer for the current month usually means keys of a child org."""
         previous, current = estimated_cost_months(self.datadog_tap.now)
+        self.progress.plan(
+            self.how_read(context), 2, "month", month_param(previous), month_param(current)
+        )
         records = self.within(
             list(self.request_records(context)),
             "month",
             isoformat(previous),
             isoformat(add_months(current, 1)),
         )
+        self.progress.advance(len(records), units=2)
         if not records:
             self.logger.warning(
                 "estimated_costs: Datadog returned no cost for the previous and current month. "

@@ -8,7 +8,13 @@ import typing as t
 from operator import itemgetter
 
 from tap_datadog_costs.client import DatadogStream
-from tap_datadog_costs.periods import add_months, isoformat, month_start, months_between
+from tap_datadog_costs.periods import (
+    add_months,
+    isoformat,
+    month_param,
+    month_start,
+    months_between,
+)
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -48,10 +54,10 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
-        """Every record of these months (in any order)."""
+        """Every record of these months (in any order), telling ``progress`` of each read."""
 
     @override
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+    def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         tap = self.datadog_tap
         now = tap.now
         open_month = self.first_open_month(now)
@@ -60,6 +66,13 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         if bookmark is not None:
             start = max(start, min(month_start(bookmark), open_month))
         months = months_between(start, min(tap.end_date, self.available_before(now)))
+        self.progress.plan(
+            self.how_read(context),
+            len(months),
+            "month",
+            month_param(months[0] if months else start),
+            month_param(months[-1] if months else start),
+        )
         records = (
             self.within(
                 list(self.records_for_months(months)),

@@ -11,6 +11,7 @@ from tap_datadog_costs.periods import (
     isoformat,
     month_param,
     month_start,
+    months_between,
     parse_instant,
     retention_start,
 )
@@ -22,6 +23,8 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    import datetime as dt
+
     from singer_sdk.helpers.types import Context
 
 #: "Returns data on your top-level organization" (API reference): the parent's own details.
@@ -51,12 +54,16 @@ class OrganizationsStream(DatadogStream):
     records_key = "usage"
     schema = load_schema("organizations")
 
+    def summary_months(self) -> list[dt.datetime]:
+        """Every month of the run's range that Datadog still keeps."""
+        tap = self.datadog_tap
+        return months_between(max(tap.start_date, retention_start(tap.now)), tap.end_date)
+
     def summary_params(self) -> dict[str, t.Any]:
         """Every month of the run's range that Datadog still keeps, with the org details."""
         tap = self.datadog_tap
-        first = month_start(max(tap.start_date, retention_start(tap.now)))
         return {
-            "start_month": month_param(first),
+            "start_month": month_param(self.summary_months()[0]),
             "end_month": month_param(tap.end_date),
             "include_org_details": "true",
             "include_connected_accounts": flag(self.include_connected_accounts),
@@ -78,13 +85,21 @@ class OrganizationsStream(DatadogStream):
 
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
-        """One entry per org of one month (get_records folds the months into one row)."""
+        """One entry per org of one month (read_records folds the months into one row)."""
         month = isoformat(month_start(parse_instant(item["date"])))
         for org in item["orgs"]:
             yield {"month": month, **org}
 
     @override
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+    def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        months = self.summary_months()
+        self.progress.plan(
+            self.how_read(context),
+            len(months),
+            "month",
+            month_param(months[0]),
+            month_param(months[-1]),
+        )
         rows: dict[str, dict[str, t.Any]] = {}
         for entry in sorted(self.request_records(context), key=lambda entry: entry["month"]):
             row = rows.setdefault(
@@ -96,6 +111,7 @@ class OrganizationsStream(DatadogStream):
         parent = self.top_level_org()
         if parent is not None and parent["public_id"] not in rows:
             rows[parent["public_id"]] = {"public_id": parent["public_id"], "name": parent["name"]}
+        self.progress.advance(len(rows), units=len(months))
         for public_id, row in rows.items():
             is_parent = None if parent is None else public_id == parent["public_id"]
             details = parent if parent is not None and is_parent else {}

@@ -78,18 +78,28 @@ class HourlyUsageStream(DatadogStream):
         return params
 
     @override
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+    def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         tap = self.datadog_tap
         start = tap.start_date
         bookmark = self.resume_point(context)
+        how = self.how_read(context)
+        if self.saved_bookmark(context) is not None:
+            how += f", {self.config['lookback_hours']} h before it re-read"
         if bookmark is not None:
             lookback = timedelta(hours=self.config["lookback_hours"])
             start = max(start, floor_hour(bookmark) - lookback)
-        for window_start, window_end in hour_windows(
-            start,
-            tap.end_date,
-            include_descendants=self.include_descendants,
-        ):
+        windows = list(
+            hour_windows(start, tap.end_date, include_descendants=self.include_descendants)
+        )
+        self.progress.plan(
+            how,
+            len(windows),
+            "window",
+            isoformat(windows[0][0] if windows else floor_hour(start)),
+            isoformat(windows[-1][1] if windows else floor_hour(start)),
+            each="of 24 h" if self.include_descendants else "of up to two months",
+        )
+        for window_start, window_end in windows:
             window = {"window_start": window_start, "window_end": window_end}
             records = self.within(
                 self.once_each(list(self.request_records(window))),
@@ -98,6 +108,7 @@ class HourlyUsageStream(DatadogStream):
                 isoformat(window_end),
             )
             records.sort(key=itemgetter("timestamp"))
+            self.progress.advance(len(records))
             yield from records
 
     def once_each(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:

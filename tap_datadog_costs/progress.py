@@ -1,0 +1,143 @@
+"""What a person watching a run reads: one stream's plan, its progress and its outcome.
+
+Per stream, three kinds of INFO line, each starting with the stream's name:
+
+- the plan, once: first extract or incremental (from which bookmark), and how many windows or
+  months are to be read, from when to when;
+- progress, at most one line per ``progress_seconds`` (checked at each request and each
+  window, never per record): windows or months done of the total, rows so far, requests,
+  waits on rate limits and an estimate of the time left;
+- the summary, once the stream is done: rows, requests, retries, seconds waited, the first and
+  last period read and the bookmark the next run starts from.
+
+Counting is a few integer additions per request or window: nothing runs per record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import typing as t
+
+LOGGER = logging.getLogger("tap-datadog-costs")
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a person says them: 42 s, 3 min 5 s, 2 h 10 min."""
+    whole = round(seconds)
+    if whole < 60:  # noqa: PLR2004
+        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"  # noqa: PLR2004
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:  # noqa: PLR2004
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 request``, ``2 requests``, ``1,204 rows``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def span(first: str | None, last: str | None) -> str:
+    """``2026-09 to 2026-11``, or one period alone."""
+    return str(first) if first == last else f"{first} to {last}"
+
+
+class Progress:
+    """One stream's counters for one run, and the lines that report them."""
+
+    def __init__(
+        self,
+        stream: str,
+        *,
+        interval: float,
+        clock: t.Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.interval = interval
+        self.clock = clock
+        self.started = self.last_line = clock()
+        self.unit = "request"
+        self.total = 0
+        self.done = 0
+        self.rows = 0
+        self.requests = 0
+        self.retries = 0
+        self.limit_waits = 0
+        self.waited = 0.0
+        self.first: str | None = None
+        self.last: str | None = None
+
+    def plan(  # noqa: PLR0913
+        self, how: str, total: int, unit: str, first: str, last: str, *, each: str = ""
+    ) -> None:
+        """Say what the stream reads in this run: ``total`` ``unit``s (``each``), first to last."""
+        self.total, self.unit, self.first, self.last = total, unit, first, last
+        if total:
+            what = f"{plural(total, unit)}{each and ' ' + each}, {span(first, last)}"
+        else:
+            what = f"nothing to read yet: {first} has not ended"
+        LOGGER.info("%s: %s: %s", self.stream, how, what)
+
+    def advance(self, rows: int, units: int = 1) -> None:
+        """``units`` windows or months are read, with ``rows`` rows among them."""
+        self.done += units
+        self.rows += rows
+        self.tick()
+
+    def request(self) -> None:
+        """One attempt is about to be sent."""
+        self.requests += 1
+        self.tick()
+
+    def retry(self, seconds: float, *, rate_limited: bool) -> None:
+        """An attempt failed and the next comes after ``seconds`` (a 429's reset, or not)."""
+        self.retries += 1
+        self.limit_waits += rate_limited
+        self.waited += seconds
+
+    def rate_limit_wait(self, seconds: float) -> None:
+        """A spent rate-limit budget, or a 429 announcing its reset, made us wait ``seconds``."""
+        self.limit_waits += 1
+        self.waited += seconds
+
+    def tick(self) -> None:
+        """A progress line, when ``interval`` seconds have passed since the last line."""
+        now = self.clock()
+        if now - self.last_line < self.interval:
+            return
+        self.last_line = now
+        LOGGER.info("%s: %s", self.stream, self.status(now))
+
+    def status(self, now: float) -> str:
+        """Done of the total, rows, requests, rate-limit waits and the time left."""
+        elapsed = now - self.started
+        if self.total:
+            share = f"{self.done:,}/{plural(self.total, self.unit)} ({self.done / self.total:.0%})"
+        else:
+            share = f"{plural(self.done, self.unit)} read"
+        if self.done and self.total:
+            left = f"about {duration(elapsed / self.done * (self.total - self.done))} left"
+        else:
+            left = "time left not known yet"
+        return (
+            f"{share}, {plural(self.rows, 'row')}, {plural(self.requests, 'request')}, "
+            f"{plural(self.limit_waits, 'rate-limit wait')} ({duration(self.waited)} waited), "
+            f"{left}"
+        )
+
+    def summary(self, bookmark: str | None) -> None:
+        """The outcome: rows, requests, retries, waits, the periods read and the bookmark."""
+        read = f"read {span(self.first, self.last)}" if self.done else "read nothing"
+        LOGGER.info(
+            "%s: done in %s: %s, %s, %s, %s waited, %s, bookmark %s",
+            self.stream,
+            duration(self.clock() - self.started),
+            plural(self.rows, "row"),
+            plural(self.requests, "request"),
+            plural(self.retries, "retry").replace("retrys", "retries"),
+            duration(self.waited),
+            read,
+            bookmark or "none (full table: read whole every run)",
+        )

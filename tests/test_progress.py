@@ -1,0 +1,180 @@
+"""What a person watching a run reads: a plan, progress at a steady interval, a summary."""
+
+from __future__ import annotations
+
+import logging
+import re
+import typing as t
+
+from tap_datadog_costs.progress import Progress, duration
+from tests.harness import (
+    HISTORICAL,
+    HOURLY,
+    MAPPING,
+    NOW,
+    ORGS,
+    PLAN_LINE,
+    PRIMARY_KEYS,
+    SUMMARY,
+    recent_config,
+    requests_to,
+    run_cli,
+    sync,
+    tap_log,
+)
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+
+    from simulator import DatadogSimulator
+
+#: The paths each stream asks.
+STREAM_PATHS = {
+    "organizations": (SUMMARY, ORGS),
+    "hourly_usage": (HOURLY,),
+    "billing_dimension_mappings": (MAPPING,),
+    "historical_costs": (HISTORICAL,),
+    "estimated_costs": ("/api/v2/usage/estimated_cost",),
+}
+PROGRESS = re.compile(
+    r"^(\w+): ([\d,]+)/([\d,]+) (windows?|months?) \((\d+)%\), ([\d,]+) rows?, ([\d,]+) requests?, "
+    r"([\d,]+) rate-limit waits? \(([\d.]+ s|\d+ min \d+ s) waited\), "
+    r"(about .+ left|time left not known yet)$"
+)
+SUMMARY_LINE = re.compile(
+    r"^(\w+): done in .+?: ([\d,]+) rows?, ([\d,]+) requests?, ([\d,]+) (?:retry|retries), "
+    r"(.+?) waited, read (.+?), bookmark (.+)$"
+)
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def matches(pattern: re.Pattern[str], log: list[str]) -> list[re.Match[str]]:
+    return [match for line in log if (match := pattern.match(line))]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_lines_come_at_the_interval_with_what_is_done_and_the_time_left(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    progress = Progress("hourly_usage", interval=3, clock=clock)
+    caplog.set_level(logging.INFO, logger="tap-datadog-costs")
+    progress.plan("first extract (no bookmark)", 10, "window", "A", "B", each="of 24 h")
+    for _ in range(10):  # ten windows, a second and two requests each
+        clock.now += 0.5
+        progress.request()
+        clock.now += 0.5
+        progress.request()
+        progress.advance(100)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines[0] == "hourly_usage: first extract (no bookmark): 10 windows of 24 h, A to B"
+    ticks = lines[1:]
+    assert len(ticks) == 3, ticks  # at 3, 6 and 9 seconds: not one per request (20)
+    assert ticks[0] == (
+        "hourly_usage: 2/10 windows (20%), 200 rows, 6 requests, 0 rate-limit waits "
+        "(0.0 s waited), about 12 s left"
+    )
+    assert [match.group(2) for match in matches(PROGRESS, ticks)] == ["2", "5", "8"]
+
+
+def test_time_left_and_durations_read_as_a_person_says_them() -> None:
+    assert [duration(s) for s in (0.25, 42, 185, 7800)] == [
+        "0.2 s",
+        "42 s",
+        "3 min 5 s",
+        "2 h 10 min",
+    ]
+
+
+def test_a_run_plans_each_stream_and_ends_with_a_summary_that_matches_what_it_did(
+    sim: DatadogSimulator,
+) -> None:
+    """Rows, requests and retries as the output and the simulator count them; the bookmark."""
+    sim.inject(HOURLY, "500", count=2)
+    config = recent_config(sim, days=5)
+    with tap_log() as log:
+        result = sync(config, now=NOW)
+    plans = {match.group(1): match.group(2) for match in matches(PLAN_LINE, log)}
+    assert plans == {
+        "organizations": "full table",
+        "hourly_usage": "first extract (no bookmark)",
+        "billing_dimension_mappings": "first extract (no bookmark)",
+        "historical_costs": "first extract (no bookmark)",
+        "estimated_costs": "full table",
+    }
+    summaries = {match.group(1): match for match in matches(SUMMARY_LINE, log)}
+    assert set(summaries) == set(PRIMARY_KEYS)
+    for stream, summary in summaries.items():
+        asked = [r for path in STREAM_PATHS[stream] for r in requests_to(sim.requests, path)]
+        assert number(summary.group(2)) == len(result.records(stream)), stream
+        assert number(summary.group(3)) == len(asked), stream
+        assert number(summary.group(4)) == (2 if stream == "hourly_usage" else 0), stream
+        assert summary.group(7) == (
+            result.bookmark(stream) or "none (full table: read whole every run)"
+        )
+    usage = summaries["hourly_usage"]
+    assert usage.group(5) != "0.0 s"  # two back-offs waited
+    first, last = usage.group(6).split(" to ")
+    assert first == config["start_date"].replace("Z", "+00:00")[:13] + ":00:00+00:00"
+    assert last == NOW.isoformat()
+
+
+def test_the_second_run_says_it_is_incremental_and_from_which_bookmark(
+    sim: DatadogSimulator,
+) -> None:
+    config = recent_config(sim, days=3)
+    first = sync(config, now=NOW)
+    with tap_log() as log:
+        sync(config, first.final_state, now=NOW)
+    plans = {match.group(1): match.group(3) for match in matches(PLAN_LINE, log) if match.group(3)}
+    for stream in ("hourly_usage", "billing_dimension_mappings", "historical_costs"):
+        assert plans[stream] == first.bookmark(stream), stream
+    (usage_plan,) = [line for line in log if line.startswith("hourly_usage: incremental")]
+    assert ", 72 h before it re-read: " in usage_plan
+
+
+def test_rate_limit_waits_are_counted_in_progress_and_summary(sim: DatadogSimulator) -> None:
+    sim.inject(HOURLY, "429", count=1)
+    with tap_log() as log:
+        sync(recent_config(sim, days=2, progress_seconds=1), now=NOW)
+    (usage,) = [m for m in matches(SUMMARY_LINE, log) if m.group(1) == "hourly_usage"]
+    assert number(usage.group(4)) == 1
+    assert usage.group(5) != "0.0 s"
+
+
+def test_slow_windows_give_progress_lines_not_one_per_request(sim: DatadogSimulator) -> None:
+    sim.inject(HOURLY, "slow", count=3, seconds=1.1, after=1)
+    with tap_log() as log:
+        sync(recent_config(sim, days=6, progress_seconds=1), now=NOW)
+    ticks = [m for m in matches(PROGRESS, log) if m.group(1) == "hourly_usage"]
+    requests = len(requests_to(sim.requests, HOURLY))
+    assert 2 <= len(ticks) < requests, (ticks, requests)
+    done = [number(m.group(2)) for m in ticks]
+    assert done == sorted(done)
+    assert all(number(m.group(3)) == requests for m in ticks)  # one request per 24 h window
+    assert all(m.group(10).startswith("about ") for m in ticks)
+
+
+def test_the_cli_shows_no_metric_line_per_request_unless_debugging(
+    sim: DatadogSimulator, tmp_path: Path
+) -> None:
+    config = recent_config(sim, days=2)
+    quiet = run_cli(config=config, tmp_path=tmp_path).stderr.decode()
+    assert "http_request_count" not in quiet
+    assert '"metric":"record_count"' in quiet  # one per stream, for machines
+    assert "Starting incremental sync of" not in quiet  # names start_date as a bookmark
+    assert re.search(r"hourly_usage: done in .+, bookmark ", quiet)
+    debugging = run_cli(config=config, tmp_path=tmp_path, LOGLEVEL="DEBUG").stderr.decode()
+    assert "http_request_count" in debugging
