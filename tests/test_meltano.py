@@ -22,6 +22,7 @@ from tests.harness import (
     ESTIMATED,
     PRIMARY_KEYS,
     ROOT,
+    duplicate_keys,
     merge_on_keys,
     psql,
     starting_bookmarks,
@@ -139,22 +140,32 @@ def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any)
     assert state["singer_state"]["bookmarks"]["hourly_usage"]["replication_key_value"]
 
 
-def read_jsonl(folder: Path) -> dict[str, list[dict[str, t.Any]]]:
-    return {
-        stream: [json.loads(line) for line in (folder / f"{stream}.jsonl").read_text().splitlines()]
-        for stream in PRIMARY_KEYS
-    }
+def jsonl_runs(folder: Path, stream: str) -> list[list[dict[str, t.Any]]]:
+    """The rows of each run's file of a stream, oldest run first (<stream>-<timestamp>.jsonl)."""
+    files = sorted(folder.glob(f"{stream}-*.jsonl"))
+    return [[json.loads(line) for line in file.read_text().splitlines()] for file in files]
 
 
-def test_meltano_run_into_jsonl_writes_every_record(project_env: t.Any) -> None:
+def test_meltano_run_into_jsonl_writes_one_file_set_per_run_each_key_once(
+    project_env: t.Any,
+) -> None:
+    """Files to hand on: a run's own set, every key once, no row of the last run appended."""
     env, sim, tmp_path = project_env
-    log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-jsonl", env=env)
-    written = read_jsonl(tmp_path / "jsonl")
-    assert {stream: len(rows) for stream, rows in written.items()} == records_emitted(log)
+    logs = [
+        meltano("--environment=dev", "run", "tap-datadog-costs", "target-jsonl", env=env)
+        for _ in range(2)
+    ]
     start = sim.now - dt.timedelta(days=40)
-    assert merge_on_keys("hourly_usage", written["hourly_usage"]) == merge_on_keys(
-        "hourly_usage", sim.expected_hourly_usage(start, sim.now)
-    )
+    for stream in PRIMARY_KEYS:
+        runs = jsonl_runs(tmp_path / "jsonl", stream)
+        emitted = [records_emitted(log)[stream] for log in logs]
+        assert [len(rows) for rows in runs] == [count for count in emitted if count], stream
+        for rows in runs:
+            assert duplicate_keys(stream, rows) == [], stream
+    usage_runs = jsonl_runs(tmp_path / "jsonl", "hourly_usage")
+    assert len(usage_runs[1]) < len(usage_runs[0])  # the second run is incremental
+    merged = merge_on_keys("hourly_usage", [row for rows in usage_runs for row in rows])
+    assert merged == merge_on_keys("hourly_usage", sim.expected_hourly_usage(start, sim.now))
 
 
 def scheduled_step() -> dict[str, t.Any]:
@@ -251,7 +262,7 @@ def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_lea
         ).fetchall()
     assert reads == [(False, 1), (True, 1)]  # the stale apm_host rows kept their old read_at
     summary = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "duckdb_summary.py"), str(database)],
+        [sys.executable, str(ROOT / "scripts" / "duckdb_summary.py"), str(database), "datadog"],
         capture_output=True,
         text=True,
         check=True,
@@ -269,13 +280,14 @@ def test_target_postgres_honours_activate_version_and_drops_the_stale_estimate(
     env, sim, _ = project_env
     env = {**env, "TARGET_POSTGRES_SQLALCHEMY_URL": postgres}
     meltano("--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=env)
+    # dev (the simulator) writes a schema of its own, away from prod's "datadog"
     first = psql(
-        postgres, "select count(*) from datadog.estimated_costs where product_name = 'apm_host'"
+        postgres, "select count(*) from datadog_dev.estimated_costs where product_name = 'apm_host'"
     )
     month, expected = drop_from_the_next_estimate(sim, "apm_host")
     meltano("--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=env)
 
-    live = "from datadog.estimated_costs where _sdc_deleted_at is null"
+    live = "from datadog_dev.estimated_costs where _sdc_deleted_at is null"
     assert int(first[0][0]) > 0
     assert psql(postgres, f"select count(*) {live} and product_name = 'apm_host'") == [["0"]]
     (total,) = psql(
@@ -285,3 +297,26 @@ def test_target_postgres_honours_activate_version_and_drops_the_stale_estimate(
     )
     assert round(float(total[0]), 2) == expected
     assert psql(postgres, f"select count(distinct read_at) {live}") == [["1"]]
+
+
+def loader_config(environment: str, loader: str) -> dict[str, t.Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_")}
+    printed = meltano(f"--environment={environment}", "config", "print", loader, env=env)
+    return t.cast(
+        "dict[str, t.Any]", json.loads(printed[printed.index("{") : printed.rindex("}") + 1])
+    )
+
+
+def test_dev_and_prod_write_to_places_of_their_own() -> None:
+    """The simulator's made-up orgs never land beside real ones."""
+    for loader, setting in (
+        ("target-duckdb", "filepath"),
+        ("target-jsonl", "destination_path"),
+        ("target-postgres", "default_target_schema"),
+    ):
+        dev, prod = (loader_config(env, loader)[setting] for env in ("dev", "prod"))
+        assert dev != prod, loader
+    assert loader_config("dev", "target-duckdb")["filepath"] == str(
+        ROOT / "output" / "dev" / "datadog_costs.duckdb"
+    )
+    assert (ROOT / "output" / "prod" / ".gitkeep").exists()  # target-duckdb needs the folder

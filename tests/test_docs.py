@@ -1,0 +1,204 @@
+"""Docs that work as written: every command in README.md and docs/*.md is run, or named here.
+
+A command is a line of a ```bash, ```sh or ```cron block (the cron line's command), or a line
+starting with ``$ `` in a plain block. Each doc's commands run in order, in one bash script with
+``set -euo pipefail``, in a scratch copy of the project (the repository's files, with this
+checkout's ``.venv`` and ``.meltano`` linked in) against the simulator. Only the placeholders in
+SUBSTITUTIONS are replaced (keys, the site, the user's own paths), and each must still be found in
+the docs. A command this test does not run must be in ELSEWHERE with the test or step that runs
+it; a new command in the docs fails here until it is one or the other.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import typing as t
+
+import pytest
+import yaml
+
+from simulator import PARENT_KEYS, DatadogSimulator
+from tests.harness import ROOT
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+#: Commands run by another test or by CI, and which.
+ELSEWHERE = {
+    "make run": "tests/test_quickstart.py runs scripts/quickstart.py, what make run runs "
+    "after make install",
+    "make test": ".ci/run",
+    "make lint": ".ci/run",
+    ".venv/bin/meltano install": "make install (before every test run; .ci/run)",
+}
+#: Commands that serve until stopped: run for a moment, and the first line checked.
+SERVERS = {".venv/bin/python -m simulator": "Datadog API simulator listening on http://127.0.0.1:"}
+BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def substitutions(url: str, project: Path, user_project: Path) -> dict[str, str]:
+    """Placeholders in the docs, and what stands for them here."""
+    return {
+        "TAP_DATADOG_COSTS_API_KEY=... TAP_DATADOG_COSTS_APP_KEY=...": (
+            f"TAP_DATADOG_COSTS_API_KEY={PARENT_KEYS[0]} TAP_DATADOG_COSTS_APP_KEY={PARENT_KEYS[1]}"
+        ),
+        '"api_key": "...", "app_key": "...", "site": "datadoghq.eu"': (
+            f'"api_key": "{PARENT_KEYS[0]}", "app_key": "{PARENT_KEYS[1]}", "api_url": "{url}"'
+        ),
+        "set tap-datadog-costs api_key ...": f"set tap-datadog-costs api_key {PARENT_KEYS[0]}",
+        "set tap-datadog-costs app_key ...": f"set tap-datadog-costs app_key {PARENT_KEYS[1]}",
+        "cd /srv/tap-datadog-costs": f"cd {project}",
+        # "in your project": a new one with the README's definition pasted (user_meltano_project)
+        "meltano install --plugin-type extractor tap-datadog-costs": (
+            f"cd {user_project} && meltano install --plugin-type extractor tap-datadog-costs"
+        ),
+    }
+
+
+def blocks_of(text: str) -> list[list[str]]:
+    """The commands of one Markdown text, block by block, in order."""
+    blocks = []
+    for language, body in BLOCK.findall(text):
+        lines = body.replace("\\\n", " ").splitlines()
+        commands: list[str] = []
+        if language in {"bash", "sh"}:
+            heredoc = None
+            for line in lines:
+                if heredoc is not None:  # the body of a here-document belongs to its command
+                    commands[-1] += "\n" + line
+                    heredoc = None if line == heredoc else heredoc
+                    continue
+                if line.strip() and not line.lstrip().startswith("#"):
+                    commands.append(line)
+                    match = re.search(r"<<'?(\w+)'?", line)
+                    heredoc = match.group(1) if match else None
+        elif language == "cron":
+            commands = [line.split(None, 5)[5] for line in lines if line.strip()]
+        elif not language:
+            commands = [line[2:] for line in lines if line.startswith("$ ")]
+        if commands:
+            blocks.append(commands)
+    return blocks
+
+
+def without_comment(command: str) -> str:
+    return re.sub(r"\s+#.*$", "", command.split("\n", 1)[0]).strip()
+
+
+def test_every_command_is_run_here_or_named_in_elsewhere() -> None:
+    """The list of commands this test knows about is the docs' list."""
+    named = {
+        without_comment(command)
+        for doc in DOCS
+        for block in blocks_of(doc.read_text())
+        for command in block
+    }
+    assert set(ELSEWHERE) <= named, set(ELSEWHERE) - named  # no stale entries
+    assert set(SERVERS) <= named, set(SERVERS) - named
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project's files, as a clone has them, with this checkout's installs."""
+    project = tmp_path_factory.mktemp("docs") / "tap-datadog-costs"
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, project / name)
+    for installed in (".venv", ".meltano"):
+        (project / installed).symlink_to(ROOT / installed)
+    return project
+
+
+def user_meltano_project(base: Path, env: dict[str, str]) -> Path:
+    """A new Meltano project with the README's plugin definition pasted, pip_url a checkout."""
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "meltano"), "init", "--no-usage-stats", "their-project"],
+        cwd=base, env=env, capture_output=True, check=True, timeout=300,
+    )  # fmt: skip
+    project = base / "their-project"
+    readme = (ROOT / "README.md").read_text().split("## Add it to your Meltano project", 1)[1]
+    (definition,) = yaml.safe_load(readme.split("```yaml\n", 1)[1].split("```", 1)[0])
+    definition["pip_url"] = str(ROOT)  # "/path/to/tap-datadog-costs (a checkout)"
+    meltano_yml = yaml.safe_load((project / "meltano.yml").read_text())
+    meltano_yml.setdefault("plugins", {}).setdefault("extractors", []).append(definition)
+    (project / "meltano.yml").write_text(yaml.safe_dump(meltano_yml, sort_keys=False))
+    return project
+
+
+def script_for(blocks: list[list[str]], replace: dict[str, str]) -> tuple[str, list[str]]:
+    """The bash script running a doc's blocks, each in a subshell of its own as a reader runs
+    one block after another (placeholders replaced); and the commands it leaves to ELSEWHERE.
+    """
+    lines, skipped = [], []
+    for block in blocks:
+        lines.append("(set -euxo pipefail")
+        for command in block:
+            bare = without_comment(command)
+            if bare in ELSEWHERE:
+                skipped.append(bare)
+                continue
+            if bare in SERVERS:
+                lines.append(
+                    f"( timeout 5 {bare} > server.out || true ) && "
+                    f"grep -q '{SERVERS[bare]}' server.out"
+                )
+                continue
+            for placeholder, value in replace.items():
+                command = command.replace(placeholder, value)  # noqa: PLW2901
+            lines.append(command)
+        lines.append(") || exit 1")
+    return "\n".join(lines) + "\n", skipped
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: doc.name)
+def test_the_commands_of_each_doc_work_as_written(doc: Path, scratch: Path, tmp_path: Path) -> None:
+    blocks = blocks_of(doc.read_text())
+    commands = [command for block in blocks for command in block]
+    if not commands:
+        pytest.skip(f"{doc.name} has no commands")
+    with DatadogSimulator() as sim:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TAP_DATADOG_COSTS_")},
+            "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "TAP_DATADOG_COSTS_API_URL": sim.url,  # what prod's site would be: the simulator
+        }
+        user_project = (
+            user_meltano_project(tmp_path, env) if "meltano invoke" in doc.read_text() else tmp_path
+        )
+        replace = substitutions(sim.url, scratch, user_project)
+        used = {p for p in replace if any(p in c for c in commands)}
+        script, skipped = script_for(blocks, replace)
+        result = subprocess.run(
+            ["bash", "-c", script],  # noqa: S607
+            cwd=scratch, env=env, capture_output=True, text=True, timeout=1800, check=False,
+        )  # fmt: skip
+    assert result.returncode == 0, f"{doc.name}:\n{result.stderr[-4000:]}"
+    ran = [c for c in commands if without_comment(c) not in ELSEWHERE]
+    assert len(ran) + len(skipped) == len(commands)
+    if doc.name == "README.md":
+        assert used == set(replace) - {"cd /srv/tap-datadog-costs"}, set(replace) - used
+        check_readme_outcome(scratch, result.stderr)
+    if doc.name == "scheduling.md":
+        assert "cd /srv/tap-datadog-costs" in used
+
+
+def check_readme_outcome(project: Path, log: str) -> None:
+    """What the README's commands must have done, beyond exiting 0."""
+    # The state round-trip: the second and third standalone runs resumed from bookmarks.
+    resumed = re.findall(r"hourly_usage: incremental from the bookmark (\S+?),", log)
+    assert len(resumed) >= 2, log[-3000:]  # a STATE line, then a target's state
+    assert list((project).glob("hourly_usage-*.jsonl")), "target-jsonl wrote no file"
+    assert (project / "output" / "prod" / "datadog_costs.duckdb").exists()
+    assert "2026-01-01T00:00:00Z" in (project / "meltano.yml").read_text()  # config set
+    assert "Connection test passed" in log
