@@ -286,6 +286,11 @@ def tap_log() -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
+def error_lines(stderr: bytes) -> list[str]:
+    """The ERROR lines a CLI run wrote."""
+    return [line for line in stderr.decode().splitlines() if "| ERROR " in line]
+
+
 #: A stream's plan line (tap_datadog_costs/progress.py): full table, first extract, or
 #: incremental from a bookmark (group 3).
 PLAN_LINE = re.compile(

@@ -19,6 +19,7 @@ from tests.harness import (
     ROOT,
     SUMMARY,
     cli_command,
+    error_lines,
     merge_on_keys,
     recent_config,
     records_of,
@@ -31,10 +32,6 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
     from simulator import DatadogSimulator
-
-
-def error_lines(stderr: bytes) -> list[str]:
-    return [line for line in stderr.decode().splitlines() if "| ERROR " in line]
 
 
 @pytest.mark.parametrize(

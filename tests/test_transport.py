@@ -16,6 +16,7 @@ from tests.harness import (
     HOURLY,
     ORGS,
     SUMMARY,
+    error_lines,
     recent_config,
     run_cli,
     run_cli_measured,
@@ -29,10 +30,6 @@ if t.TYPE_CHECKING:
 
 #: Peak memory any of these runs may reach (a sync of this size needs about 100 MB).
 RSS_BOUND_MB = 400
-
-
-def error_lines(stderr: bytes) -> list[str]:
-    return [line for line in stderr.decode().splitlines() if "| ERROR " in line]
 
 
 @pytest.mark.parametrize(
