@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from .data import PARENT_ID, PARENT_NAME, REGION, USAGE_TYPES
-from .server import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS, USAGE_ONLY_KEYS, DatadogSimulator
+from .server import (
+    CHILD_KEYS,
+    EMPTY_KEYS,
+    NO_ATTRIBUTION_KEYS,
+    PARENT_KEYS,
+    USAGE_ONLY_KEYS,
+    DatadogSimulator,
+)
 
 __all__ = [
     "CHILD_KEYS",
     "EMPTY_KEYS",
+    "NO_ATTRIBUTION_KEYS",
     "PARENT_ID",
     "PARENT_KEYS",
     "PARENT_NAME",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import itertools
 import zlib
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
@@ -111,6 +112,37 @@ BILLING_DIMENSIONS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...], str]
 )
 #: The endpoint a mapping row names when the dimension has none (the tap's documented marker).
 NO_ENDPOINT = "(none)"
+
+#: /api/v1/usage/billable-summary: for each product the cost model bills, its key there (one of
+#: the spec's UsageBillableSummaryKeys), its usage_unit, and the list price it is billed at, in
+#: cents per ``per`` units (Datadog's public list prices: $15 an infra host, $31 an APM host,
+#: $1.70 a million indexed log events at 15-day retention). A month's billable quantity is its
+#: cost at that price, so cost / quantity gives the price back. Units: the spec names none;
+#: "hosts" for 99th-percentile host keys (a real answer says "host_hours" for host *_sum keys,
+#: "traces" and "timeseries" for others) and "events" for indexed logs are our choice.
+BILLABLE_SUMMARY: dict[str, tuple[str, str, int, int]] = {
+    "infra_host": ("infra_host_top99p", "hosts", 1_500, 1),
+    "apm_host": ("apm_host_top99p", "hosts", 3_100, 1),
+    "logs_indexed_15day": ("logs_indexed_15day_sum", "events", 170, 1_000_000),
+}
+
+#: Day of the next month a month's cost attribution appears ("no later than the 19th").
+ATTRIBUTION_AVAILABLE_DAY = 19
+#: Tag keys configured for usage attribution (Datadog allows three at most) and their values.
+ATTRIBUTION_TAGS: dict[str, tuple[str, ...]] = {
+    "team": ("core", "payments", "search"),
+    "service": ("web", "api", "worker", "billing"),
+    "env": ("prod", "staging"),
+}
+MAX_TAG_KEYS = 3
+#: Field suffixes of a billing dimension in cost attribution `values`, in `*` order.
+ATTRIBUTION_FIELDS = (
+    "on_demand_cost",
+    "committed_cost",
+    "total_cost",
+    "percentage_in_org",
+    "percentage_in_account",
+)
 
 Moment = datetime | date | str
 Endpoint = tuple[str, list[str], str]  # (endpoint id, keys, status)
@@ -230,6 +262,20 @@ class CostEntry:
     def total_cents(self) -> int:
         """Every charge but ``total`` ones (which repeat the others' sum)."""
         return sum(charge.cents for charge in self.charges if charge.charge_type != "total")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """One cost attribution item: an org's cost of a month carrying one combination of tags.
+
+    ``tags`` is None when the cost is not broken down by tags (as Datadog serves it then);
+    ``cents`` holds (committed, on_demand) per product.
+    """
+
+    org: Org
+    month: datetime
+    tags: dict[str, list[str]] | None
+    cents: dict[str, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -424,11 +470,17 @@ class Account:
             month = shift_months(month, 1)
         return months
 
-    def product_cents(self, kind: str, org: Org, month: datetime, product: str) -> tuple[int, int]:
-        """(committed, on_demand) cents; even base values so estimates halve exactly."""
+    @staticmethod
+    def base_cents(org: Org, month: datetime, product: str) -> tuple[int, int]:
+        """(committed, on_demand) cents of a month as finally billed (its final historical cost)."""
         key = (org.public_id, month.strftime("%Y-%m"), product)
         committed = 2 * (stable_int("committed", *key) % 50_000)
         on_demand = 1_000 + 2 * (stable_int("on_demand", *key) % 50_000)
+        return committed, on_demand
+
+    def product_cents(self, kind: str, org: Org, month: datetime, product: str) -> tuple[int, int]:
+        """(committed, on_demand) cents; even base values so estimates halve exactly."""
+        committed, on_demand = self.base_cents(org, month, product)
         if kind == "historical" and not self.is_final(month):
             on_demand -= 100 * (self.generation + 1)
         elif kind == "estimated":
@@ -548,9 +600,248 @@ class Account:
             for endpoint, keys, status in (endpoints or [(NO_ENDPOINT, None, None)])
         ]
 
+    # ---- billable summary -----------------------------------------------------------------
+    def billable_hours(self, month: datetime) -> int:
+        """Billable hours of a month: all of a past one, this one's so far, none out of range."""
+        current = month_start(self.now)
+        oldest = max(self.history_start, shift_months(current, -RETENTION_MONTHS))
+        if not oldest <= month <= current:
+            return 0
+        end = min(shift_months(month, 1), self.usage_end)
+        return max(0, (end - month) // HOUR)
+
+    def billable_quantity(self, org: Org, month: datetime, product: str) -> int:
+        """An org's billable units: the month's final cost at list price, at least one.
+
+        A *_sum key of the current month counts the hours so far only; a 99th percentile of
+        hosts does not grow with the month.
+        """
+        key, _, price, per = BILLABLE_SUMMARY[product]
+        quantity = max(1, (sum(self.base_cents(org, month, product)) * per + price // 2) // price)
+        hours = self.billable_hours(month)
+        month_hours = calendar.monthrange(month.year, month.month)[1] * 24
+        if key.endswith("_sum") and hours < month_hours:
+            quantity = max(1, quantity * hours // month_hours)
+        return quantity
+
+    def billable_rows(self, orgs: list[Org], month: Moment) -> list[dict[str, Any]]:
+        """Flat billable usage rows (org, product) of a month: the served numbers, unnested."""
+        first = month_start(month)
+        hours = self.billable_hours(first)
+        if not hours:
+            return []
+        last_hour = first + (hours - 1) * HOUR
+        rows = []
+        for org in orgs:
+            for product in COST_PRODUCTS:
+                key, unit, _, _ = BILLABLE_SUMMARY[product]
+                account = sum(self.billable_quantity(o, first, product) for o in self.orgs)
+                own = self.billable_quantity(org, first, product)
+                rows.append(
+                    {
+                        "month": first.isoformat(),
+                        "public_id": org.public_id,
+                        "org_name": org.name,
+                        "account_name": self.parent.name,
+                        "account_public_id": self.parent.public_id,
+                        "billable_key": key,
+                        "product_name": product,
+                        "org_billable_usage": own,
+                        "account_billable_usage": account,
+                        # "The percentage of account usage the org represents": 0-100, as
+                        # Datadog's own attribution answers give percentages.
+                        "percentage_in_account": round(100 * own / account, 2),
+                        "usage_unit": unit,
+                        "elapsed_usage_hours": hours,
+                        "first_billable_usage_hour": first.isoformat(),
+                        "last_billable_usage_hour": last_hour.isoformat(),
+                    }
+                )
+        return rows
+
+    def billable_items(self, orgs: list[Org], month: Moment) -> list[dict[str, Any]]:
+        """Served /api/v1/usage/billable-summary items: one per org, its products nested."""
+        first = month_start(month)
+        rows = self.billable_rows(orgs, first)
+        items = []
+        for org in orgs:
+            own = [row for row in rows if row["public_id"] == org.public_id]
+            if not own:
+                continue
+            last_day = parse_instant(own[0]["last_billable_usage_hour"]).replace(hour=0)
+            items.append(
+                {
+                    **org.identity(self.parent),
+                    "start_date": first.isoformat(),
+                    "end_date": last_day.isoformat(),
+                    "num_orgs": len(self.orgs),
+                    "ratio_in_month": 1.0,
+                    "usage": {row["billable_key"]: billable_body(row) for row in own},
+                }
+            )
+        return items
+
+    def expected_billable_usage(self, month: Moment) -> list[dict[str, Any]]:
+        """Flat billable usage rows of a month for the whole account (parent first)."""
+        return self.billable_rows(self.orgs, month)
+
+    # ---- cost attribution -----------------------------------------------------------------
+    def attribution_months(self, first: datetime, last: datetime) -> list[datetime]:
+        """Months in [first, last] with cost attribution.
+
+        A month appears on the 19th of the next month, or once its historical cost is
+        published, if that is later.
+        """
+        day = max(ATTRIBUTION_AVAILABLE_DAY, self.publish_day)
+        return [
+            month
+            for month in self.cost_months("historical")
+            if first <= month <= last and self.now >= shift_months(month, 1).replace(day=day)
+        ]
+
+    def attribution_cells(
+        self, org: Org, month: datetime, product: str
+    ) -> dict[tuple[str | None, ...], tuple[int, int]]:
+        """(committed, on_demand) cents per combination of the configured tags' values.
+
+        None stands for untagged. The cells add up to the org's final historical cost of the
+        product to the cent.
+        """
+        cells = list(itertools.product(*[(None, *values) for values in ATTRIBUTION_TAGS.values()]))
+        key = (org.public_id, month.strftime("%Y-%m"), product)
+        weights = [stable_int("tags", *key, *cell) % 8 for cell in cells]
+        weights[0] += 8  # the first cell carries no tag at all: some cost always does
+        parts = [split_cents(cents, weights) for cents in self.base_cents(org, month, product)]
+        return dict(zip(cells, zip(*parts, strict=True), strict=True))
+
+    def attributions(
+        self, orgs: list[Org], first: datetime, last: datetime, tag_keys: list[str]
+    ) -> list[Attribution]:
+        """Cost attribution entries (month, org, tag combination) in model order.
+
+        Without tag keys, or with one that is not configured for usage attribution, the cost is
+        not broken down and tags is null (Datadog's documented and recorded answer).
+        """
+        configured = list(ATTRIBUTION_TAGS)
+        breakdown = bool(tag_keys) and all(key in ATTRIBUTION_TAGS for key in tag_keys)
+        entries = []
+        for month in self.attribution_months(first, last):
+            for org in orgs:
+                if not breakdown:
+                    cents = {p: self.base_cents(org, month, p) for p in COST_PRODUCTS}
+                    entries.append(Attribution(org, month, None, cents))
+                    continue
+                groups: dict[tuple[str | None, ...], dict[str, list[int]]] = {}
+                for product in COST_PRODUCTS:
+                    for cell, amounts in self.attribution_cells(org, month, product).items():
+                        group = tuple(cell[configured.index(key)] for key in tag_keys)
+                        sums = groups.setdefault(group, {p: [0, 0] for p in COST_PRODUCTS})
+                        sums[product] = [a + b for a, b in zip(sums[product], amounts, strict=True)]
+                for group, sums in groups.items():
+                    if any(sum(amounts) for amounts in sums.values()):
+                        tags = {
+                            key: [] if value is None else [value]
+                            for key, value in zip(tag_keys, group, strict=True)
+                        }
+                        cents = {product: (c, o) for product, (c, o) in sums.items()}
+                        entries.append(Attribution(org, month, tags, cents))
+        return entries
+
+    def attribution_value(self, entry: Attribution, dimension: str, suffix: str) -> float:
+        """One served value: dollars, or a percentage (0-100) of the org's or account's total."""
+        committed, on_demand = entry.cents.get(dimension, (0, 0))
+        amounts = {
+            "on_demand_cost": on_demand,
+            "committed_cost": committed,
+            "total_cost": committed + on_demand,
+        }
+        if suffix in amounts:
+            return cents_to_float(amounts[suffix])
+        orgs = [entry.org] if suffix == "percentage_in_org" else self.orgs
+        whole = sum(
+            sum(self.base_cents(org, entry.month, dimension))
+            for org in (orgs if dimension in COST_PRODUCTS else [])
+        )
+        return round(100 * (committed + on_demand) / whole, 2) if whole else 0.0
+
+    def attribution_item(self, entry: Attribution, fields: list[tuple[str, str]]) -> dict[str, Any]:
+        """One served cost_by_tag item with the requested (dimension, suffix) values."""
+        return {
+            "type": "cost_by_tag",
+            "id": stable_id("cost_by_tag", entry.org.public_id, entry.month, entry.tags),
+            "attributes": {
+                "month": entry.month.isoformat(),
+                "org_name": entry.org.name,
+                "public_id": entry.org.public_id,
+                "tag_config_source": f"{self.parent.name}:::{'///'.join(ATTRIBUTION_TAGS)}",
+                "tags": entry.tags,
+                "updated_at": iso_z(shift_months(entry.month, 1) - HOUR),
+                "values": {
+                    f"{dimension}_{suffix}": self.attribution_value(entry, dimension, suffix)
+                    for dimension, suffix in fields
+                },
+            },
+        }
+
+    def expected_cost_attribution(
+        self, start_month: Moment, end_month: Moment, tag_keys: list[str]
+    ) -> list[dict[str, Any]]:
+        """Flat rows (month, org, tag combination, billing dimension) of the whole account.
+
+        The numbers as served with fields=* and include_descendants=true.
+        """
+        keys = list(dict.fromkeys(tag_keys))
+        if len(keys) > MAX_TAG_KEYS:
+            msg = f"at most {MAX_TAG_KEYS} tag keys: {keys}"
+            raise ValueError(msg)
+        entries = self.attributions(
+            self.orgs, month_start(start_month), month_start(end_month), keys
+        )
+        return [
+            {
+                "month": entry.month.isoformat(),
+                "public_id": entry.org.public_id,
+                "org_name": entry.org.name,
+                "tags": entry.tags,
+                "billing_dimension": dimension,
+                **{
+                    suffix: self.attribution_value(entry, dimension, suffix)
+                    for suffix in ATTRIBUTION_FIELDS
+                },
+            }
+            for entry in entries
+            for dimension in COST_PRODUCTS
+        ]
+
     def expected_orgs(self) -> list[dict[str, Any]]:
         """The /api/v1/org list as served to the parent keys: the top-level org alone."""
         return [self.parent.as_served()]
+
+
+def billable_body(row: dict[str, Any]) -> dict[str, Any]:
+    """The UsageBillableSummaryBody of one flat billable row."""
+    return {
+        field: row[field]
+        for field in (
+            "account_billable_usage",
+            "elapsed_usage_hours",
+            "first_billable_usage_hour",
+            "last_billable_usage_hour",
+            "org_billable_usage",
+            "percentage_in_account",
+            "usage_unit",
+        )
+    }
+
+
+def split_cents(cents: int, weights: list[int]) -> list[int]:
+    """Share ``cents`` by weight exactly: floors, then a cent more to the heaviest shares."""
+    total = sum(weights)
+    shares = [cents * weight // total for weight in weights]
+    heaviest = sorted(range(len(weights)), key=lambda i: -weights[i])
+    for index in heaviest[: cents - sum(shares)]:
+        shares[index] += 1
+    return shares
 
 
 def is_family(name: str) -> bool:

@@ -34,15 +34,19 @@ else:
 from urllib.parse import parse_qsl, urlsplit
 
 from .data import (
+    ATTRIBUTION_FIELDS,
     BILLING_DIMENSIONS,
     COST_ITEM_FIELDS,
     COST_KINDS,
+    COST_PRODUCTS,
     DEFAULT_FAMILIES,
+    MAX_TAG_KEYS,
     PROJECTED_ITEM_FIELDS,
     RETENTION_MONTHS,
     UTC,
     VIEWS,
     Account,
+    Attribution,
     CostEntry,
     Moment,
     Org,
@@ -63,14 +67,18 @@ CHILD_KEYS = ("child-api-key", "child-app-key")
 EMPTY_KEYS = ("empty-api-key", "empty-app-key")
 #: The parent org's keys, with an application key lacking org_management (usage and billing only).
 USAGE_ONLY_KEYS = ("sim-api-key", "usage-only-app-key")
+#: A parent account whose plan has no usage attribution: cost attribution answers 403, every
+#: other endpoint answers as it answers the parent's keys.
+NO_ATTRIBUTION_KEYS = ("noattr-api-key", "noattr-app-key")
 KEY_ROLES = {
     PARENT_KEYS: "parent",
     CHILD_KEYS: "child",
     EMPTY_KEYS: "empty",
     USAGE_ONLY_KEYS: "usage_only",
+    NO_ATTRIBUTION_KEYS: "no_attribution",
 }
 #: Roles that see the whole account (the parent org's keys).
-PARENT_ROLES = ("parent", "usage_only")
+PARENT_ROLES = ("parent", "usage_only", "no_attribution")
 API_KEY_ROLES = {api_key: role for (api_key, _), role in KEY_ROLES.items()}
 
 NON_PARENT = "API called with non-parent org keys. Data is only available at the root level org"
@@ -79,6 +87,16 @@ DESCENDANTS_WINDOW = (
     "The time range cannot exceed 24 hours when filter[include_descendants] is true"
 )
 SINGLE_ORG_WINDOW = "The time range cannot exceed 2 months"
+# No recorded or documented API wording found for these two; plain wordings. Datadog's docs
+# (docs.datadoghq.com/account_management/billing/usage_attribution/) say "Usage Attribution is
+# an advanced feature included in the Enterprise plan", and allow "up to three tag keys".
+NO_ATTRIBUTION = (
+    "Cost attribution is not available for your plan: Usage Attribution is an advanced feature "
+    "included in the Enterprise plan"
+)
+TOO_MANY_TAG_KEYS = f"tag_breakdown_keys cannot contain more than {MAX_TAG_KEYS} tag keys"
+#: Items per cost attribution page (the spec names no size; small so that paging is exercised).
+ATTRIBUTION_PAGE_SIZE = 100
 DEFAULT_RATE_LIMIT = (1000, 10)
 MAX_PAGE_SIZE = 500
 FAULT_KINDS = (
@@ -297,11 +315,20 @@ def hourly_usage(call: Call) -> Reply:
     return paginate(call.params, items, limit)
 
 
-def paginate(params: dict[str, str], items: list[dict[str, Any]], limit: int) -> Reply:
+def paginate(
+    params: dict[str, str],
+    items: list[dict[str, Any]],
+    limit: int,
+    cursor_name: str = "page[next_record_id]",
+) -> Reply:
     """Offset cursors bound to the query; ``meta`` is omitted when one page holds everything."""
-    query = sorted((key, value) for key, value in params.items() if not key.startswith("page["))
+    query = sorted(
+        (key, value)
+        for key, value in params.items()
+        if not key.startswith("page[") and key != cursor_name
+    )
     digest = hashlib.sha256(repr(query).encode()).hexdigest()[:16]
-    cursor = params.get("page[next_record_id]")
+    cursor = params.get(cursor_name)
     offset = 0
     if cursor:
         try:
@@ -310,7 +337,7 @@ def paginate(params: dict[str, str], items: list[dict[str, Any]], limit: int) ->
         except ValueError:
             cursor_digest = ""
         if cursor_digest != digest:
-            raise ApiError(400, "Invalid page[next_record_id]")
+            raise ApiError(400, f"Invalid {cursor_name}")
     page = items[offset : offset + limit]
     if not cursor and len(items) <= limit:
         return Reply.json({"data": page})
@@ -476,6 +503,62 @@ def active_billing_dimensions(call: Call) -> Reply:
     )
 
 
+def billable_summary(call: Call) -> Reply:
+    """GET /api/v1/usage/billable-summary: a month's billable usage per org and product."""
+    call.require_parent()
+    month = call.month("month") or month_start(call.account.now)
+    call.flag("include_connected_accounts")  # the simulated account has no connected accounts
+    return Reply.json({"usage": call.account.billable_items(call.orgs(), month)})
+
+
+def attribution_fields(text: str) -> list[tuple[str, str]]:
+    """(billing dimension, suffix) of each requested field; ``*``: every billed dimension.
+
+    Any active billing dimension may be named; those the account is not billed for are 0.
+    """
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if "*" in names:
+        return [(dimension, suffix) for dimension in COST_PRODUCTS for suffix in ATTRIBUTION_FIELDS]
+    known = {
+        f"{dimension}_{suffix}": (dimension, suffix)
+        for dimension, _, _ in BILLING_DIMENSIONS
+        for suffix in ATTRIBUTION_FIELDS
+    }
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ApiError(400, f"Invalid fields: {','.join(unknown)}")
+    return list(dict.fromkeys(known[name] for name in names))
+
+
+def monthly_cost_attribution(call: Call) -> Reply:
+    """GET /api/v2/cost_by_tag/monthly_cost_attribution: cost per org and tags, paginated."""
+    call.require_parent()
+    if call.role == "no_attribution":
+        raise ApiError(403, NO_ATTRIBUTION)
+    account = call.account
+    first = call.month("start_month", required=True)
+    last = call.month("end_month") or month_start(account.now)
+    fields = attribution_fields(call.text("fields", required=True))
+    keys = [key.strip() for key in (call.text("tag_breakdown_keys") or "").split(",")]
+    keys = list(dict.fromkeys(key for key in keys if key))
+    if len(keys) > MAX_TAG_KEYS:
+        raise ApiError(400, TOO_MANY_TAG_KEYS)
+    descending = call.choice("sort_direction", ("desc", "asc"), "desc") == "desc"
+    # "Always sorted by total cost": of sort_name's dimension, else of the first field's.
+    sort_name = call.text("sort_name") or fields[0][0]
+    if sort_name not in [dimension for dimension, _, _ in BILLING_DIMENSIONS]:
+        raise ApiError(400, f"Invalid sort_name: {sort_name}")
+    descendants = call.flag("include_descendants", default=True)
+    entries = account.attributions(call.orgs(include_descendants=descendants), first, last, keys)
+
+    def order(entry: Attribution) -> tuple[datetime, int]:
+        cents = sum(entry.cents.get(sort_name, (0, 0)))
+        return entry.month, -cents if descending else cents
+
+    items = [account.attribution_item(entry, fields) for entry in sorted(entries, key=order)]
+    return paginate(call.params, items, ATTRIBUTION_PAGE_SIZE, "next_record_id")
+
+
 @dataclass(frozen=True)
 class Route:
     """An endpoint: rate-limit name, handler, and how it authenticates and spells errors."""
@@ -490,6 +573,7 @@ ROUTES: dict[str, Route] = {
     "/api/v1/validate": Route("validate", validate, api_key_only=True),
     "/api/v1/org": Route("orgs", list_orgs),
     "/api/v1/usage/summary": Route("usage_summary", usage_summary),
+    "/api/v1/usage/billable-summary": Route("usage_billable_summary", billable_summary),
     "/api/v2/usage/hourly_usage": Route("usage_hourly_usage", hourly_usage),
     "/api/v2/usage/historical_cost": Route("usage_historical_cost", historical_cost),
     "/api/v2/usage/estimated_cost": Route("usage_estimated_cost", estimated_cost),
@@ -499,6 +583,9 @@ ROUTES: dict[str, Route] = {
     ),
     "/api/v2/cost_by_tag/active_billing_dimensions": Route(
         "cost_by_tag_active_billing_dimensions", active_billing_dimensions
+    ),
+    "/api/v2/cost_by_tag/monthly_cost_attribution": Route(
+        "cost_by_tag_monthly_cost_attribution", monthly_cost_attribution
     ),
 }
 
@@ -583,7 +670,7 @@ class DatadogSimulator:
         self._lock = threading.Lock()
         self._log: list[dict[str, Any]] = []
         self._faults: dict[str, deque[tuple[str, float, dict[str, str]]]] = {}
-        self._replays: dict[str, deque[Any]] = {}
+        self._replays: dict[str, deque[tuple[Any, dict[str, str]]]] = {}
         self._limits: dict[str, tuple[int, int]] = {}
         self._counters: dict[tuple[str, tuple[str | None, str | None]], tuple[int, int]] = {}
         self._server: _Server | None = None
@@ -699,16 +786,30 @@ class DatadogSimulator:
                 [("", 0.0, {})] * after + [(kind, seconds, headers or {})] * count
             )
 
-    def replay(self, path: str, body: object, count: int = 1) -> None:
+    def replay(
+        self, path: str, body: object, count: int = 1, params: dict[str, str] | None = None
+    ) -> None:
         """Answer the next ``count`` requests to ``path`` with ``body`` (a recorded real answer).
 
-        Rate limits and faults still apply; the body is served as Datadog served it.
+        With ``params``, only requests whose query holds those values (another query of the same
+        path is answered as usual). Rate limits and faults still apply; the body is served as
+        Datadog served it.
         """
         if path not in ROUTES:
             msg = f"cannot replay an answer on {path!r}"
             raise ValueError(msg)
         with self._lock:
-            self._replays.setdefault(path, deque()).extend([body] * count)
+            self._replays.setdefault(path, deque()).extend([(body, params or {})] * count)
+
+    def _next_replay(self, path: str, params: dict[str, str]) -> object | None:
+        """The first body replayed on ``path`` whose query matches ``params``, taken; or None."""
+        replays = self._replays.get(path) or deque()
+        for entry in replays:
+            body, wanted = entry
+            if all(params.get(name) == value for name, value in wanted.items()):
+                replays.remove(entry)
+                return body
+        return None
 
     # ---- oracle ----
     def expected_hourly_usage(
@@ -734,6 +835,16 @@ class DatadogSimulator:
         """Flat billing dimension mapping rows for a month."""
         return self.account.expected_mappings(month)
 
+    def expected_billable_usage(self, month: Moment) -> list[dict[str, Any]]:
+        """Flat billable summary rows (org, product) of a month, whole account."""
+        return self.account.expected_billable_usage(month)
+
+    def expected_cost_attribution(
+        self, start_month: Moment, end_month: Moment, tag_keys: list[str]
+    ) -> list[dict[str, Any]]:
+        """Flat cost attribution rows (month, org, tags, billing dimension), fields=*."""
+        return self.account.expected_cost_attribution(start_month, end_month, tag_keys)
+
     def expected_organizations(self, start: Moment, end: Moment) -> list[dict[str, Any]]:
         """The organizations rows the tap must emit reading months start..end (whole account)."""
         return self.account.expected_organizations(start, end)
@@ -758,8 +869,8 @@ class DatadogSimulator:
         with self._lock:
             queue = self._faults.get(split.path)
             kind, seconds, extra_headers = queue.popleft() if queue else ("", 0.0, {})
-            replays = self._replays.get(split.path)
-            recorded = Reply.json(replays.popleft()) if replays and not kind else None
+            body = None if kind else self._next_replay(split.path, params)
+            recorded = None if body is None else Reply.json(body)
         if kind == "reset":
             self._record(handler.command, split.path, params, 0)
             # SO_LINGER 0: closing sends RST, the client sees the connection reset mid-request.

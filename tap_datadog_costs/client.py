@@ -54,6 +54,16 @@ if t.TYPE_CHECKING:
 
 #: Exponential back-off: first wait and cap, in seconds.
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 60.0
+#: Endpoints several streams read with the same query in one run (cost rows, billable usage:
+#: daily_costs closes a month with historical cost; focus_costs reads all three): each such
+#: answer is asked for once per run and shared (``TapDatadogCosts.shared_answers``).
+SHARED_PATHS = frozenset(
+    {
+        "/api/v2/usage/historical_cost",
+        "/api/v2/usage/estimated_cost",
+        "/api/v1/usage/billable-summary",
+    }
+)
 #: The fields that say whose a usage or cost item is, in the order our records carry them.
 ORG_IDENTITY_FIELDS = ("public_id", "org_name", "account_name", "account_public_id", "region")
 
@@ -72,6 +82,16 @@ def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
 def org_identity(attributes: dict[str, t.Any]) -> dict[str, t.Any]:
     """Whose an item is: the org (and partner account) fields, None where Datadog sent none."""
     return {field: attributes.get(field) for field in ORG_IDENTITY_FIELDS}
+
+
+def attributes_problem(item: dict[str, t.Any], *, of_an_org: bool) -> str | None:
+    """Why a JSON:API item has no usable ``attributes`` (naming its org, if ``of_an_org``)."""
+    attributes = item.get("attributes")
+    if not isinstance(attributes, dict):
+        return "has no attributes"
+    if of_an_org and not isinstance(attributes.get("public_id"), str):
+        return "has no attributes.public_id"
+    return None
 
 
 def instant_problem(value: object, field: str) -> str | None:
@@ -253,9 +273,19 @@ class DatadogStream(RESTStream[t.Any]):
         """Partner-network connected accounts too."""
         return bool(self.config["include_connected_accounts"])
 
+    #: The query parameter that carries the page cursor (``meta.pagination.next_record_id``)
+    #: of an endpoint that answers in pages; None: one answer is all.
+    page_cursor_param: str | None = None
+
     @override
     def get_new_paginator(self) -> BaseAPIPaginator[t.Any] | None:
-        return None
+        return NextRecordIdPaginator(self.path) if self.page_cursor_param else None
+
+    def with_cursor(self, params: dict[str, t.Any], next_page_token: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
+        """``params`` with the page cursor, from the second page on."""
+        if next_page_token and self.page_cursor_param:
+            params[self.page_cursor_param] = next_page_token
+        return params
 
     # Requests: pace, retry, explain. Every message names the endpoint, never headers.
 
@@ -328,15 +358,24 @@ class DatadogStream(RESTStream[t.Any]):
             logger=None,
         )(attempt)
 
+        answers = self.datadog_tap.shared_answers
+
         def request(
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:
+            url = str(prepared_request.url)
+            shared = urlparse(url).path in SHARED_PATHS
+            if shared and url in answers:
+                return answers[url]
             try:
-                return retried(prepared_request, context)
+                response = retried(prepared_request, context)
             except RetriableAPIError as exc:
                 tries = self.backoff_max_tries()
                 msg = f"{exc}; gave up after {tries} attempts (max_retries: {tries - 1})"
                 raise DatadogGaveUpError(msg) from None
+            if shared:
+                answers[url] = response
+            return response
 
         return request
 
@@ -385,7 +424,7 @@ class DatadogStream(RESTStream[t.Any]):
             problem = self.item_problem(item) if isinstance(item, dict) else "is not an object"
             if problem:
                 return f"with an item that {problem}"
-        return None
+        return paging_problem(body) if self.page_cursor_param else None
 
     def item_problem(self, item: dict[str, t.Any]) -> str | None:  # noqa: ARG002
         """Why one item of the answer cannot become records (default: any object can)."""

@@ -17,6 +17,9 @@ UTC = dt.timezone.utc
 USAGE_DELAY_HOURS = 72
 #: Historical cost of a month is final after the 16th of the next month.
 HISTORICAL_COST_FINAL_DAY = 17
+#: Cost attribution of a month "becomes available no later than the 19th of the following
+#: month": from the 20th on, a month read with rows is final.
+COST_ATTRIBUTION_FINAL_DAY = 20
 #: Datadog keeps usage and cost history for 15 months.
 RETENTION_MONTHS = 15
 
@@ -57,6 +60,11 @@ def parse_instant(value: str | dt.datetime) -> dt.datetime:
 def floor_hour(instant: dt.datetime) -> dt.datetime:
     """First instant of the hour holding ``instant``."""
     return dt.datetime(instant.year, instant.month, instant.day, instant.hour, tzinfo=UTC)
+
+
+def day_start(instant: dt.datetime) -> dt.datetime:
+    """First instant (UTC) of the day holding ``instant``."""
+    return dt.datetime(instant.year, instant.month, instant.day, tzinfo=UTC)
 
 
 def month_start(instant: dt.datetime) -> dt.datetime:
@@ -113,10 +121,17 @@ def historical_cost_final_at(month: dt.datetime) -> dt.datetime:
     return add_months(month, 1).replace(day=HISTORICAL_COST_FINAL_DAY)
 
 
-def first_open_historical_month(now: dt.datetime) -> dt.datetime:
-    """The earliest month whose historical cost may still change at ``now``."""
+def cost_attribution_final_at(month: dt.datetime) -> dt.datetime:
+    """When a month's cost attribution stops changing: after the 19th of the next month."""
+    return add_months(month, 1).replace(day=COST_ATTRIBUTION_FINAL_DAY)
+
+
+def first_open_historical_month(
+    now: dt.datetime, final_at: t.Callable[[dt.datetime], dt.datetime] = historical_cost_final_at
+) -> dt.datetime:
+    """The earliest month whose historical cost (or what ``final_at`` closes) may still change."""
     previous = add_months(month_start(now), -1)
-    return previous if now < historical_cost_final_at(previous) else month_start(now)
+    return previous if now < final_at(previous) else month_start(now)
 
 
 def first_open_mapping_month(now: dt.datetime) -> dt.datetime:
@@ -143,6 +158,11 @@ def isoformat(instant: dt.datetime) -> str:
 def month_param(month: dt.datetime) -> str:
     """A month as query parameters take it: ``YYYY-MM``."""
     return month.strftime(MONTH_PARAM_FORMAT)
+
+
+def day_param(day: dt.datetime) -> str:
+    """A day as daily cost's filters take it: ``YYYY-MM-DD``."""
+    return day.strftime("%Y-%m-%d")
 
 
 def hour_param(hour: dt.datetime) -> str:

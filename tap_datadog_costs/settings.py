@@ -130,6 +130,18 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "whole answer.",
     ),
     th.Property(
+        "billing_currency", th.StringType, default="USD",
+        title="Billing currency",
+        description="ISO 4217 code of the currency your Datadog contract bills in, for "
+        "focus_costs' BillingCurrency (Datadog's answers carry no currency).",
+    ),
+    th.Property(
+        "cost_attribution_tag_keys", th.ArrayType(th.StringType), default=[],
+        title="Cost attribution tag keys",
+        description="Tag keys (up to three, such as team or service) cost_attribution breaks "
+        "cost down by (Datadog's tag_breakdown_keys); none: one row per org and dimension.",
+    ),
+    th.Property(
         "progress_seconds", th.IntegerType(minimum=1, maximum=86_400), default=15,
         title="Progress interval",
         description="Seconds between a stream's progress lines (done of the total, rows, "
@@ -138,6 +150,10 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
 ).to_dict()  # fmt: skip
 # The SDK's type helpers cannot say it: an empty list would ask Datadog for no family at all.
 CONFIG_SCHEMA["properties"]["product_families"]["minItems"] = 1
+# Datadog breaks cost attribution down by at most three tag keys.
+CONFIG_SCHEMA["properties"]["cost_attribution_tag_keys"]["maxItems"] = 3
+# ISO 4217: three capital letters.
+CONFIG_SCHEMA["properties"]["billing_currency"]["pattern"] = "^[A-Z]{3}$"
 
 
 def site_base_url(site: str) -> str:

@@ -39,6 +39,7 @@ if t.TYPE_CHECKING:
     import datetime as dt
     from types import FrameType
 
+    import requests
     from singer_sdk.streams import Stream
 
 #: Checks the API key alone; no stream reads it.
@@ -123,6 +124,14 @@ class TapDatadogCosts(Tap):
         return certificate_authority(self.config.get("ca_bundle"))
 
     @functools.cached_property
+    def shared_answers(self) -> dict[str, requests.Response]:
+        """Answers from endpoints several streams read alike, by URL (SHARED_PATHS), for one run.
+
+        Small: cost and billable usage answers, a few per month.
+        """
+        return {}
+
+    @functools.cached_property
     def rate_limit_pacer(self) -> RateLimitPacer:
         return RateLimitPacer(max_wait=self.config["max_wait_seconds"])
 
@@ -155,6 +164,13 @@ class TapDatadogCosts(Tap):
         """
         t.cast("BufferedRecordWriter", self.message_writer).request_stop(signum)
         self.logger.info("Received signal %d: stopping before the next record", signum)
+
+    @override  # type: ignore[misc]
+    def sync_all(self) -> None:
+        """The SDK's sync, ending on a STATE message (``BufferedRecordWriter.end_on_state``)."""
+        super().sync_all()
+        if isinstance(self.message_writer, BufferedRecordWriter):  # not swapped (benchmarks)
+            self.message_writer.end_on_state()
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -28,6 +28,9 @@ class BufferedRecordWriter(MsgSpecWriter):
 
     _raw: t.Any = None
     _out: t.Any = None
+    #: The last STATE written, and whether a RECORD followed it (see end_on_state).
+    _last_state: t.Any = None
+    _record_since_state = False
     #: The signal that asked the run to stop (``request_stop``), checked before every RECORD.
     stop_signal: int | None = None
 
@@ -46,5 +49,18 @@ class BufferedRecordWriter(MsgSpecWriter):
             self._raw = raw
             self._out = io.BufferedWriter(raw, 1 << 16) if isinstance(raw, io.FileIO) else raw
         self._out.write(self.format_message(message))
-        if message.type != SingerMessageType.RECORD:
-            self._out.flush()
+        if message.type == SingerMessageType.RECORD:
+            self._record_since_state = True
+            return
+        if message.type == SingerMessageType.STATE:
+            self._last_state, self._record_since_state = message, False
+        self._out.flush()
+
+    def end_on_state(self) -> None:
+        """Write the last STATE again if a RECORD came after it: a run ends on a STATE.
+
+        The SDK writes a STATE only when the state changed; targets that write back the state
+        only when the last message is one (target-jsonl) would otherwise write none.
+        """
+        if self._record_since_state and self._last_state is not None:
+            self.write_message(self._last_state)

@@ -52,9 +52,28 @@ PRIMARY_KEYS = {
     "billing_dimension_mappings": ("month", "billing_dimension", "endpoint"),
     "historical_costs": ("month", "view", "public_id", "product_name", "charge_type"),
     "estimated_costs": ("month", "view", "public_id", "product_name", "charge_type"),
+    "daily_costs": ("date", "view", "public_id", "product_name", "charge_type", "row_type"),
+    "projected_costs": (
+        "snapshot_date",
+        "month",
+        "view",
+        "public_id",
+        "product_name",
+        "charge_type",
+    ),
+    "active_billing_dimensions": ("month", "billing_dimension"),
+    "billable_usage": ("month", "public_id", "billable_key"),
+    "cost_attribution": ("month", "public_id", "tag_set", "billing_dimension"),
+    "focus_costs": (
+        "BillingPeriodStart",
+        "x_View",
+        "SubAccountId",
+        "ServiceName",
+        "x_ChargeType",
+    ),
 }
 #: When the run read a row: the tap's clock, which no oracle predicts.
-RUN_FIELDS = ("read_at",)
+RUN_FIELDS = ("read_at", "x_ReadAt")
 
 # ---- settings ------------------------------------------------------------------------------
 #: The simulator's parent keys as settings.
@@ -143,8 +162,10 @@ def sync(
     state: dict[str, t.Any] | None = None,
     *,
     now: dt.datetime | None = None,
+    streams: tuple[str, ...] | None = None,
 ) -> SyncResult:
-    """One in-process run of every stream, as `tap --config --state` would do it.
+    """One in-process run of every stream (or of ``streams`` only), as `tap --config --state`
+    (with a catalog selecting them) would do it.
 
     ``now`` moves the clock (time-machine, ticking) so that calendar rules such as
     month finality can be exercised on any day; the simulator must share that "now".
@@ -157,10 +178,21 @@ def sync(
         else contextlib.nullcontext()
     )
     with clock, contextlib.redirect_stdout(stdout):
-        tap = TapDatadogCosts(config=config, state=state)
+        catalog = None if streams is None else selecting(config, streams)
+        tap = TapDatadogCosts(config=config, state=state, catalog=catalog)
         tap.sync_all()
         stdout.flush()
     return SyncResult(parse_messages(buffer.getvalue()))
+
+
+def selecting(config: dict[str, t.Any], streams: tuple[str, ...]) -> dict[str, t.Any]:
+    """The tap's catalog with only ``streams`` selected."""
+    catalog = TapDatadogCosts(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog
 
 
 def cli_command(*args: str) -> list[str]:

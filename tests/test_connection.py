@@ -8,7 +8,7 @@ import typing as t
 import pytest
 
 from simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS, USAGE_ONLY_KEYS
-from tests.harness import run_cli, tap_config
+from tests.harness import PRIMARY_KEYS, run_cli, tap_config
 
 if t.TYPE_CHECKING:
     from simulator import DatadogSimulator
@@ -67,7 +67,7 @@ def test_about_markdown_lists_every_setting(tmp_path: t.Any) -> None:
         assert f"| {setting} |".encode() in result.stdout
 
 
-def test_discover_lists_the_five_streams_with_their_keys(tmp_path: t.Any) -> None:
+def test_discover_lists_every_stream_with_its_keys(tmp_path: t.Any) -> None:
     result = run_cli("--discover", tmp_path=tmp_path)
     assert result.returncode == 0
     streams = {s["tap_stream_id"]: s for s in json.loads(result.stdout)["streams"]}
@@ -79,10 +79,6 @@ def test_discover_lists_the_five_streams_with_their_keys(tmp_path: t.Any) -> Non
     ]
     assert streams["historical_costs"]["replication_key"] == "month"
     assert streams["estimated_costs"]["replication_method"] == "FULL_TABLE"
-    assert set(streams) == {
-        "organizations",
-        "hourly_usage",
-        "billing_dimension_mappings",
-        "historical_costs",
-        "estimated_costs",
-    }
+    assert set(streams) == set(PRIMARY_KEYS)
+    for name, keys in PRIMARY_KEYS.items():
+        assert streams[name]["key_properties"] == list(keys), name

@@ -241,7 +241,7 @@ def drop_from_the_next_estimate(sim: DatadogSimulator, product: str) -> tuple[st
         if item["attributes"]["date"].startswith(month)
         for c in item["attributes"]["charges"]
     )
-    sim.replay(ESTIMATED, body)
+    sim.replay(ESTIMATED, body, params=params)  # the estimate by month, not daily_costs' by day
     return month, round(total, 2)
 
 

@@ -8,6 +8,8 @@ import typing as t
 
 from tap_datadog_costs.progress import Progress, duration
 from tests.harness import (
+    ACTIVE,
+    ESTIMATED,
     HISTORICAL,
     HOURLY,
     MAPPING,
@@ -15,6 +17,7 @@ from tests.harness import (
     ORGS,
     PLAN_LINE,
     PRIMARY_KEYS,
+    PROJECTED,
     SUMMARY,
     recent_config,
     requests_to,
@@ -31,12 +34,20 @@ if t.TYPE_CHECKING:
     from simulator import DatadogSimulator
 
 #: The paths each stream asks.
+BILLABLE = "/api/v1/usage/billable-summary"
+#: The endpoints each stream may ask (some share one: estimated cost, by month and by day).
 STREAM_PATHS = {
-    "organizations": (SUMMARY, ORGS),
-    "hourly_usage": (HOURLY,),
-    "billing_dimension_mappings": (MAPPING,),
-    "historical_costs": (HISTORICAL,),
-    "estimated_costs": ("/api/v2/usage/estimated_cost",),
+    "organizations": {SUMMARY, ORGS},
+    "hourly_usage": {HOURLY},
+    "billing_dimension_mappings": {MAPPING},
+    "historical_costs": {HISTORICAL},
+    "estimated_costs": {ESTIMATED},
+    "daily_costs": {ESTIMATED, HISTORICAL},
+    "projected_costs": {PROJECTED},
+    "active_billing_dimensions": {ACTIVE},
+    "billable_usage": {BILLABLE},
+    "cost_attribution": {"/api/v2/cost_by_tag/monthly_cost_attribution"},
+    "focus_costs": {HISTORICAL, ESTIMATED, BILLABLE},
 }
 PROGRESS = re.compile(
     r"^(\w+): ([\d,]+)/([\d,]+) (windows?|months?) \((\d+)%\), ([\d,]+) rows?, ([\d,]+) requests?, "
@@ -113,13 +124,21 @@ def test_a_run_plans_each_stream_and_ends_with_a_summary_that_matches_what_it_di
         "billing_dimension_mappings": "first extract (no bookmark)",
         "historical_costs": "first extract (no bookmark)",
         "estimated_costs": "full table",
+        "daily_costs": "first extract (no bookmark)",
+        "projected_costs": "first extract (no bookmark)",
+        "active_billing_dimensions": "first extract (no bookmark)",
+        "billable_usage": "first extract (no bookmark)",
+        "cost_attribution": "first extract (no bookmark)",
+        "focus_costs": "first extract (no bookmark)",
     }
     summaries = {match.group(1): match for match in matches(SUMMARY_LINE, log)}
     assert set(summaries) == set(PRIMARY_KEYS)
-    for stream, summary in summaries.items():
-        asked = [r for path in STREAM_PATHS[stream] for r in requests_to(sim.requests, path)]
+    assert sum(number(m.group(3)) for m in summaries.values()) == len(sim.requests)
+    requests = sim.requests  # streams run one after another: their requests come in turn
+    for stream, summary in summaries.items():  # in the order the streams ran
+        asked, requests = requests[: number(summary.group(3))], requests[number(summary.group(3)) :]
         assert number(summary.group(2)) == len(result.records(stream)), stream
-        assert number(summary.group(3)) == len(asked), stream
+        assert {r["path"] for r in asked} <= STREAM_PATHS[stream], stream
         assert number(summary.group(4)) == (2 if stream == "hourly_usage" else 0), stream
         assert summary.group(7) == (
             result.bookmark(stream) or "none (full table: read whole every run)"

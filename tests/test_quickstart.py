@@ -10,7 +10,7 @@ import typing as t
 
 import duckdb
 
-from tests.harness import ROOT
+from tests.harness import PRIMARY_KEYS, ROOT
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -52,6 +52,11 @@ def test_without_keys_it_extracts_from_the_simulator_and_prints_a_summary(tmp_pa
             "select count(distinct month) from datadog.historical_costs"
         ).fetchone()[0]  # type: ignore[index]
     assert re.search(rf"^  hourly_usage +{rows:,}$", result.stdout, re.MULTILINE)
+    tables = dict(
+        re.findall(r"^  (\w+) +([\d,]+)$", result.stdout.split("Rows per table:")[1], re.MULTILINE)
+    )
+    assert set(tables) == set(PRIMARY_KEYS)  # every stream reaches DuckDB
+    assert all(int(count.replace(",", "")) > 0 for count in tables.values()), tables
     cost_lines = [line.split() for line in lines if re.match(r"  20\d\d-\d\d ", line)]
     statuses = [line[1] for line in cost_lines]
     # Every historical month (final, or preliminary before the 17th), and this month's estimate.

@@ -17,12 +17,21 @@ import requests
 from simulator import (
     CHILD_KEYS,
     EMPTY_KEYS,
+    NO_ATTRIBUTION_KEYS,
     PARENT_ID,
     PARENT_KEYS,
     USAGE_ONLY_KEYS,
     DatadogSimulator,
 )
-from simulator.data import Account, month_start, parse_instant
+from simulator.data import (
+    ATTRIBUTION_FIELDS,
+    ATTRIBUTION_TAGS,
+    BILLABLE_SUMMARY,
+    COST_PRODUCTS,
+    Account,
+    month_start,
+    parse_instant,
+)
 from tests.fixtures import extract_recorded
 from tests.harness import (
     ACTIVE,
@@ -44,7 +53,9 @@ if TYPE_CHECKING:
 
 NOW = datetime(2024, 3, 10, 15, tzinfo=UTC)  # Feb is available but not final; Jan is final
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
-COST_PATHS = (HISTORICAL, ESTIMATED, PROJECTED, MAPPING, ACTIVE)
+BILLABLE = "/api/v1/usage/billable-summary"
+ATTRIBUTION = "/api/v2/cost_by_tag/monthly_cost_attribution"
+COST_PATHS = (HISTORICAL, ESTIMATED, PROJECTED, MAPPING, ACTIVE, BILLABLE, ATTRIBUTION)
 COST_PARAMS = {HISTORICAL: {"start_month": "2023-06"}, ESTIMATED: {"start_month": "2024-02"}}
 NON_PARENT = {
     "errors": ["API called with non-parent org keys. Data is only available at the root level org"]
@@ -213,6 +224,14 @@ SHAPE_CASES = [
         "from_openapi_billing_dimension_mapping_ok",
         MAPPING,
         {"filter[month]": "2024-03"},
+        PARENT_KEYS,
+        200,
+    ),
+    ("from_openapi_billable_summary_ok", BILLABLE, {"month": "2024-01"}, PARENT_KEYS, 200),
+    (  # the first of several pages, so with meta.pagination
+        "from_openapi_monthly_cost_attribution_ok",
+        ATTRIBUTION,
+        {"start_month": "2023-06", "fields": "*", "tag_breakdown_keys": "team,service"},
         PARENT_KEYS,
         200,
     ),
@@ -872,3 +891,374 @@ def test_usage_summary_lists_every_org_per_month_for_the_parent_only(api: Datado
     assert "orgs" not in call(api, SUMMARY, {"start_month": "2024-03"}).json()["usage"][0]
     assert call(api, SUMMARY, params, CHILD_KEYS).json() == NON_PARENT
     assert call(api, SUMMARY, {"start_month": "2022-11"}).status_code == 400  # 16 months back
+
+
+# ---- billable summary --------------------------------------------------------------------
+#: Each product's billable summary key, as the simulator documents it.
+BILLABLE_PRODUCTS = {key: product for product, (key, *_) in BILLABLE_SUMMARY.items()}
+BILLABLE_SPEC = extract_recorded.DEFAULT_SOURCE / "openapi" / "v1_GetUsageBillableSummary.json"
+ATTRIBUTION_ALL = {"fields": "*", "tag_breakdown_keys": "team,service,env"}
+
+
+def flatten_billable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per org and billable key, named after the cost model's product."""
+    return [
+        {
+            "month": month_start(item["start_date"]).isoformat(),
+            **{k: item[k] for k in ("public_id", "org_name", "account_name", "account_public_id")},
+            "billable_key": key,
+            "product_name": BILLABLE_PRODUCTS[key],
+            **body,
+        }
+        for item in items
+        for key, body in item["usage"].items()
+    ]
+
+
+def test_billable_summary_matches_its_oracle_and_adds_up(api: DatadogSimulator) -> None:
+    for month in ("2023-03", "2024-01", "2024-03"):
+        items = call(api, BILLABLE, {"month": month}).json()["usage"]
+        assert [item["public_id"] for item in items] == [PARENT_ID, "child00001", "child00002"]
+        rows = api.expected_billable_usage(month)
+        assert sorted_rows(flatten_billable(items)) == sorted_rows(rows)
+        assert {row["product_name"] for row in rows} == set(COST_PRODUCTS)
+        for product in COST_PRODUCTS:
+            own = [row for row in rows if row["product_name"] == product]
+            assert len(own) == 3
+            assert {row["account_billable_usage"] for row in own} == {
+                sum(row["org_billable_usage"] for row in own)
+            }
+            # Percentages (0-100), rounded to 2 decimals each.
+            assert abs(sum(row["percentage_in_account"] for row in own) - 100) <= 0.01 * len(own)
+            assert all(row["org_billable_usage"] > 0 for row in own)
+
+
+def test_billable_summary_dates_like_the_spec_example(api: DatadogSimulator) -> None:
+    january = call(api, BILLABLE, {"month": "2024-01-15T10:00:00Z"}).json()["usage"][0]
+    assert (january["start_date"], january["end_date"]) == (
+        "2024-01-01T00:00:00+00:00",
+        "2024-01-31T00:00:00+00:00",
+    )
+    body = january["usage"]["infra_host_top99p"]
+    assert body["elapsed_usage_hours"] == 31 * 24
+    assert body["last_billable_usage_hour"] == "2024-01-31T23:00:00+00:00"
+    assert body["usage_unit"] == "hosts"
+    # Default: this month so far (usage of the last hours arrives late).
+    current = call(api, BILLABLE).json()["usage"][0]
+    assert current["start_date"] == "2024-03-01T00:00:00+00:00"
+    assert current["end_date"] == "2024-03-10T00:00:00+00:00"
+    assert current["usage"]["apm_host_top99p"]["elapsed_usage_hours"] == 9 * 24 + 12
+
+
+def test_billable_quantity_prices_the_final_historical_cost(api: DatadogSimulator) -> None:
+    """Cost / quantity gives each product's list price back, to half a unit."""
+    costs = api.expected_costs("historical", "2024-01", "2024-01", "sub-org")
+    for row in api.expected_billable_usage("2024-01"):
+        _, _, price, per = BILLABLE_SUMMARY[row["product_name"]]
+        (cost,) = [
+            r["cost"]
+            for r in costs
+            if (r["public_id"], r["product_name"], r["charge_type"])
+            == (row["public_id"], row["product_name"], "total")
+        ]
+        assert abs(round(cost * 100) * per - row["org_billable_usage"] * price) <= price * per / 2
+
+
+def test_billable_summary_is_empty_out_of_retention_and_in_the_future(
+    api: DatadogSimulator,
+) -> None:
+    assert call(api, BILLABLE, {"month": "2022-12"}).json()["usage"]  # 15 months back
+    for month in ("2022-11", "2024-04"):
+        assert call(api, BILLABLE, {"month": month}).json() == {"usage": []}
+        assert api.expected_billable_usage(month) == []
+    assert call(api, BILLABLE, {"month": "2024-13"}).status_code == 400
+    assert call(api, BILLABLE, {"include_connected_accounts": "maybe"}).status_code == 400
+
+
+def test_billable_summary_keys_and_answers() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        params = {"month": "2024-03", "include_connected_accounts": "true"}
+        first = call(sim, BILLABLE, params).json()
+        assert call(sim, BILLABLE, params).json() == first  # deterministic
+        assert call(sim, BILLABLE, params, USAGE_ONLY_KEYS).json() == first
+        assert call(sim, BILLABLE, params, NO_ATTRIBUTION_KEYS).json() == first
+        assert call(sim, BILLABLE, params, EMPTY_KEYS).json() == {"usage": []}
+        assert call(sim, BILLABLE, params, CHILD_KEYS).json() == NON_PARENT
+        january = call(sim, BILLABLE, {"month": "2024-01"}).json()
+        sim.revise()  # the late hours arrive: this month moves, January does not
+        assert call(sim, BILLABLE, params).json() != first
+        assert call(sim, BILLABLE, {"month": "2024-01"}).json() == january
+
+
+@pytest.mark.skipif(
+    not BILLABLE_SPEC.is_file(), reason="../shared/datadog is not beside this clone"
+)
+def test_new_answers_use_only_the_specs_fields_and_keys(api: DatadogSimulator) -> None:
+    def properties(operation: str, schema: str) -> set[str]:
+        spec = json.loads((BILLABLE_SPEC.parent / f"{operation}.json").read_text())
+        return set(
+            spec["referenced_components_raw"][f"#/components/schemas/{schema}"]["properties"]
+        )
+
+    hour, keys, body = (
+        properties("v1_GetUsageBillableSummary", f"UsageBillableSummary{name}")
+        for name in ("Hour", "Keys", "Body")
+    )
+    for item in call(api, BILLABLE, {"month": "2024-02"}).json()["usage"]:
+        assert set(item) <= hour - {"billing_plan"}  # deprecated
+        assert set(item["usage"]) <= keys
+        for product_body in item["usage"].values():
+            assert set(product_body) <= body
+    operation = "v2_GetMonthlyCostAttribution"
+    page = call(api, ATTRIBUTION, {"start_month": "2024-01", **ATTRIBUTION_ALL}).json()
+    assert set(page) <= properties(operation, "MonthlyCostAttributionResponse")
+    assert set(page["meta"]) <= properties(operation, "MonthlyCostAttributionMeta")
+    attributes = properties(operation, "MonthlyCostAttributionAttributes")
+    for item in page["data"]:
+        assert set(item) <= properties(operation, "MonthlyCostAttributionBody")
+        assert set(item["attributes"]) <= attributes
+
+
+# ---- cost attribution --------------------------------------------------------------------
+def attribution_pages(
+    sim: DatadogSimulator, params: dict[str, str], keys: tuple[str, str] = PARENT_KEYS
+) -> list[list[dict[str, Any]]]:
+    """Follow meta.pagination.next_record_id until it is null or absent."""
+    pages, cursor = [], None
+    while True:
+        page_params = {**params, **({"next_record_id": cursor} if cursor else {})}
+        response = call(sim, ATTRIBUTION, page_params, keys)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append(body["data"])
+        cursor = body.get("meta", {}).get("pagination", {}).get("next_record_id")
+        if cursor is None:
+            return pages
+
+
+def flatten_attribution(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per item and billing dimension named in its values."""
+    records = []
+    for item in items:
+        attributes = item["attributes"]
+        values = attributes["values"]
+        dimensions = dict.fromkeys(
+            field[: -len(suffix) - 1]
+            for field in values
+            for suffix in ATTRIBUTION_FIELDS
+            if field.endswith(f"_{suffix}")
+        )
+        records += [
+            {
+                "month": month_start(attributes["month"]).isoformat(),
+                "public_id": attributes["public_id"],
+                "org_name": attributes["org_name"],
+                "tags": attributes["tags"],
+                "billing_dimension": dimension,
+                **{suffix: values.get(f"{dimension}_{suffix}") for suffix in ATTRIBUTION_FIELDS},
+            }
+            for dimension in dimensions
+        ]
+    return records
+
+
+def cents(value: float) -> int:
+    """Dollars as served, in cents."""
+    return round(value * 100)
+
+
+def test_cost_attribution_pages_return_every_item_once(api: DatadogSimulator) -> None:
+    params = {"start_month": "2023-11", "end_month": "2024-01", **ATTRIBUTION_ALL}
+    pages = attribution_pages(api, params)
+    assert len(pages) > 2
+    assert all(len(page) == 100 for page in pages[:-1])
+    assert 0 < len(pages[-1]) <= 100
+    items = [item for page in pages for item in page]
+    ids = [item["id"] for item in items]
+    assert len(set(ids)) == len(ids)
+    expected = api.expected_cost_attribution("2023-11", "2024-01", ["team", "service", "env"])
+    assert sorted_rows(flatten_attribution(items)) == sorted_rows(expected)
+    first = call(api, ATTRIBUTION, params).json()
+    cursor = first["meta"]["pagination"]["next_record_id"]
+    other = {**params, "tag_breakdown_keys": "team", "next_record_id": cursor}
+    assert call(api, ATTRIBUTION, other).status_code == 400
+    assert call(api, ATTRIBUTION, {**params, "next_record_id": "garbage"}).status_code == 400
+
+
+@pytest.mark.parametrize("tag_keys", [["team", "service", "env"], ["env"], ["service", "team"], []])
+def test_cost_attribution_adds_up_to_the_historical_cost(
+    api: DatadogSimulator, tag_keys: list[str]
+) -> None:
+    rows = api.expected_cost_attribution("2023-06", "2024-01", tag_keys)
+    costs = api.expected_costs("historical", "2023-06", "2024-01", "sub-org")
+    historical = {
+        (r["month"], r["public_id"], r["product_name"], r["charge_type"]): cents(r["cost"])
+        for r in costs
+    }
+    sums: dict[tuple[str, ...], int] = {}
+    for row in rows:
+        for charge_type in ("committed", "on_demand", "total"):
+            key = (row["month"], row["public_id"], row["billing_dimension"], charge_type)
+            sums[key] = sums.get(key, 0) + cents(row[f"{charge_type}_cost"])
+    assert sums == historical  # every month, org, product and charge type, to the cent
+    assert {row["billing_dimension"] for row in rows} == set(COST_PRODUCTS)
+    for (month, public_id, dimension), group in by_org_and_dimension(rows).items():
+        assert abs(sum(row["percentage_in_org"] for row in group) - 100) <= 0.005 * len(group)
+        in_account = [
+            row["percentage_in_account"]
+            for row in rows
+            if (row["month"], row["billing_dimension"]) == (month, dimension)
+        ]
+        assert abs(sum(in_account) - 100) <= 0.005 * len(in_account), public_id
+    tags = [row["tags"] for row in rows]
+    if not tag_keys:
+        assert tags == [None] * len(rows)  # not broken down, as Datadog answers
+    else:
+        assert all(list(tag) == tag_keys for tag in tags)
+        assert all(len(values) <= 1 for tag in tags for values in tag.values())
+        assert any(tag[key] == [] for tag in tags for key in tag_keys)  # untagged cost
+        assert {value for tag in tags for value in tag[tag_keys[0]]} == set(
+            ATTRIBUTION_TAGS[tag_keys[0]]
+        )
+
+
+def by_org_and_dimension(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Rows by (month, org, billing dimension)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        key = (row["month"], row["public_id"], row["billing_dimension"])
+        groups.setdefault(key, []).append(row)
+    return groups
+
+
+def test_cost_attribution_month_appears_on_the_19th() -> None:
+    def months(now: datetime) -> list[str]:
+        rows = Account(now).expected_cost_attribution("2023-12", "2024-02", [])
+        return sorted({row["month"][:7] for row in rows})
+
+    assert months(datetime(2024, 2, 18, 23, tzinfo=UTC)) == ["2023-12"]
+    assert months(datetime(2024, 2, 19, tzinfo=UTC)) == ["2023-12", "2024-01"]
+    assert months(datetime(2024, 3, 18, 23, tzinfo=UTC)) == ["2023-12", "2024-01"]
+    assert months(datetime(2024, 3, 19, tzinfo=UTC)) == ["2023-12", "2024-01", "2024-02"]
+
+
+def test_cost_attribution_answers_the_recorded_requests(api: DatadogSimulator) -> None:
+    """The two recorded requests, moved to NOW: this month is not available yet; child keys."""
+    ok = {
+        "start_month": "2024-03-08T19:43:19.607Z",
+        "end_month": "2024-03-10T19:43:19.607Z",
+        "fields": "infra_host_total_cost",
+    }
+    assert call(api, ATTRIBUTION, ok).json() == recorded("cost_attribution_ok")
+    bad = {**ok, "fields": "not_a_product"}
+    response = call(api, ATTRIBUTION, bad, CHILD_KEYS)
+    assert response.status_code == 400
+    assert response.json() == recorded("cost_attribution_non_parent_400")
+    assert call(api, BILLABLE, {}, CHILD_KEYS).json() == recorded("cost_attribution_non_parent_400")
+
+
+def test_cost_attribution_fields_sorting_and_breakdown(api: DatadogSimulator) -> None:
+    params = {
+        "start_month": "2024-01",
+        "fields": "apm_host_total_cost,infra_host_percentage_in_org",
+    }
+    items = call(api, ATTRIBUTION, params).json()["data"]
+    assert "meta" not in call(api, ATTRIBUTION, params).json()  # one page: no meta
+    assert [item["attributes"]["tags"] for item in items] == [None] * 3
+    assert all(
+        list(item["attributes"]["values"])
+        == ["apm_host_total_cost", "infra_host_percentage_in_org"]
+        for item in items
+    )
+    assert {item["attributes"]["values"]["infra_host_percentage_in_org"] for item in items} == {
+        100.0
+    }
+    totals = [item["attributes"]["values"]["apm_host_total_cost"] for item in items]
+    assert totals == sorted(totals, reverse=True)  # by the first field's total cost, desc
+    ascending = call(api, ATTRIBUTION, {**params, "sort_direction": "asc"}).json()["data"]
+    assert [i["attributes"]["values"]["apm_host_total_cost"] for i in ascending] == sorted(totals)
+    by_logs = call(
+        api, ATTRIBUTION, {**params, "fields": "*", "sort_name": "logs_indexed_15day"}
+    ).json()["data"]
+    logs = [i["attributes"]["values"]["logs_indexed_15day_total_cost"] for i in by_logs]
+    assert logs == sorted(logs, reverse=True)
+    # A tag key not configured for usage attribution: no breakdown (tags null), whole cost.
+    unknown = call(api, ATTRIBUTION, {**params, "tag_breakdown_keys": "team,cost_center"}).json()
+    assert [item["attributes"]["tags"] for item in unknown["data"]] == [None] * 3
+    parent = call(api, ATTRIBUTION, {**params, "include_descendants": "false"}).json()["data"]
+    assert [item["attributes"]["public_id"] for item in parent] == [PARENT_ID]
+    # An active billing dimension the account is not billed for: zero.
+    synthetics = {**params, "fields": "synthetics_api_tests_total_cost"}
+    assert {
+        item["attributes"]["values"]["synthetics_api_tests_total_cost"]
+        for item in call(api, ATTRIBUTION, synthetics).json()["data"]
+    } == {0.0}
+    attributes = items[0]["attributes"]
+    assert attributes["tag_config_source"] == "Acme Parent:::team///service///env"
+    assert (attributes["month"], attributes["updated_at"]) == (
+        "2024-01-01T00:00:00+00:00",
+        "2024-01-31T23:00:00Z",
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"tag_breakdown_keys": "team,service,env,region"}, "more than 3 tag keys"),
+        ({"fields": "flux_capacitor_total_cost"}, "Invalid fields"),
+        ({"fields": ""}, "fields is required"),
+        ({"start_month": ""}, "start_month is required"),
+        ({"sort_direction": "sideways"}, "sort_direction"),
+        ({"sort_name": "flux_capacitor"}, "sort_name"),
+        ({"include_descendants": "maybe"}, "include_descendants"),
+    ],
+)
+def test_bad_cost_attribution_parameters_are_refused(
+    api: DatadogSimulator, params: dict[str, str], says: str
+) -> None:
+    response = call(api, ATTRIBUTION, {"start_month": "2024-01", "fields": "*", **params})
+    assert response.status_code == 400
+    assert says in response.json()["errors"][0]
+    three = {"start_month": "2024-01", "fields": "*", "tag_breakdown_keys": "env,team,service,env"}
+    assert call(api, ATTRIBUTION, three).status_code == 200  # a repeated key counts once
+
+
+def test_no_attribution_keys_get_403_there_only(api: DatadogSimulator) -> None:
+    params = {"start_month": "2024-01", "fields": "*"}
+    response = call(api, ATTRIBUTION, params, NO_ATTRIBUTION_KEYS)
+    assert response.status_code == 403
+    (message,) = response.json()["errors"]
+    assert "not available for your plan" in message
+    assert call(api, ATTRIBUTION, params).status_code == 200
+    assert call(api, ATTRIBUTION, params, USAGE_ONLY_KEYS).status_code == 200
+    assert call(api, ATTRIBUTION, params, EMPTY_KEYS).json() == {"data": []}
+    for path, path_params in (
+        (HISTORICAL, COST_PARAMS[HISTORICAL]),
+        (ESTIMATED, COST_PARAMS[ESTIMATED]),
+        (BILLABLE, {}),
+        (ORGS, {}),
+        (ACTIVE, {}),
+        (SUMMARY, {"start_month": "2024-01"}),
+    ):
+        answer = call(api, path, path_params, NO_ATTRIBUTION_KEYS)
+        assert answer.status_code == 200, path
+        assert answer.json() == call(api, path, path_params).json(), path
+    assert call(api, VALIDATE, keys=NO_ATTRIBUTION_KEYS[:1]).json() == {"valid": True}
+
+
+def test_new_routes_meter_fault_and_replay() -> None:
+    params = {"start_month": "2024-01", "fields": "*"}
+    with DatadogSimulator(now=NOW) as sim:
+        for path, name in (
+            (BILLABLE, "usage_billable_summary"),
+            (ATTRIBUTION, "cost_by_tag_monthly_cost_attribution"),
+        ):
+            assert call(sim, path, params).headers["X-RateLimit-Name"] == name
+            sim.inject(path, "503")
+            assert call(sim, path, params).status_code == 503
+            sim.replay(path, recorded("from_openapi_billable_summary_ok"))
+            assert call(sim, path, params).json() == recorded("from_openapi_billable_summary_ok")
+            assert call(sim, path, params).status_code == 200
+            sim.set_rate_limit(path, 1, 60)
+            statuses = [call(sim, path, params).status_code for _ in range(3)]  # may straddle
+            assert 429 in statuses  # a window boundary once, never twice

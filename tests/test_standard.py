@@ -13,10 +13,15 @@ from tap_datadog_costs.tap import TapDatadogCosts
 from tests.harness import tap_config
 
 # get_tap_test_class syncs once per class with this config: the server must exist now.
-# 35 days: the previous month is in range, so historical cost has rows.
+# 65 days: two whole months are in range whatever the day, so historical cost and cost
+# attribution (a month comes by the 19th of the next) have rows; a tag key, so tags are objects.
 SIMULATOR = DatadogSimulator()
 SIMULATOR.start()
-CONFIG = tap_config(SIMULATOR.url, start_date=(SIMULATOR.now - dt.timedelta(days=35)).isoformat())
+CONFIG = tap_config(
+    SIMULATOR.url,
+    start_date=(SIMULATOR.now - dt.timedelta(days=65)).isoformat(),
+    cost_attribution_tag_keys=["team"],
+)
 
 
 @pytest.fixture(scope="module", autouse=True)

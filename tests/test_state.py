@@ -18,6 +18,7 @@ from tests.harness import (
     PRIMARY_KEYS,
     merge_on_keys,
     nth,
+    recent_config,
     records_of,
     requests_to,
     run_until_killed,
@@ -75,11 +76,15 @@ def test_late_usage_is_picked_up_by_the_lookback() -> None:
     )
 
 
+#: The stream whose requests these tests count (daily_costs asks historical cost too).
+HISTORICAL_ONLY = ("historical_costs",)
+
+
 def test_a_month_not_final_when_read_is_read_again_once_final() -> None:
     november_20 = dt.datetime(2026, 11, 20, 12, tzinfo=UTC)
     start = "2026-08-01T00:00:00+00:00"
     with DatadogSimulator(now=NOW) as sim:
-        first = sync(tap_config(sim.url, start_date=start), now=NOW)
+        first = sync(tap_config(sim.url, start_date=start), now=NOW, streams=HISTORICAL_ONLY)
     assert first.bookmark("historical_costs") == "2026-10-01T00:00:00+00:00"
     assert {r["month"][:7] for r in first.records("historical_costs")} == {
         "2026-08",
@@ -88,14 +93,24 @@ def test_a_month_not_final_when_read_is_read_again_once_final() -> None:
     }
 
     with DatadogSimulator(now=november_20) as later:
-        second = sync(tap_config(later.url, start_date=start), first.final_state, now=november_20)
+        second = sync(
+            tap_config(later.url, start_date=start),
+            first.final_state,
+            now=november_20,
+            streams=HISTORICAL_ONLY,
+        )
         historical = requests_to(later.requests, HISTORICAL)
         final_october = later.expected_costs(
             "historical", parse_instant(start), november_20, "sub-org"
         )
         assert later.is_final(dt.datetime(2026, 10, 1, tzinfo=UTC))
         later.clear_requests()
-        third = sync(tap_config(later.url, start_date=start), second.final_state, now=november_20)
+        third = sync(
+            tap_config(later.url, start_date=start),
+            second.final_state,
+            now=november_20,
+            streams=HISTORICAL_ONLY,
+        )
         third_historical = requests_to(later.requests, HISTORICAL)
 
     assert [r["params"]["start_month"] for r in historical] == ["2026-10"]
@@ -155,3 +170,15 @@ def test_interrupted_run_resumes_without_losing_a_record(
         assert merged == merge_on_keys(stream, clean.records(stream)), stream
     # The resumed run did not start over.
     assert len(resumed.records("hourly_usage")) < len(clean.records("hourly_usage"))
+
+
+def test_every_run_ends_on_a_state_message_even_when_no_bookmark_moved(
+    simulator: DatadogSimulator,
+) -> None:
+    """Targets that write back the state only when the last message is one (target-jsonl)."""
+    config = recent_config(simulator, days=2)
+    first = sync(config, now=NOW)
+    second = sync(config, first.final_state, now=NOW)  # the same hour: no bookmark moves
+    for run in (first, second):
+        assert run.messages[-1]["type"] == "STATE"
+    assert second.final_state == first.final_state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import typing as t
 from importlib import resources
@@ -15,3 +16,17 @@ def load_schema(name: str) -> dict[str, t.Any]:
     """
     text = (resources.files(__package__) / f"{name}.json").read_text()
     return t.cast("dict[str, t.Any]", json.loads(text))
+
+
+def extend_schema(
+    base: dict[str, t.Any], properties: dict[str, t.Any], required: tuple[str, ...] = ()
+) -> dict[str, t.Any]:
+    """A copy of ``base`` with more (or replaced) properties: streams that share a row shape.
+
+    A stream whose rows are another stream's plus a few fields (a projection's snapshot day, a
+    daily row's own cost) declares only those fields.
+    """
+    schema = copy.deepcopy(base)
+    schema["properties"].update(copy.deepcopy(properties))
+    schema["required"] = [*schema.get("required", ()), *required]
+    return schema

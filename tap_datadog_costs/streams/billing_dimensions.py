@@ -1,13 +1,15 @@
-"""Which usage endpoints and keys each billing dimension maps to, per month."""
+"""Billing dimensions per month: the usage endpoints each maps to, those cost attribution bills."""
 
 from __future__ import annotations
 
 import sys
 import typing as t
 
+from tap_datadog_costs.client import DatadogStream, instant_problem
 from tap_datadog_costs.periods import (
     first_open_mapping_month,
     isoformat,
+    month_start,
     month_timestamp_param,
     parse_instant,
 )
@@ -79,3 +81,43 @@ class BillingDimensionMappingsStream(MonthlyStream):
                 "status": endpoint.get("status"),
                 "timestamp": isoformat(parse_instant(timestamp)) if timestamp else None,
             }
+
+
+class ActiveBillingDimensionsStream(DatadogStream):
+    """``GET /api/v2/cost_by_tag/active_billing_dimensions``: cost attribution's dimensions.
+
+    One object (not a list) for the month Datadog names; no parameters. Read every run; rows are
+    keyed by month, so each month's list stays as it was last read.
+    """
+
+    name = "active_billing_dimensions"
+    path = "/api/v2/cost_by_tag/active_billing_dimensions"
+    primary_keys = ("month", "billing_dimension")
+    replication_key = "month"
+    is_sorted = True
+    schema = load_schema("active_billing_dimensions")
+
+    @override
+    def shape_problem(self, body: dict[str, t.Any]) -> str | None:
+        """``data.attributes`` must name its month and list the dimensions as text."""
+        data = body.get("data")
+        attributes = data.get("attributes") if isinstance(data, dict) else None
+        if not isinstance(attributes, dict):
+            return "without a 'data' object with attributes"
+        values = attributes.get("values")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return "without attributes.values, a list of billing dimensions"
+        return instant_problem(attributes.get("month"), "attributes.month")
+
+    @override
+    def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        self.progress.plan(self.how_read(context), 1, "request", "this month", "this month")
+        body = self.get_json({}, context=context)
+        attributes = body["data"]["attributes"]  # see shape_problem
+        month = isoformat(month_start(parse_instant(attributes["month"])))
+        rows = [
+            {"month": month, "billing_dimension": value, "read_at": self.datadog_tap.read_at}
+            for value in dict.fromkeys(attributes["values"])
+        ]
+        self.progress.advance(len(rows))
+        return rows

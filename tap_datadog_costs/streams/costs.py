@@ -9,12 +9,14 @@ from decimal import Decimal
 from tap_datadog_costs.client import (
     ORG_IDENTITY_FIELDS,
     DatadogStream,
+    attributes_problem,
     flag,
     instant_problem,
     org_identity,
 )
 from tap_datadog_costs.periods import (
     add_months,
+    day_start,
     estimated_cost_months,
     first_open_historical_month,
     historical_cost_final_at,
@@ -23,7 +25,7 @@ from tap_datadog_costs.periods import (
     month_start,
     parse_instant,
 )
-from tap_datadog_costs.schemas import load_schema
+from tap_datadog_costs.schemas import extend_schema, load_schema
 from tap_datadog_costs.streams.monthly import MonthlyStream
 
 if sys.version_info >= (3, 12):
@@ -79,8 +81,12 @@ def merge_charges(
 class CostStream(DatadogStream):
     """Rows of a ``cost_by_org`` answer: one per month, view, org, product and charge type."""
 
-    primary_keys = ("month", "view", "public_id", "product_name", "charge_type")
+    primary_keys: t.ClassVar[tuple[str, ...]] = (
+        "month", "view", "public_id", "product_name", "charge_type",
+    )  # fmt: skip
     schema = load_schema("costs")
+    #: Datadog's charge types that mean one of ours (committed, on_demand, total) by another name.
+    CHARGE_TYPE_NAMES: t.ClassVar[dict[str, str]] = {}
 
     @property
     def view(self) -> str:
@@ -103,11 +109,10 @@ class CostStream(DatadogStream):
     @override
     def item_problem(self, item: dict[str, t.Any]) -> str | None:
         """An item must say its org and month: both are in the key."""
-        attributes = item.get("attributes")
-        if not isinstance(attributes, dict):
-            return "has no attributes"
-        if not isinstance(attributes.get("public_id"), str):
-            return "has no attributes.public_id"
+        problem = attributes_problem(item, of_an_org=True)
+        if problem:
+            return problem
+        attributes = item["attributes"]
         problem = instant_problem(attributes.get("date"), "attributes.date") or self.misfit(
             attributes, (*ORG_IDENTITY_FIELDS, "total_cost"), "attributes."
         )
@@ -122,6 +127,11 @@ class CostStream(DatadogStream):
                 return problem
         return None
 
+    def with_our_charge_type(self, charge: dict[str, t.Any]) -> dict[str, t.Any]:
+        """A charge with its charge type under our name (CHARGE_TYPE_NAMES)."""
+        name = charge.get("charge_type")
+        return {**charge, "charge_type": self.CHARGE_TYPE_NAMES.get(name, name)}  # type: ignore[arg-type]
+
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         attributes = item["attributes"]
@@ -133,7 +143,17 @@ class CostStream(DatadogStream):
             "cost_status": self.cost_status(month),
             "read_at": self.datadog_tap.read_at,
         }
-        merged = merge_charges(attributes.get("charges") or ())
+        charges = attributes.get("charges") or ()
+        if self.CHARGE_TYPE_NAMES:
+            names = self.CHARGE_TYPE_NAMES
+            charges = [
+                {
+                    **charge,
+                    "charge_type": names.get(charge.get("charge_type"), charge.get("charge_type")),
+                }
+                for charge in charges
+            ]
+        merged = merge_charges(charges)
         for (product, charge_type), (cost, lines, aggregation) in merged.items():
             yield {
                 **row,
@@ -229,5 +249,70 @@ class EstimatedCostsStream(CostStream):
                 "estimated_costs: Datadog returned no cost for the previous and current month. "
                 "If you expected costs, check that api_key and app_key belong to the parent "
                 "organization (Pro or Enterprise plan) and that the key has billing_read."
+            )
+        return records
+
+
+class ProjectedCostsStream(CostStream):
+    """``GET /api/v2/usage/projected_cost``: this month's forecast, one snapshot per day read.
+
+    The day of the read is in the key, so each day's forecast stays beside the others: how the
+    forecast moved is one query. Datadog has a projection from around the 12th of the month.
+    """
+
+    name = "projected_costs"
+    path = "/api/v2/usage/projected_cost"
+    primary_keys = ("snapshot_date", *CostStream.primary_keys)
+    replication_key = "snapshot_date"
+    is_sorted = True
+    schema = extend_schema(
+        CostStream.schema,
+        {
+            "snapshot_date": {
+                "type": ["string"],
+                "format": "date-time",
+                "description": "The UTC day the projection was read: one snapshot per day.",
+            },
+            "cost_status": {
+                "type": ["string"],
+                "enum": ["projection"],
+                "description": "projection: Datadog's forecast for the whole month.",
+            },
+        },
+        required=("snapshot_date",),
+    )
+    CHARGE_TYPE_NAMES: t.ClassVar[dict[str, str]] = {
+        "projected_committed": "committed",
+        "projected_on_demand": "on_demand",
+    }
+
+    @override
+    def cost_status(self, month: dt.datetime) -> str:
+        return "projection"
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        return {
+            "view": self.view,
+            "include_connected_accounts": flag(self.include_connected_accounts),
+        }
+
+    @override
+    def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
+        snapshot = isoformat(day_start(self.datadog_tap.now))
+        for row in super().records_from_item(item):
+            yield {"snapshot_date": snapshot, **row}
+
+    @override
+    def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        month = month_param(self.datadog_tap.now)
+        self.progress.plan(self.how_read(context), 1, "month", month, month)
+        records = list(self.request_records(context))
+        self.progress.advance(len(records))
+        if not records:
+            self.logger.info(
+                "projected_costs: Datadog has no projection for %s yet (it has one from around "
+                "the 12th of the month): no rows this run",
+                month,
             )
         return records

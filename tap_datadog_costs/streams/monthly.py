@@ -36,6 +36,7 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
     the previous bookmark, which costs a few requests and loses nothing.
     """
 
+    #: Each row's month (its first instant): the bookmark's field.
     replication_key = "month"
     is_sorted = True
     STATE_MSG_FREQUENCY = sys.maxsize  # no bookmark mid-stream: see the docstring
@@ -52,6 +53,10 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         """Months starting at or after this have no data yet (default: none, read up to now)."""
         return now
 
+    def available_from(self, now: dt.datetime) -> dt.datetime | None:  # noqa: ARG002
+        """The oldest month the endpoint still serves (default: None, as old as start_date)."""
+        return None
+
     @abc.abstractmethod
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
         """Every record of these months (in any order), telling ``progress`` of each read."""
@@ -62,6 +67,9 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         now = tap.now
         open_month = self.first_open_month(now)
         start = month_start(tap.start_date)
+        oldest = self.available_from(now)
+        if oldest is not None:
+            start = max(start, oldest)
         bookmark = self.resume_point(context)
         if bookmark is not None:
             start = max(start, min(month_start(bookmark), open_month))
@@ -73,21 +81,22 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
             month_param(months[0] if months else start),
             month_param(months[-1] if months else start),
         )
+        month_of = self.replication_key  # each row's month
         records = (
             self.within(
                 list(self.records_for_months(months)),
-                "month",
+                month_of,
                 isoformat(months[0]),
                 isoformat(add_months(months[-1], 1)),
             )
             if months
             else []
         )
-        records.sort(key=itemgetter("month"))
+        records.sort(key=itemgetter(month_of))
         yield from records
         # Our bookmark is not the latest value emitted (what the SDK would keep) but the
         # first month to read next time, written in the SDK's state layout.
-        read = {record["month"] for record in records}
+        read = {record[month_of] for record in records}
         resume_from = next(
             (m for m in months if not self.is_final(m, now, has_rows=isoformat(m) in read)),
             add_months(months[-1], 1) if months else start,

@@ -10,10 +10,9 @@ from operator import itemgetter
 from tap_datadog_costs.client import (
     ORG_IDENTITY_FIELDS,
     DatadogStream,
-    NextRecordIdPaginator,
+    attributes_problem,
     flag,
     org_identity,
-    paging_problem,
 )
 from tap_datadog_costs.periods import floor_hour, hour_param, hour_windows, isoformat, parse_instant
 from tap_datadog_costs.schemas import load_schema
@@ -49,6 +48,7 @@ class HourlyUsageStream(DatadogStream):
     row_key = itemgetter(*primary_keys)
     replication_key = "timestamp"
     schema = load_schema("hourly_usage")
+    page_cursor_param = "page[next_record_id]"
     is_sorted = True
     # A bookmark every 1,000 rows: an interrupted multi-hour sync loses little work.
     STATE_MSG_FREQUENCY = 1000
@@ -57,10 +57,6 @@ class HourlyUsageStream(DatadogStream):
         super().__init__(*args, **kwargs)
         #: Datadog's timestamp text -> ours: one parse per hour, not one per item.
         self._timestamps: dict[str, str] = {}
-
-    @override
-    def get_new_paginator(self) -> NextRecordIdPaginator:
-        return NextRecordIdPaginator(self.path)
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
@@ -73,9 +69,7 @@ class HourlyUsageStream(DatadogStream):
             "filter[include_connected_accounts]": flag(self.include_connected_accounts),
             "page[limit]": PAGE_LIMIT,
         }
-        if next_page_token:
-            params["page[next_record_id]"] = next_page_token
-        return params
+        return self.with_cursor(params, next_page_token)
 
     @override
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -124,15 +118,12 @@ class HourlyUsageStream(DatadogStream):
         return list(unique.values())
 
     @override
-    def shape_problem(self, body: dict[str, t.Any]) -> str | None:
-        return super().shape_problem(body) or paging_problem(body)
-
-    @override
     def item_problem(self, item: dict[str, t.Any]) -> str | None:
         """An item must say its hour (the key and the bookmark) and fit the schema."""
-        attributes = item.get("attributes")
-        if not isinstance(attributes, dict):
-            return "has no attributes"
+        problem = attributes_problem(item, of_an_org=False)
+        if problem:
+            return problem
+        attributes = item["attributes"]
         return (
             self.timestamp_problem(attributes.get("timestamp"))
             or self.misfit(attributes, ITEM_FIELDS, "attributes.")

@@ -1,0 +1,128 @@
+"""Billable usage per month, org and product: the quantities a month's cost is divided by."""
+
+from __future__ import annotations
+
+import re
+import sys
+import typing as t
+
+from tap_datadog_costs.client import flag, instant_problem, org_identity
+from tap_datadog_costs.periods import (
+    first_open_historical_month,
+    historical_cost_final_at,
+    isoformat,
+    month_param,
+    parse_instant,
+)
+from tap_datadog_costs.schemas import load_schema
+from tap_datadog_costs.streams.monthly import MonthlyStream
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    import datetime as dt
+
+    from singer_sdk.helpers.types import Context
+
+#: A billable key is a product and how its month is aggregated (Datadog's four suffixes).
+BILLABLE_KEY = re.compile(r"^(?P<product>.+)_(?P<aggregation>sum|top99p|average|maximum)$")
+#: The numbers and texts of one product's usage, as the rows carry them.
+USAGE_FIELDS = (
+    "org_billable_usage",
+    "account_billable_usage",
+    "account_committed_usage",
+    "account_on_demand_usage",
+    "percentage_in_account",
+    "usage_unit",
+    "elapsed_usage_hours",
+)
+BILLABLE_HOURS = ("first_billable_usage_hour", "last_billable_usage_hour")
+
+
+class BillableUsageStream(MonthlyStream):
+    """``GET /api/v1/usage/billable-summary``, one request per month.
+
+    One row per month, org and billable key. A month is read again until it is final, with
+    historical cost (read after the 16th of the next month, with rows).
+    """
+
+    name = "billable_usage"
+    path = "/api/v1/usage/billable-summary"
+    records_key = "usage"
+    primary_keys = ("month", "public_id", "billable_key")
+    schema = load_schema("billable_usage")
+
+    @override
+    def first_open_month(self, now: dt.datetime) -> dt.datetime:
+        return first_open_historical_month(now)
+
+    @override
+    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
+        return has_rows and now >= historical_cost_final_at(month)
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        assert context is not None  # noqa: S101
+        return {
+            "month": month_param(context["month"]),
+            "include_connected_accounts": flag(self.include_connected_accounts),
+        }
+
+    @override
+    def item_problem(self, item: dict[str, t.Any]) -> str | None:
+        """An org's item names the org and holds an object of usage objects."""
+        if not isinstance(item.get("public_id"), str):
+            return "has no public_id"
+        usage = item.get("usage")
+        if usage is None:
+            return None
+        if not isinstance(usage, dict) or not all(isinstance(u, dict) for u in usage.values()):
+            return "has a usage that is not an object of objects"
+        for key, body in usage.items():
+            where = f"usage.{key[:40]}."
+            problems = [self.misfit(body, USAGE_FIELDS, where)] + [
+                instant_problem(body[hour], where + hour)
+                for hour in BILLABLE_HOURS
+                if body.get(hour) is not None
+            ]
+            problem = next(filter(None, problems), None)
+            if problem:
+                return problem
+        return None
+
+    @override
+    def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
+        now = self.datadog_tap.now
+        for month in months:
+            read = {
+                "month": isoformat(month),
+                "usage_status": "final"
+                if now >= historical_cost_final_at(month)
+                else "preliminary",
+                "read_at": self.datadog_tap.read_at,
+            }
+            rows = [{**read, **row} for row in self.request_records({"month": month})]
+            self.progress.advance(len(rows))
+            yield from rows
+
+    @override
+    def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
+        """A row per billable key of the org (see item_problem)."""
+        whose = org_identity(item)
+        del whose["region"]
+        for key, body in (item.get("usage") or {}).items():
+            match = BILLABLE_KEY.match(key)
+            yield {
+                **whose,
+                "billable_key": key,
+                "product_name": match["product"] if match else key,
+                "usage_aggregation": match["aggregation"] if match else None,
+                **{field: body.get(field) for field in USAGE_FIELDS},
+                **{
+                    hour: isoformat(parse_instant(body[hour])) if body.get(hour) else None
+                    for hour in BILLABLE_HOURS
+                },
+            }

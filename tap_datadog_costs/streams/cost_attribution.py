@@ -1,0 +1,178 @@
+"""Monthly cost by tag: what each team, service or environment costs, per billing dimension."""
+
+from __future__ import annotations
+
+import re
+import sys
+import typing as t
+
+from tap_datadog_costs.client import (
+    attributes_problem,
+    flag,
+    instant_problem,
+)
+from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
+from tap_datadog_costs.periods import (
+    cost_attribution_final_at,
+    first_open_historical_month,
+    isoformat,
+    month_param,
+    month_start,
+    parse_instant,
+)
+from tap_datadog_costs.schemas import load_schema
+from tap_datadog_costs.streams.monthly import MonthlyStream
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    import datetime as dt
+
+    from singer_sdk.helpers.types import Context
+
+#: What each ``values`` entry measures: ``<billing dimension>_<measure>``.
+MEASURES = (
+    "on_demand_cost",
+    "committed_cost",
+    "total_cost",
+    "percentage_in_org",
+    "percentage_in_account",
+)
+VALUE_KEY = re.compile(rf"^(?P<dimension>.+)_(?P<measure>{'|'.join(MEASURES)})$")
+#: The tag set of a row when no tag keys were asked for (Datadog sends ``tags: null``).
+NO_BREAKDOWN = "(no breakdown)"
+#: A tag key's value list is empty when the cost carries no such tag.
+UNTAGGED = "(untagged)"
+#: The site where Datadog does not offer cost attribution.
+NO_ATTRIBUTION_SITES = ("ddog-gov.com",)
+
+
+def tag_set(tags: dict[str, list[str]] | None) -> str:
+    """One text for a tag combination, the same whatever order Datadog lists it in."""
+    if tags is None:
+        return NO_BREAKDOWN
+    return "|".join(
+        f"{key}:{','.join(sorted(values)) if values else UNTAGGED}"
+        for key, values in sorted(tags.items())
+    )
+
+
+class CostAttributionStream(MonthlyStream):
+    """``GET /api/v2/cost_by_tag/monthly_cost_attribution``: cost per month, org and tag set.
+
+    One row per billing dimension, with the measures of its ``values`` entries (a dimension
+    Datadog adds later is a row like the others). A month comes by the 19th of the next and
+    is read again until then. A plan without usage attribution, or the US1-FED site, gets one
+    warning and no rows: the run goes on.
+    """
+
+    name = "cost_attribution"
+    path = "/api/v2/cost_by_tag/monthly_cost_attribution"
+    primary_keys = ("month", "public_id", "tag_set", "billing_dimension")
+    schema = load_schema("cost_attribution")
+    page_cursor_param = "next_record_id"
+
+    @override
+    def first_open_month(self, now: dt.datetime) -> dt.datetime:
+        return first_open_historical_month(now, cost_attribution_final_at)
+
+    @override
+    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
+        return has_rows and now >= cost_attribution_final_at(month)
+
+    @override
+    def available_before(self, now: dt.datetime) -> dt.datetime:
+        """The current month is never attributed yet."""
+        return month_start(now)
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        assert context is not None  # noqa: S101
+        params = {
+            "start_month": month_param(context["first"]),
+            "end_month": month_param(context["last"]),
+            "fields": "*",
+            "include_descendants": flag(self.include_descendants),
+        }
+        if self.config["cost_attribution_tag_keys"]:
+            params["tag_breakdown_keys"] = ",".join(self.config["cost_attribution_tag_keys"])
+        return self.with_cursor(params, next_page_token)
+
+    @override
+    def item_problem(self, item: dict[str, t.Any]) -> str | None:
+        """An item names its org and month, its tags are lists of text, its values numbers."""
+        problem = attributes_problem(item, of_an_org=True)
+        if problem:
+            return problem
+        attributes = item["attributes"]
+        tags, values = attributes.get("tags"), attributes.get("values")
+        if tags is not None and not (
+            isinstance(tags, dict)
+            and all(
+                isinstance(v, list) and all(isinstance(x, str) for x in v) for v in tags.values()
+            )
+        ):
+            return "has attributes.tags that are not lists of text"
+        if not isinstance(values, dict) or not all(
+            value is None or type(value) in {int, float} for value in values.values()
+        ):
+            return "has attributes.values that is not an object of numbers"
+        return instant_problem(attributes.get("month"), "attributes.month")
+
+    @override
+    def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
+        site = self.config["site"]
+        if site in NO_ATTRIBUTION_SITES and not self.config.get("api_url"):
+            self.logger.warning(
+                "cost_attribution: Datadog does not offer cost attribution on %s (US1-FED): "
+                "no rows",
+                site,
+            )
+            return []
+        try:
+            records = list(self.request_records({"first": months[0], "last": months[-1]}))
+        except DatadogGaveUpError:
+            raise
+        except DatadogAPIError as exc:
+            self.logger.warning(
+                "cost_attribution: no rows this run, the other streams go on: %s (cost "
+                "attribution needs a plan with Usage Attribution, and usage_read and "
+                "billing_read)",
+                exc,
+            )
+            return []
+        self.progress.advance(len(records), units=len(months))
+        return records
+
+    @override
+    def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
+        attributes = item["attributes"]
+        month = month_start(parse_instant(attributes["month"]))
+        tags = attributes.get("tags")
+        measures: dict[str, dict[str, t.Any]] = {}
+        for name, value in attributes["values"].items():
+            match = VALUE_KEY.match(name)
+            if match:
+                measures.setdefault(match["dimension"], {})[match["measure"]] = value
+        row = {
+            "month": isoformat(month),
+            "public_id": attributes["public_id"],
+            "org_name": attributes.get("org_name"),
+            "tag_set": tag_set(tags),
+            "tags": tags,
+            "tag_config_source": attributes.get("tag_config_source"),
+            "updated_at": attributes.get("updated_at"),
+            "cost_status": "final"
+            if self.datadog_tap.now >= cost_attribution_final_at(month)
+            else "preliminary",
+            "read_at": self.datadog_tap.read_at,
+        }
+        for dimension, values in measures.items():
+            yield {
+                **row,
+                "billing_dimension": dimension,
+                **{measure: values.get(measure) for measure in MEASURES},
+            }

@@ -1,0 +1,239 @@
+"""Datadog's bill as FOCUS rows, to union with AWS, Azure and GCP FOCUS exports.
+
+One row per month, org, product and pricing category (committed or on-demand; the ``total``
+charge is never a row). Months Datadog has published come from historical cost (``final`` or
+``preliminary``), the others from estimated cost (``estimate``); the key does not hold the
+status, so a month's rows are replaced as it becomes final. Quantities come from billable usage.
+Every column and where it comes from: docs/focus.md.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+from tap_datadog_costs.periods import (
+    add_months,
+    estimated_cost_months,
+    historical_cost_final_at,
+    isoformat,
+    month_param,
+    month_start,
+    parse_instant,
+)
+from tap_datadog_costs.schemas import load_schema
+from tap_datadog_costs.streams.billable_usage import BillableUsageStream
+from tap_datadog_costs.streams.costs import EstimatedCostsStream, HistoricalCostsStream
+from tap_datadog_costs.streams.monthly import MonthlyStream
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    import datetime as dt
+
+    from tap_datadog_costs.client import DatadogStream
+
+#: Datadog as provider, publisher and invoice issuer of its own charges.
+DATADOG = "Datadog"
+#: Per Datadog charge type: FOCUS PricingCategory and ChargeFrequency.
+CHARGE_TYPES = {
+    "committed": ("Committed", "Recurring"),
+    "on_demand": ("Standard", "Usage-Based"),
+}
+#: The billable usage aggregation that prices a product, best first (hosts: the 99th percentile).
+AGGREGATIONS = ("top99p", "sum", "average", "maximum", None)
+#: FOCUS ServiceCategory by product name prefix; anything else is observability.
+SERVICE_CATEGORIES = (
+    (("siem", "cspm", "cws", "csm_", "application_security", "sensitive_data",
+      "vuln", "application_vulnerability"), "Security"),
+    (("ci_", "synthetics", "test_"), "Developer Tools"),
+    (("npm", "network"), "Networking"),
+    (("llm", "bits_ai"), "AI and Machine Learning"),
+    (("iot",), "Internet of Things"),
+)  # fmt: skip
+OBSERVABILITY = "Management and Governance"
+#: The unit of a quantity where billable usage has none for the product: the month itself.
+NO_QUANTITY = (1.0, "Month")
+
+
+def service_category(product: str) -> str:
+    """FOCUS ServiceCategory of a Datadog product."""
+    return next(
+        (category for prefixes, category in SERVICE_CATEGORIES if product.startswith(prefixes)),
+        OBSERVABILITY,
+    )
+
+
+class FocusCostsStream(MonthlyStream):
+    """FOCUS 1.2 rows (with the 1.3 provider columns) from historical and estimated cost."""
+
+    name = "focus_costs"
+    path = HistoricalCostsStream.path
+    primary_keys = ("BillingPeriodStart", "x_View", "SubAccountId", "ServiceName", "x_ChargeType")
+    replication_key = "BillingPeriodStart"
+    schema = load_schema("focus_costs")
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        super().__init__(*args, **kwargs)
+        #: Months this run wrote from final historical cost: closed for good.
+        self.closed: set[dt.datetime] = set()
+
+    @override
+    def first_open_month(self, now: dt.datetime) -> dt.datetime:
+        return estimated_cost_months(now)[0]
+
+    @override
+    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
+        return month in self.closed
+
+    def helper(self, stream_type: type[DatadogStream]) -> t.Any:  # noqa: ANN401
+        """Another stream of this tap, its requests counted in this stream's progress."""
+        stream = stream_type(tap=self.datadog_tap)
+        stream.progress = self.progress
+        return stream
+
+    @override
+    def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
+        now = self.datadog_tap.now
+        costs = self.historical(months)
+        published = {row["month"] for row in costs}
+        costs += [
+            row
+            for row in self.estimated()
+            if row["month"] not in published
+            and months[0] <= month_start_of(row["month"]) <= months[-1]
+        ]
+        quantities = self.quantities(sorted({row["month"] for row in costs}))
+        totals = {
+            (row["month"], row["public_id"], row["product_name"]): row["cost"]
+            for row in costs
+            if row["charge_type"] == "total"
+        }
+        account = self.billing_account()
+        rows = [
+            self.focus_row(cost, quantities, totals, account)
+            for cost in costs
+            if cost["charge_type"] in CHARGE_TYPES and cost["cost"] is not None
+        ]
+        for month in months:
+            if isoformat(month) in published and now >= historical_cost_final_at(month):
+                self.closed.add(month)
+        self.progress.advance(len(rows), units=len(months))
+        return rows
+
+    def historical(self, months: list[dt.datetime]) -> list[dict[str, t.Any]]:
+        """Historical cost rows of the months Datadog may have published (before this one)."""
+        published = [month for month in months if month < month_start(self.datadog_tap.now)]
+        if not published:
+            return []
+        stream = self.helper(HistoricalCostsStream)
+        body = stream.get_json(stream.cost_params(published[0], published[-1]))
+        return [row for item in body["data"] for row in stream.records_from_item(item)]
+
+    def estimated(self) -> list[dict[str, t.Any]]:
+        """Estimated cost rows of the previous and the current month."""
+        stream = self.helper(EstimatedCostsStream)
+        body = stream.get_json(stream.get_url_params(None, None))
+        return [row for item in body["data"] for row in stream.records_from_item(item)]
+
+    def billing_account(self) -> tuple[str, str | None] | None:
+        """The parent org (public id, name): the account Datadog bills.
+
+        Cost items name their org only; the summary view's item is the parent's, the account
+        as a whole. None when Datadog has no estimate at all (each row's own org is then used).
+        """
+        stream = self.helper(EstimatedCostsStream)
+        body = stream.get_json({**stream.get_url_params(None, None), "view": "summary"})
+        for item in body["data"]:
+            return item["attributes"]["public_id"], item["attributes"].get("org_name")
+        return None
+
+    def quantities(self, months: list[str]) -> dict[tuple[str, str, str], tuple[float, str]]:
+        """Per month, org and product: the billable quantity and unit that price it."""
+        stream = self.helper(BillableUsageStream)
+        best: dict[tuple[str, str, str], tuple[int, float, str]] = {}
+        for month in months:
+            body = stream.get_json(stream.get_url_params({"month": month_start_of(month)}, None))
+            for item in body.get(stream.records_key) or ():
+                for usage in stream.records_from_item(item):
+                    key = (month, usage["public_id"], usage["product_name"])
+                    rank = AGGREGATIONS.index(usage["usage_aggregation"])
+                    quantity = usage["org_billable_usage"]
+                    if quantity is not None and rank < best.get(key, (len(AGGREGATIONS),))[0]:
+                        best[key] = (rank, float(quantity), usage["usage_unit"] or "Units")
+        return {key: (quantity, unit) for key, (_, quantity, unit) in best.items()}
+
+    def focus_row(
+        self,
+        cost: dict[str, t.Any],
+        quantities: dict[tuple[str, str, str], tuple[float, str]],
+        totals: dict[tuple[str, str, str], float | None],
+        account: tuple[str, str | None] | None,
+    ) -> dict[str, t.Any]:
+        """One FOCUS row from one cost row (committed or on-demand).
+
+        The org's billable quantity of the product is split between its committed and
+        on-demand rows by their share of its cost, so quantities add up per product.
+        """
+        month = month_start_of(cost["month"])
+        product, charge_type = cost["product_name"], cost["charge_type"]
+        pricing_category, frequency = CHARGE_TYPES[charge_type]
+        key = (cost["month"], cost["public_id"], product)
+        measured = quantities.get(key)
+        quantity, unit = measured or NO_QUANTITY
+        total = totals.get(key)
+        if measured:
+            quantity = round(quantity * cost["cost"] / total, 6) if total else 0.0
+        account_id, account_name = account or (cost["public_id"], cost["org_name"])
+        start, end = isoformat(month), isoformat(add_months(month, 1))
+        return {
+            "BilledCost": cost["cost"],
+            "EffectiveCost": cost["cost"],
+            "ListCost": cost["cost"],
+            "ContractedCost": cost["cost"],
+            "BillingAccountId": cost["account_public_id"] or account_id,
+            "BillingAccountName": cost["account_name"] or account_name,
+            "BillingCurrency": self.config["billing_currency"],
+            "BillingPeriodStart": start,
+            "BillingPeriodEnd": end,
+            "ChargePeriodStart": start,
+            "ChargePeriodEnd": end,
+            "ChargeCategory": "Usage",
+            "ChargeClass": None,
+            "ChargeDescription": (
+                f"Datadog {product}, {charge_type.replace('_', '-')}, {month_param(month)}, "
+                f"{cost['org_name'] or cost['public_id']}"
+            ),
+            "ChargeFrequency": frequency,
+            "PricingCategory": pricing_category,
+            "PricingQuantity": quantity,
+            "PricingUnit": unit,
+            "ConsumedQuantity": quantity if measured else None,
+            "ConsumedUnit": unit if measured else None,
+            "ProviderName": DATADOG,
+            "PublisherName": DATADOG,
+            "InvoiceIssuerName": DATADOG,
+            "ServiceProviderName": DATADOG,
+            "HostProviderName": DATADOG,
+            "ServiceName": product,
+            "ServiceCategory": service_category(product),
+            "SubAccountId": cost["public_id"],
+            "SubAccountName": cost["org_name"],
+            "SubAccountType": "Organization",
+            "RegionId": cost["region"],
+            "RegionName": cost["region"],
+            "Tags": None,
+            "x_ChargeType": charge_type,
+            "x_CostStatus": cost["cost_status"],
+            "x_View": cost["view"],
+            "x_QuantitySource": "billable_usage" if measured else "none",
+            "x_ReadAt": cost["read_at"],
+        }
+
+
+def month_start_of(text: str) -> dt.datetime:
+    """A row's ``month`` text as the month's first instant."""
+    return month_start(parse_instant(text))
