@@ -41,6 +41,8 @@ IDENTITY_FIELDS = ("org_name", "public_id", "account_name", "account_public_id",
 USAGE_ITEM_FIELDS = ("org_name", "public_id", "region")
 COST_ITEM_FIELDS = ("org_name", "public_id")
 PROJECTED_ITEM_FIELDS = ("org_name", "public_id", "region")
+#: Projected cost "becomes available around the 12th of the month" (API reference).
+PROJECTED_FROM_DAY = 12
 #: Historical cost `date` of months this old or older comes back as `YYYY-MM`.
 MONTH_ONLY_AGE = 7
 
@@ -460,8 +462,8 @@ class Account:
     def cost_months(self, kind: str) -> list[datetime]:
         """Months the cost endpoint of this kind answers for."""
         current = month_start(self.now)
-        if kind == "projected":
-            return [current]
+        if kind == "projected":  # "becomes available around the 12th of the month"
+            return [current] if self.now.day >= PROJECTED_FROM_DAY else []
         if kind == "estimated":
             return [shift_months(current, -1), current]
         months, month = [], self.history_start

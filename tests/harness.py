@@ -72,6 +72,18 @@ PRIMARY_KEYS = {
         "x_ChargeType",
     ),
 }
+#: Projected cost "becomes available around the 12th of the month" (the simulator's rule too).
+PROJECTED_FROM_DAY = 12
+
+
+def streams_with_rows(now: dt.datetime) -> set[str]:
+    """The streams a run at ``now`` (the real clock, under Meltano) has rows for.
+
+    Every stream, but projected cost before the 12th: a run then has none (an info line).
+    """
+    return set(PRIMARY_KEYS) - (set() if now.day >= PROJECTED_FROM_DAY else {"projected_costs"})
+
+
 #: When the run read a row: the tap's clock, which no oracle predicts.
 RUN_FIELDS = ("read_at", "x_ReadAt")
 

@@ -257,7 +257,11 @@ def test_answer_has_the_recorded_structure(  # noqa: PLR0913, PLR0917
     keys: tuple[str, str] | None,
     status: int,
 ) -> None:
-    response = call(api, path, params, keys)
+    if path == PROJECTED:  # projected cost comes from the 12th: ask on a later day
+        with DatadogSimulator(now=NOW.replace(day=12)) as later:
+            response = call(later, path, params, keys)
+    else:
+        response = call(api, path, params, keys)
     assert response.status_code == status
     body, reference = response.json(), recorded(name)
     assert_covers(reference, body)
@@ -788,7 +792,12 @@ def test_old_months_come_back_with_odd_hours(api: DatadogSimulator) -> None:
     dates = [item["attributes"]["date"] for item in items]
     assert dates[:2] == ["2023-02-15T13:00:00+00:00", "2023-03"]  # odd hours; month only
     assert dates[-1] == "2023-09-01T00:00:00+00:00"
-    projected = call(api, PROJECTED).json()["data"]
+    assert call(api, PROJECTED).json()["data"] == []  # the 10th: no projection yet
+
+
+def test_projected_cost_comes_from_the_12th_dated_the_last_day() -> None:
+    with DatadogSimulator(now=datetime(2024, 3, 12, tzinfo=UTC)) as sim:
+        projected = call(sim, PROJECTED).json()["data"]
     assert [item["attributes"]["date"] for item in projected] == ["2024-03-31T00:00:00Z"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+import pendulum
 import pytest
 from singer_sdk.testing import get_tap_test_class
 
@@ -12,21 +13,24 @@ from simulator import DatadogSimulator
 from tap_datadog_costs.tap import TapDatadogCosts
 from tests.harness import tap_config
 
-# get_tap_test_class syncs once per class with this config: the server must exist now.
-# 65 days: two whole months are in range whatever the day, so historical cost and cost
-# attribution (a month comes by the 19th of the next) have rows; a tag key, so tags are objects.
-SIMULATOR = DatadogSimulator()
+# get_tap_test_class syncs once per class with this config: the server must exist now. The
+# clock is fixed (below) so every stream has rows whatever the day: the 20th is after the 12th
+# (projected cost) and the 19th (last month's cost attribution); 65 days hold two whole months.
+NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
+SIMULATOR = DatadogSimulator(now=NOW)
 SIMULATOR.start()
 CONFIG = tap_config(
     SIMULATOR.url,
-    start_date=(SIMULATOR.now - dt.timedelta(days=65)).isoformat(),
-    cost_attribution_tag_keys=["team"],
+    start_date=(NOW - dt.timedelta(days=65)).isoformat(),
+    cost_attribution_tag_keys=["team"],  # so tags are objects
 )
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _stop_simulator() -> t.Iterator[None]:
-    yield
+def _clock_and_simulator() -> t.Iterator[None]:
+    """The tap's clock at the simulator's NOW for the class's sync; the server stopped after."""
+    with pendulum.travel_to(pendulum.instance(NOW), freeze=False):
+        yield
     SIMULATOR.stop()
 
 

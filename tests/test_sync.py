@@ -89,11 +89,14 @@ def test_mappings_and_orgs_equal_the_simulators_data(
 
 
 @pytest.fixture(scope="module")
-def wide_run(simulator: DatadogSimulator) -> SyncResult:
-    """75 days with tag keys: every stream has rows (cost attribution of September, say)."""
-    start = (NOW - dt.timedelta(days=75)).isoformat()
-    config = tap_config(simulator.url, start_date=start, cost_attribution_tag_keys=["team", "env"])
-    return sync(config, now=NOW)
+def wide_run() -> SyncResult:
+    """75 days to the 20th, with tag keys: every stream has rows (this month's projection,
+    last month's cost attribution, its adjustment rows)."""
+    later = NOW.replace(day=20)
+    start = (later - dt.timedelta(days=75)).isoformat()
+    with DatadogSimulator(now=later) as sim:
+        config = tap_config(sim.url, start_date=start, cost_attribution_tag_keys=["team", "env"])
+        return sync(config, now=later)
 
 
 @pytest.mark.parametrize("stream", sorted(PRIMARY_KEYS))
