@@ -41,6 +41,8 @@ IDENTITY_FIELDS = ("org_name", "public_id", "account_name", "account_public_id",
 USAGE_ITEM_FIELDS = ("org_name", "public_id", "region")
 COST_ITEM_FIELDS = ("org_name", "public_id")
 PROJECTED_ITEM_FIELDS = ("org_name", "public_id", "region")
+#: How far an estimate of a month's on-demand cost runs short of the final bill, in percent.
+ESTIMATE_SHORTFALL_PERCENT = 2
 #: Projected cost "becomes available around the 12th of the month" (API reference).
 PROJECTED_FROM_DAY = 12
 #: Historical cost `date` of months this old or older comes back as `YYYY-MM`.
@@ -481,29 +483,40 @@ class Account:
         return committed, on_demand
 
     def product_cents(self, kind: str, org: Org, month: datetime, product: str) -> tuple[int, int]:
-        """(committed, on_demand) cents; even base values so estimates halve exactly."""
+        """(committed, on_demand) cents of the whole month.
+
+        Preliminary historical cost is a little short of the final; so is an estimate, which
+        runs ESTIMATE_SHORTFALL_PERCENT short on demand (revised by 25 cents each generation)
+        and, for the current month, covers only the days so far (cost_entries).
+        """
         committed, on_demand = self.base_cents(org, month, product)
         if kind == "historical" and not self.is_final(month):
             on_demand -= 100 * (self.generation + 1)
         elif kind == "estimated":
-            committed, on_demand = committed // 2, on_demand // 2 + 25 * self.generation
+            on_demand = on_demand * (100 - ESTIMATE_SHORTFALL_PERCENT) // 100
+            on_demand += 25 * self.generation
         return committed, on_demand
 
     def cost_entries(
         self, kind: str, orgs: list[Org], period: datetime, view: str, per_day: int | None = None
     ) -> list[CostEntry]:
-        """Cost items of a month, or of a day: the month's amount * per_day / days in the month."""
+        """Cost items of a month, or of a day: the month's amount * per_day / days in the month.
+
+        The current month's estimate is month to date: its amount * today's day / days.
+        """
         month = month_start(period)
         groups = [(self.parent, orgs)] if view == "summary" else [(org, [org]) for org in orgs]
         days = calendar.monthrange(month.year, month.month)[1]
+        if per_day is None and kind == "estimated" and month == month_start(self.now):
+            per_day = self.now.day
         entries = []
         for owner, members in groups:
             charges: list[Charge] = []
             for product in COST_PRODUCTS:
                 parts = [self.product_cents(kind, org, month, product) for org in members]
+                if per_day is not None:  # each org's share of the days, so views add up
+                    parts = [(c * per_day // days, o * per_day // days) for c, o in parts]
                 committed, on_demand = (sum(part[i] for part in parts) for i in (0, 1))
-                if per_day is not None:
-                    committed, on_demand = committed * per_day // days, on_demand * per_day // days
                 amounts = (committed, on_demand, committed + on_demand)
                 types = CHARGE_TYPES[kind]
                 charges += map(Charge, [product] * len(types), types, amounts)
