@@ -167,3 +167,15 @@ def test_active_billing_dimensions_are_kept_per_month() -> None:
     assert duplicate_keys("active_billing_dimensions", rows) == []
     assert {r["month"] for r in rows} == {NOVEMBER}
     assert {"infra_host", "apm_host"} <= {r["billing_dimension"] for r in rows}
+
+
+def test_a_month_that_aged_out_before_it_was_closed_is_said_once() -> None:
+    """No run between the 17th and the month's end: Datadog no longer serves September by day."""
+    september = {"replication_key": "month", "replication_key_value": "2026-09-01T00:00:00+00:00"}
+    state = {"bookmarks": {"daily_costs": september}}
+    with DatadogSimulator(now=AFTER_FINAL) as sim, tap_log() as log:
+        result = sync(tap_config(sim.url, start_date=START), state, now=AFTER_FINAL, streams=DAILY)
+    said = [line for line in log if "no longer serves it by day" in line]
+    assert len(said) == 1
+    assert said[0].startswith("daily_costs: 2026-09 was still open")
+    assert {r["month"] for r in result.records("daily_costs")} == {OCTOBER, NOVEMBER}

@@ -114,6 +114,20 @@ class DailyCostsStream(MonthlyStream, CostStream):
         return month in self.closed
 
     @override
+    def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """As every monthly stream; first, one warning if an open month is out of reach."""
+        bookmark = self.saved_bookmark(context)
+        oldest = self.available_from(self.datadog_tap.now)
+        if bookmark is not None and parse_instant(bookmark) < oldest:
+            self.logger.warning(
+                "daily_costs: %s was still open at the last run, and Datadog no longer serves "
+                "it by day: its days stay as last read, without adjustment rows (a run between "
+                "the 17th and the end of the next month closes a month)",
+                bookmark[:7],
+            )
+        return super().read_records(context)
+
+    @override
     def cost_status(self, month: dt.datetime) -> str:
         return "estimate"
 
