@@ -49,4 +49,5 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .meltano .pytest_cache output
+	rm -rf $(VENV) .meltano .pytest_cache
+	git clean -fdXq output  # what runs wrote; the output/<environment>/ folders stay

@@ -1,4 +1,6 @@
-"""The Quickstart's main job: Datadog costs into DuckDB with Meltano, then a FinOps report.
+"""The Quickstart's main job: Datadog costs into DuckDB, the dbt models, then a FinOps report.
+
+Meltano runs the tap into target-duckdb, then dbt builds and tests the models in transform/.
 
 With TAP_DATADOG_COSTS_API_KEY and TAP_DATADOG_COSTS_APP_KEY set, it extracts from Datadog
 (Meltano environment `prod`); without them, from the bundled Datadog API simulator on
@@ -26,6 +28,9 @@ SUMMARY = ROOT / "scripts" / "duckdb_summary.py"
 KEYS = ("TAP_DATADOG_COSTS_API_KEY", "TAP_DATADOG_COSTS_APP_KEY")
 SIMULATOR_PORT = 8999
 TAP = "tap-datadog-costs"
+DBT = "dbt-duckdb"
+#: dbt's last word on a build: how many models and tests passed, warned, failed.
+DBT_OUTCOME = re.compile(r"Done\. PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+.*")
 #: A stream's line from the tap (tap_datadog_costs/progress.py): its plan, progress or summary.
 STREAM_LINE = re.compile(r"^(\w+): (first extract|full table|incremental from|[\d,]+/|done in )")
 PLAN = re.compile(r"^(\w+): (first extract|full table|incremental from the bookmark (\S+?)[:,] )")
@@ -104,6 +109,8 @@ def extract(command: list[str], env: dict[str, str], log_path: Path) -> tuple[in
             if entry.get("string_id") == TAP and STREAM_LINE.match(event):
                 stream_lines.append(event)
                 print(f"  {event}", flush=True)
+            elif entry.get("name") == DBT and DBT_OUTCOME.search(event):
+                print(f"  dbt: {DBT_OUTCOME.search(event).group(0)}", flush=True)  # type: ignore[union-attr]
             elif level in {"warning", "error", "critical"}:
                 print(f"  {level.upper()}: {event}", flush=True)
     return process.returncode, stream_lines
@@ -166,7 +173,8 @@ def main() -> int:
     print(f"Environment {environment}: into {database}, schema {schema}.")
     before = table_counts(database, schema)
     command = [str(MELTANO), f"--environment={environment}", "--log-format=json", "run", TAP,
-               "target-duckdb"]  # fmt: skip
+               "target-duckdb", "dbt-duckdb:build"]  # fmt: skip
+    env["DBT_DUCKDB_PATH"] = str(database)  # the models read the file the loader wrote
     try:
         status, stream_lines = extract(command, env, log_path)
     finally:
@@ -176,7 +184,7 @@ def main() -> int:
     if status != 0:
         print(f"meltano run failed (exit {status}); full log: {log_path}")
         return status
-    print(f"meltano run {TAP} target-duckdb: done (log: {log_path})")
+    print(f"meltano run {TAP} target-duckdb {DBT}:build: done (log: {log_path})")
     print("\n".join(what_changed(stream_lines, before, table_counts(database, schema))))
     return subprocess.run(
         [str(DUCKDB_PYTHON), str(SUMMARY), str(database), schema], cwd=ROOT, check=False

@@ -17,6 +17,8 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
 KEYS = ("TAP_DATADOG_COSTS_API_KEY", "TAP_DATADOG_COSTS_APP_KEY")
+#: The dbt models a FinOps team queries (transform/models/marts).
+MODELS = ("cost_monthly", "cost_daily", "usage_daily", "unit_cost", "cost_by_tag", "focus")
 
 
 def quickstart(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -67,6 +69,16 @@ def test_without_keys_it_extracts_from_the_simulator_and_prints_a_summary(tmp_pa
     assert statuses[-1] == "estimate"
     assert all(re.fullmatch(r"[\d,]+\.\d\d", line[2]) for line in cost_lines)  # to the cent
     assert any(line.startswith("  Acme Child 2 (child00002) ") for line in lines)  # per org
+    # dbt built the models and every test passed; each model has rows.
+    outcome = re.search(
+        r"^  dbt: Done\. PASS=(\d+) WARN=0 ERROR=0 SKIP=0 ", result.stdout, re.MULTILINE
+    )
+    assert outcome, result.stdout[-2000:]
+    assert int(outcome.group(1)) >= 40
+    with duckdb.connect(str(tmp_path / "costs.duckdb"), read_only=True) as connection:
+        for model in MODELS:
+            (count,) = connection.execute(f"select count(*) from analytics.{model}").fetchone()  # type: ignore[misc]
+            assert count > 0, model
     # The tap's lines, live: each stream's plan and summary, and progress of the long one.
     assert "  hourly_usage: first extract (no bookmark): " in result.stdout
     assert re.search(

@@ -1,0 +1,12 @@
+select
+    month,
+    public_id,
+    org_name,
+    billable_key,
+    product_name,
+    usage_aggregation,
+    cast(org_billable_usage as double precision) as org_billable_usage,
+    cast(account_billable_usage as double precision) as account_billable_usage,
+    usage_unit,
+    usage_status
+from {{ source('datadog', 'billable_usage') }}
