@@ -1,15 +1,6 @@
 -- Estimated monthly cost, the latest read of each month only: a target that ignores
 -- ACTIVATE_VERSION (target-duckdb) keeps a product that dropped out of a later estimate.
-select
-    month,
-    view,
-    public_id,
-    org_name,
-    product_name,
-    charge_type,
-    cast(cost as numeric(38, 9)) as cost,
-    cost_status,
-    read_at
+select {{ cost_columns() }}
 from (
     select e.*, max(e.read_at) over (partition by e.month) as latest_read_at
     from {{ source('datadog', 'estimated_costs') }} as e
