@@ -149,3 +149,16 @@ def test_a_month_read_as_preliminary_is_replaced_once_final() -> None:
     assert {r["x_CostStatus"] for r in after} == {"final"}
     assert first.bookmark("focus_costs") == october
     assert second.bookmark("focus_costs") == "2026-11-01T00:00:00+00:00"
+
+
+def test_a_final_month_is_not_read_again() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        config = tap_config(sim.url, start_date=START)
+        first = sync(config, now=NOW, streams=("focus_costs",))
+        sim.clear_requests()
+        second = sync(config, first.final_state, now=NOW, streams=("focus_costs",))
+        asked = {r["path"] for r in sim.requests}
+    assert {r["BillingPeriodStart"] for r in second.records("focus_costs")} == {
+        "2026-11-01T00:00:00+00:00"
+    }
+    assert "/api/v2/usage/historical_cost" not in asked  # October is final: nothing to read

@@ -14,7 +14,7 @@ import typing as t
 
 from tap_datadog_costs.periods import (
     add_months,
-    estimated_cost_months,
+    first_open_historical_month,
     historical_cost_final_at,
     isoformat,
     month_param,
@@ -83,7 +83,8 @@ class FocusCostsStream(MonthlyStream):
 
     @override
     def first_open_month(self, now: dt.datetime) -> dt.datetime:
-        return estimated_cost_months(now)[0]
+        """Last month until its historical cost is final, then this month."""
+        return first_open_historical_month(now)
 
     @override
     def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
