@@ -26,6 +26,9 @@ from tests.harness import ROOT
 if t.TYPE_CHECKING:
     from pathlib import Path
 
+POSTGRES_RUN = (
+    ".venv/bin/meltano --environment=prod run tap-datadog-costs target-postgres dbt-postgres:build"
+)
 #: Commands run by another test or by CI, and which.
 ELSEWHERE = {
     "make run": "tests/test_quickstart.py runs scripts/quickstart.py, what make run runs "
@@ -33,6 +36,8 @@ ELSEWHERE = {
     "make test": ".ci/run",
     "make lint": ".ci/run",
     ".venv/bin/meltano install": "make install (before every test run; .ci/run)",
+    POSTGRES_RUN: "tests/test_meltano.py::test_the_dbt_models_build_and_pass_their_tests_on_"
+    "postgresql (the same run on a PostgreSQL server the test starts)",
 }
 #: Commands that serve until stopped: run for a moment, and the first line checked.
 SERVERS = {".venv/bin/python -m simulator": "Datadog API simulator listening on http://127.0.0.1:"}

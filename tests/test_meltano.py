@@ -10,6 +10,7 @@ import subprocess
 import sys
 import typing as t
 from pathlib import Path
+from urllib.parse import urlparse
 
 import duckdb
 import pytest
@@ -323,3 +324,26 @@ def test_dev_and_prod_write_to_places_of_their_own() -> None:
         ROOT / "output" / "dev" / "datadog_costs.duckdb"
     )
     assert (ROOT / "output" / "prod" / ".gitkeep").exists()  # target-duckdb needs the folder
+
+
+def test_the_dbt_models_build_and_pass_their_tests_on_postgresql(
+    project_env: t.Any, postgres: str
+) -> None:
+    """The same models on the warehouse target-postgres loads (a real local PostgreSQL)."""
+    env, _, _ = project_env
+    url = urlparse(postgres)
+    env = {
+        **env,
+        "TARGET_POSTGRES_SQLALCHEMY_URL": postgres,
+        "DBT_POSTGRES_HOST": str(url.hostname),
+        "DBT_POSTGRES_PORT": str(url.port),
+        "DBT_POSTGRES_USER": str(url.username),
+        "DBT_POSTGRES_DBNAME": url.path.lstrip("/"),
+    }
+    log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=env)
+    log += meltano("--environment=dev", "invoke", "dbt-postgres:build", env=env)
+    outcome = re.search(r"Done\. PASS=(\d+) WARN=0 ERROR=0 SKIP=0 ", log)
+    assert outcome, log[-3000:]
+    assert int(outcome.group(1)) >= 40
+    for model in ("cost_monthly", "cost_daily", "focus", "unit_cost"):
+        assert int(psql(postgres, f"select count(*) from analytics.{model}")[0][0]) > 0, model
