@@ -67,6 +67,8 @@ SHARED_PATHS = frozenset(
 #: The fields that say whose a usage or cost item is, in the order our records carry them.
 ORG_IDENTITY_FIELDS = ("public_id", "org_name", "account_name", "account_public_id", "region")
 
+_Stream = t.TypeVar("_Stream", bound="DatadogStream")
+
 _BODIES: weakref.WeakKeyDictionary[requests.Response, t.Any] = weakref.WeakKeyDictionary()
 
 
@@ -215,6 +217,12 @@ class DatadogStream(RESTStream[t.Any]):
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The records of this stream (default: each page of one request, read the SDK's way)."""
         return super().get_records(context)
+
+    def sibling(self, stream_type: type[_Stream]) -> _Stream:
+        """Another stream of this tap, to read its endpoint; its requests count in this one's."""
+        stream = stream_type(tap=self.datadog_tap)
+        stream.progress = self.progress
+        return stream
 
     def how_read(self, context: Context | None) -> str:
         """First extract or incremental (from which bookmark), for the stream's plan line.

@@ -34,9 +34,9 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes} min"
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 request``, ``2 requests``, ``1,204 rows``."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 request``, ``2 requests``, ``1,204 rows``, ``0 retries`` (``nouns``: irregular)."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def span(first: str | None, last: str | None) -> str:
@@ -136,7 +136,7 @@ class Progress:
             duration(self.clock() - self.started),
             plural(self.rows, "row"),
             plural(self.requests, "request"),
-            plural(self.retries, "retry").replace("retrys", "retries"),
+            plural(self.retries, "retry", "retries"),
             duration(self.waited),
             read,
             bookmark or "none (full table: read whole every run)",

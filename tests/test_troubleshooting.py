@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 import typing as t
 
 import pytest
@@ -21,10 +20,10 @@ from tests.harness import (
     HOURLY,
     ROOT,
     SUMMARY,
-    cli_command,
     error_lines,
     recent_config,
     run_cli,
+    start_cli,
 )
 
 if t.TYPE_CHECKING:
@@ -218,11 +217,7 @@ def test_a_stopped_run_is_one_line_starting_with_its_key(
     api: DatadogSimulator, tmp_path: Path, key: str
 ) -> None:
     api.inject(HOURLY, "slow", count=1, seconds=2)
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(recent_config(api, days=3)))
-    with subprocess.Popen(
-        cli_command("--config", str(config)), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as process:
+    with start_cli(tmp_path, "config", recent_config(api, days=3)) as process:
         assert process.stdout is not None
         process.stdout.readline()  # a first message: the run is under way
         process.send_signal(SIGNALS[key])

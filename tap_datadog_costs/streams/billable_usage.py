@@ -8,14 +8,12 @@ import typing as t
 
 from tap_datadog_costs.client import flag, instant_problem, org_identity
 from tap_datadog_costs.periods import (
-    first_open_historical_month,
-    historical_cost_final_at,
     isoformat,
     month_param,
     parse_instant,
 )
 from tap_datadog_costs.schemas import load_schema
-from tap_datadog_costs.streams.monthly import MonthlyStream
+from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -42,7 +40,7 @@ USAGE_FIELDS = (
 BILLABLE_HOURS = ("first_billable_usage_hour", "last_billable_usage_hour")
 
 
-class BillableUsageStream(MonthlyStream):
+class BillableUsageStream(PublishedMonthlyStream):
     """``GET /api/v1/usage/billable-summary``, one request per month.
 
     One row per month, org and billable key. A month is read again until it is final, with
@@ -54,14 +52,6 @@ class BillableUsageStream(MonthlyStream):
     records_key = "usage"
     primary_keys = ("month", "public_id", "billable_key")
     schema = load_schema("billable_usage")
-
-    @override
-    def first_open_month(self, now: dt.datetime) -> dt.datetime:
-        return first_open_historical_month(now)
-
-    @override
-    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
-        return has_rows and now >= historical_cost_final_at(month)
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
@@ -95,13 +85,10 @@ class BillableUsageStream(MonthlyStream):
 
     @override
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
-        now = self.datadog_tap.now
         for month in months:
             read = {
                 "month": isoformat(month),
-                "usage_status": "final"
-                if now >= historical_cost_final_at(month)
-                else "preliminary",
+                "usage_status": self.status_of(month),
                 "read_at": self.datadog_tap.read_at,
             }
             rows = [{**read, **row} for row in self.request_records({"month": month})]

@@ -14,14 +14,13 @@ from tap_datadog_costs.client import (
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.periods import (
     cost_attribution_final_at,
-    first_open_historical_month,
     isoformat,
     month_param,
     month_start,
     parse_instant,
 )
 from tap_datadog_costs.schemas import load_schema
-from tap_datadog_costs.streams.monthly import MonthlyStream
+from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -60,7 +59,7 @@ def tag_set(tags: dict[str, list[str]] | None) -> str:
     )
 
 
-class CostAttributionStream(MonthlyStream):
+class CostAttributionStream(PublishedMonthlyStream):
     """``GET /api/v2/cost_by_tag/monthly_cost_attribution``: cost per month, org and tag set.
 
     One row per billing dimension, with the measures of its ``values`` entries (a dimension
@@ -76,12 +75,8 @@ class CostAttributionStream(MonthlyStream):
     page_cursor_param = "next_record_id"
 
     @override
-    def first_open_month(self, now: dt.datetime) -> dt.datetime:
-        return first_open_historical_month(now, cost_attribution_final_at)
-
-    @override
-    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
-        return has_rows and now >= cost_attribution_final_at(month)
+    def final_at(self, month: dt.datetime) -> dt.datetime:
+        return cost_attribution_final_at(month)
 
     @override
     def available_before(self, now: dt.datetime) -> dt.datetime:
@@ -165,9 +160,7 @@ class CostAttributionStream(MonthlyStream):
             "tags": tags,
             "tag_config_source": attributes.get("tag_config_source"),
             "updated_at": attributes.get("updated_at"),
-            "cost_status": "final"
-            if self.datadog_tap.now >= cost_attribution_final_at(month)
-            else "preliminary",
+            "cost_status": self.status_of(month),
             "read_at": self.datadog_tap.read_at,
         }
         for dimension, values in measures.items():

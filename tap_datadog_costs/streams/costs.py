@@ -18,15 +18,13 @@ from tap_datadog_costs.periods import (
     add_months,
     day_start,
     estimated_cost_months,
-    first_open_historical_month,
-    historical_cost_final_at,
     isoformat,
     month_param,
     month_start,
     parse_instant,
 )
 from tap_datadog_costs.schemas import extend_schema, load_schema
-from tap_datadog_costs.streams.monthly import MonthlyStream
+from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -97,13 +95,19 @@ class CostStream(DatadogStream):
         """``final``, ``preliminary`` or ``estimate``: how far a row of this month may change."""
         raise NotImplementedError
 
+    def view_params(self) -> dict[str, t.Any]:
+        """Whose cost the answer holds: the view, and partner accounts or not."""
+        return {
+            "view": self.view,
+            "include_connected_accounts": flag(self.include_connected_accounts),
+        }
+
     def cost_params(self, first: dt.datetime, last: dt.datetime) -> dict[str, t.Any]:
         """Query for the months ``first`` to ``last`` (inclusive)."""
         return {
             "start_month": month_param(first),
             "end_month": month_param(last),
-            "view": self.view,
-            "include_connected_accounts": flag(self.include_connected_accounts),
+            **self.view_params(),
         }
 
     @override
@@ -166,28 +170,15 @@ class CostStream(DatadogStream):
             }
 
 
-class HistoricalCostsStream(MonthlyStream, CostStream):
+class HistoricalCostsStream(PublishedMonthlyStream, CostStream):
     """``GET /api/v2/usage/historical_cost``: final (and not yet final) monthly costs."""
 
     name = "historical_costs"
     path = "/api/v2/usage/historical_cost"
 
     @override
-    def first_open_month(self, now: dt.datetime) -> dt.datetime:
-        return first_open_historical_month(now)
-
-    @override
-    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
-        """Read after the 16th of the next month, and Datadog had rows for it.
-
-        Datadog promises a month "no later than the 16th": a promise about availability,
-        not a moment to close the month blindly. A month that came back empty is read again.
-        """
-        return has_rows and now >= historical_cost_final_at(month)
-
-    @override
     def cost_status(self, month: dt.datetime) -> str:
-        return "final" if self.datadog_tap.now >= historical_cost_final_at(month) else "preliminary"
+        return self.status_of(month)
 
     @override
     def available_before(self, now: dt.datetime) -> dt.datetime:
@@ -292,10 +283,7 @@ class ProjectedCostsStream(CostStream):
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
-        return {
-            "view": self.view,
-            "include_connected_accounts": flag(self.include_connected_accounts),
-        }
+        return self.view_params()
 
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:

@@ -136,10 +136,8 @@ class DailyCostsStream(MonthlyStream, CostStream):
         assert context is not None  # noqa: S101
         month = context["month"]
         last_day = min(add_months(month, 1) - dt.timedelta(days=1), day_start(self.datadog_tap.now))
-        params = self.cost_params(month, month)
-        del params["start_month"], params["end_month"]
         return {
-            **params,
+            **self.view_params(),
             "start_date": day_param(month),
             "end_date": day_param(last_day),
             "cost_aggregation": "cumulative",
@@ -193,8 +191,7 @@ class DailyCostsStream(MonthlyStream, CostStream):
         None when historical cost has no rows for the month yet (published late): the month
         stays open and is read again.
         """
-        historical = HistoricalCostsStream(tap=self.datadog_tap)
-        historical.progress = self.progress  # its request counts in this stream's summary
+        historical = self.sibling(HistoricalCostsStream)
         body = historical.get_json(historical.cost_params(month, month))
         final = {
             CHARGE_KEY(row): row

@@ -34,7 +34,6 @@ else:
 if t.TYPE_CHECKING:
     import datetime as dt
 
-    from tap_datadog_costs.client import DatadogStream
 
 #: Datadog as provider, publisher and invoice issuer of its own charges.
 DATADOG = "Datadog"
@@ -90,12 +89,6 @@ class FocusCostsStream(MonthlyStream):
     def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
         return month in self.closed
 
-    def helper(self, stream_type: type[DatadogStream]) -> t.Any:  # noqa: ANN401
-        """Another stream of this tap, its requests counted in this stream's progress."""
-        stream = stream_type(tap=self.datadog_tap)
-        stream.progress = self.progress
-        return stream
-
     @override
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
         now = self.datadog_tap.now
@@ -130,13 +123,13 @@ class FocusCostsStream(MonthlyStream):
         published = [month for month in months if month < month_start(self.datadog_tap.now)]
         if not published:
             return []
-        stream = self.helper(HistoricalCostsStream)
+        stream = self.sibling(HistoricalCostsStream)
         body = stream.get_json(stream.cost_params(published[0], published[-1]))
         return [row for item in body["data"] for row in stream.records_from_item(item)]
 
     def estimated(self) -> list[dict[str, t.Any]]:
         """Estimated cost rows of the previous and the current month."""
-        stream = self.helper(EstimatedCostsStream)
+        stream = self.sibling(EstimatedCostsStream)
         body = stream.get_json(stream.get_url_params(None, None))
         return [row for item in body["data"] for row in stream.records_from_item(item)]
 
@@ -146,7 +139,7 @@ class FocusCostsStream(MonthlyStream):
         Cost items name their org only; the summary view's item is the parent's, the account
         as a whole. None when Datadog has no estimate at all (each row's own org is then used).
         """
-        stream = self.helper(EstimatedCostsStream)
+        stream = self.sibling(EstimatedCostsStream)
         body = stream.get_json({**stream.get_url_params(None, None), "view": "summary"})
         for item in body["data"]:
             return item["attributes"]["public_id"], item["attributes"].get("org_name")
@@ -154,7 +147,7 @@ class FocusCostsStream(MonthlyStream):
 
     def quantities(self, months: list[str]) -> dict[tuple[str, str, str], tuple[float, str]]:
         """Per month, org and product: the billable quantity and unit that price it."""
-        stream = self.helper(BillableUsageStream)
+        stream = self.sibling(BillableUsageStream)
         best: dict[tuple[str, str, str], tuple[int, float, str]] = {}
         for month in months:
             body = stream.get_json(stream.get_url_params({"month": month_start_of(month)}, None))

@@ -10,6 +10,8 @@ from operator import itemgetter
 from tap_datadog_costs.client import DatadogStream
 from tap_datadog_costs.periods import (
     add_months,
+    first_open_historical_month,
+    historical_cost_final_at,
     isoformat,
     month_param,
     month_start,
@@ -103,3 +105,28 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         )
         self.stream_state["replication_key"] = self.replication_key
         self.stream_state["replication_key_value"] = isoformat(resume_from)
+
+
+class PublishedMonthlyStream(MonthlyStream):
+    """Months Datadog publishes after they end and revises until a day of the next month.
+
+    Read after ``final_at(month)``, with rows, a month is final: Datadog's promise of a day is
+    about availability, not a moment to close a month blindly, so one that came back empty is
+    read again. Rows read before are ``preliminary``.
+    """
+
+    def final_at(self, month: dt.datetime) -> dt.datetime:
+        """When a month stops changing (default: historical cost's, after the 16th)."""
+        return historical_cost_final_at(month)
+
+    @override
+    def first_open_month(self, now: dt.datetime) -> dt.datetime:
+        return first_open_historical_month(now, self.final_at)
+
+    @override
+    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
+        return has_rows and now >= self.final_at(month)
+
+    def status_of(self, month: dt.datetime) -> str:
+        """``final`` or ``preliminary``: how far this run's rows of ``month`` may still change."""
+        return "final" if self.datadog_tap.now >= self.final_at(month) else "preliminary"
