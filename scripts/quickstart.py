@@ -7,7 +7,8 @@ With TAP_DATADOG_COSTS_API_KEY and TAP_DATADOG_COSTS_APP_KEY set, it extracts fr
 127.0.0.1 (environment `dev`). Each environment has its own DuckDB file, so the simulator's
 made-up orgs never sit beside real ones. Meltano keeps the state, so a second run is
 incremental: the tap's progress lines are shown as they come, and the run ends by saying whether
-it was a first extract or incremental and what changed in each table.
+it was a first extract or incremental and what changed in each table, then the FinOps summary
+and the HTML report (scripts/report.py, from the dbt report models) beside the DuckDB file.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".venv" / "bin" / "meltano"
 DUCKDB_PYTHON = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
-SUMMARY = ROOT / "scripts" / "duckdb_summary.py"
+REPORT = ROOT / "scripts" / "report.py"
 KEYS = ("TAP_DATADOG_COSTS_API_KEY", "TAP_DATADOG_COSTS_APP_KEY")
 SIMULATOR_PORT = 8999
 TAP = "tap-datadog-costs"
@@ -80,7 +81,7 @@ def loader_config(environment: str, env: dict[str, str]) -> tuple[Path, str]:
 def table_counts(database: Path, schema: str) -> dict[str, int]:
     """Rows per table of the schema, read with target-duckdb's own duckdb (none yet: {})."""
     result = subprocess.run(
-        [str(DUCKDB_PYTHON), str(SUMMARY), str(database), schema, "--counts"],
+        [str(DUCKDB_PYTHON), str(REPORT), str(database), schema, "--counts"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return t.cast("dict[str, int]", json.loads(result.stdout))
@@ -186,8 +187,11 @@ def main() -> int:
         return status
     print(f"meltano run {TAP} target-duckdb {DBT}:build: done (log: {log_path})")
     print("\n".join(what_changed(stream_lines, before, table_counts(database, schema))))
+    report = database.parent / "report.html"
     return subprocess.run(
-        [str(DUCKDB_PYTHON), str(SUMMARY), str(database), schema], cwd=ROOT, check=False
+        [str(DUCKDB_PYTHON), str(REPORT), str(database), schema, "--html", str(report)],
+        cwd=ROOT,
+        check=False,
     ).returncode
 
 

@@ -418,6 +418,24 @@ def assert_same_records(result: SyncResult, clean: SyncResult) -> None:
 
 
 # ---- a PostgreSQL server of the test's own ------------------------------------------------
+def quickstart(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`make run`'s script, into a DuckDB file and Meltano database of ``tmp_path``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAP_DATADOG_COSTS_")}
+    isolated = {
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+        "TARGET_DUCKDB_FILEPATH": str(tmp_path / "costs.duckdb"),
+    }
+    return subprocess.run(
+        [sys.executable, "scripts/quickstart.py"],
+        cwd=ROOT,
+        env={**clean, **isolated, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 
 

@@ -255,9 +255,13 @@ def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_lea
     """target-duckdb ignores ACTIVATE_VERSION: stale estimate rows stay; read_at tells them."""
     env, sim, tmp_path = project_env
     database = tmp_path / "costs.duckdb"
+    env = {**env, "DBT_DUCKDB_PATH": str(database)}  # the report reads the dbt models
     meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
     month, expected = drop_from_the_next_estimate(sim, "apm_host")
     meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+    # The models without their tests: the replayed estimate is one answer edited by hand, which
+    # focus_costs does not read, so FOCUS no longer adds up to it, as its dbt test rightly says.
+    meltano("--environment=dev", "invoke", "dbt-duckdb", "run", env=env)
 
     with duckdb.connect(str(database), read_only=True) as connection:
         reads = connection.execute(
@@ -266,7 +270,7 @@ def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_lea
         ).fetchall()
     assert reads == [(False, 1), (True, 1)]  # the stale apm_host rows kept their old read_at
     summary = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "duckdb_summary.py"), str(database), "datadog"],
+        [sys.executable, str(ROOT / "scripts" / "report.py"), str(database), "datadog"],
         capture_output=True,
         text=True,
         check=True,
@@ -344,6 +348,6 @@ def test_the_dbt_models_build_and_pass_their_tests_on_postgresql(
     log += meltano("--environment=dev", "invoke", "dbt-postgres:build", env=env)
     outcome = re.search(r"Done\. PASS=(\d+) WARN=0 ERROR=0 SKIP=0 ", log)
     assert outcome, log[-3000:]
-    assert int(outcome.group(1)) >= 40
+    assert int(outcome.group(1)) >= 67  # 19 models, 48 tests
     for model in ("cost_monthly", "cost_daily", "focus", "unit_cost"):
         assert int(psql(postgres, f"select count(*) from analytics.{model}")[0][0]) > 0, model
