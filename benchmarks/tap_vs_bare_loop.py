@@ -1,21 +1,27 @@
-"""Time the tap against a bare requests + json loop making the same requests.
+"""The tap against a bare requests + json loop making the same requests; its memory by org count.
 
 Both run as child processes against the same simulator (a third process) and write one JSON
 line per row to /dev/null. The bare loop makes the hourly usage and organization requests; the
-tap runs with a catalog selecting the same two streams (BARE_LOOP_STREAMS).
-Usage: .venv/bin/python benchmarks/tap_vs_bare_loop.py [days] [rounds]
+tap runs with a catalog selecting the same two streams (BARE_LOOP_STREAMS). Each child's CPU
+(user + system) and peak RSS come from its own rusage (wait4).
+Usage: .venv/bin/python benchmarks/tap_vs_bare_loop.py [--days 182] [--rounds 3]
+       [--memory-days 2] [--orgs 3,60,500]
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
-import resource
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from pathlib import Path
 
 import requests
@@ -24,13 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 HEADERS = {"DD-API-KEY": "sim-api-key", "DD-APPLICATION-KEY": "sim-app-key"}
 
 
-def bare_loop(url: str, start: dt.datetime, end: dt.datetime, out: object) -> int:
+def bare_loop(url: str, start: dt.datetime, end: dt.datetime, out: object) -> tuple[int, int]:
     """The same requests as the tap, flattened and written with json.dumps; no SDK."""
     session = requests.Session()
     session.headers.update(HEADERS)
     rows = 0
+    sent = [0]
 
     def get(path: str, params: dict[str, str]) -> dict:
+        sent[0] += 1
         response = session.get(url + path, params=params, timeout=60)
         response.raise_for_status()
         return response.json()
@@ -73,7 +81,7 @@ def bare_loop(url: str, start: dt.datetime, end: dt.datetime, out: object) -> in
                 break
             params["page[next_record_id]"] = cursor
         window = window_end
-    return rows
+    return rows, sent[0]
 
 
 SDK_DEFAULTS = """
@@ -108,28 +116,60 @@ def selecting(config_file: str, streams: tuple[str, ...]) -> str:
     return catalog_file.name
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds (user + system) of one child process writing to /dev/null."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+@dataclasses.dataclass
+class Run:
+    """One child process: wall and CPU seconds (user + system), peak RSS, rows and requests."""
+
+    wall: float
+    cpu: float
+    rss_mb: float
+    rows: int
+    requests: int
+
+
+#: The counts each variant prints on stderr: the bare loop's last line, the tap's summary lines.
+COUNTS = re.compile(r"(?:rows (\d+), requests (\d+)|: done in .+?: ([\d,]+) rows?, ([\d,]+) req)")
+
+
+def timed(command: list[str]) -> Run:
+    """Run one child process writing to /dev/null; its own rusage, from wait4."""
     began = time.perf_counter()
-    with open(os.devnull, "w") as out:  # noqa: PTH123
-        subprocess.run(command, stdout=out, stderr=subprocess.DEVNULL, check=True, cwd=ROOT)
-    wall = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with open(os.devnull, "w") as out, tempfile.TemporaryFile("w+") as err:  # noqa: PTH123
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - began
+        err.seek(0)
+        log = err.read()
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command, stderr=log)
+    rows = requests_sent = 0
+    for match in COUNTS.finditer(log):
+        bare_rows, bare_requests, tap_rows, tap_requests = match.groups()
+        rows += int((bare_rows or tap_rows).replace(",", ""))
+        requests_sent += int((bare_requests or tap_requests).replace(",", ""))
+    # ru_maxrss is in KiB on Linux
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, rows, requests_sent)
 
 
-def main() -> None:
-    """Run each variant ``rounds`` times, alternating, and print the best wall and CPU."""
-    days = int(sys.argv[1]) if len(sys.argv) > 1 else 365
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3  # noqa: PLR2004
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", "0"],
+@contextlib.contextmanager
+def simulator(child_orgs: int) -> t.Iterator[str]:
+    """The simulator (a third process), with ``child_orgs`` under the parent; its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", "0", "--child-orgs", str(child_orgs)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
-    url = simulator.stdout.readline().rsplit(" ", 1)[-1].strip()  # type: ignore[union-attr]
+    try:
+        yield process.stdout.readline().rsplit(" ", 1)[-1].strip()  # type: ignore[union-attr]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def commands(url: str, days: int) -> dict[str, list[str]]:
+    """The bare loop, the tap, and the tap with the SDK's defaults, over the last ``days``."""
     end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
     start = end - dt.timedelta(days=days)
     config = {
@@ -137,34 +177,75 @@ def main() -> None:
         "api_url": url,
         "start_date": start.isoformat(),
         "end_date": end.isoformat(),
+        "progress_seconds": 3600,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as config_file:
         json.dump(config, config_file)
     catalog = selecting(config_file.name, BARE_LOOP_STREAMS)
     files = ["--config", config_file.name, "--catalog", catalog]
-    commands = {
+    return {
         "bare loop": [sys.executable, __file__, "--bare", url, start.isoformat(), end.isoformat()],
         "tap": [sys.executable, "-m", "tap_datadog_costs", *files],
         # The same tap with the SDK's default writer and full type conformance, for comparison.
         "tap, SDK defaults": [sys.executable, "-c", SDK_DEFAULTS, *files],
     }
-    try:
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+
+
+def best_of(runs: list[Run]) -> Run:
+    """The best wall, CPU and RSS of the rounds (the counts are the same in each)."""
+    return Run(
+        min(r.wall for r in runs),
+        min(r.cpu for r in runs),
+        min(r.rss_mb for r in runs),
+        runs[0].rows,
+        runs[0].requests,
+    )
+
+
+def cpu_table(days: int, rounds: int) -> None:
+    """The variants on ``days`` of hourly usage of 3 orgs, ``rounds`` times alternating."""
+    with simulator(2) as url:
+        variants = commands(url, days)
+        results: dict[str, list[Run]] = {name: [] for name in variants}
         for _ in range(rounds):  # alternate, so drift in machine load hits both alike
-            for name, command in commands.items():
+            for name, command in variants.items():
                 results[name].append(timed(command))
-    finally:
-        simulator.terminate()
     print(f"{days} days of hourly usage, parent + 2 child orgs, {rounds} rounds, best of each:")
-    best = {
-        name: (min(w for w, _ in runs), min(c for _, c in runs)) for name, runs in results.items()
-    }
-    bare_wall, bare_cpu = best["bare loop"]
-    for name, (wall, cpu) in best.items():
+    print(
+        f"  {'':<18} {'rows':>8} {'cpu s':>7} {'ratio':>6} {'wall s':>7} {'ratio':>6} {'rss MB':>7}"
+    )
+    bare = best_of(results["bare loop"])
+    for name, runs in results.items():
+        run = best_of(runs)
         print(
-            f"  {name:<18} wall {wall:6.2f} s ({wall / bare_wall:.2f}x)   "
-            f"cpu {cpu:6.2f} s ({cpu / bare_cpu:.2f}x)"
+            f"  {name:<18} {run.rows:>8,} {run.cpu:>7.2f} {run.cpu / bare.cpu:>5.2f}x "
+            f"{run.wall:>7.2f} {run.wall / bare.wall:>5.2f}x {run.rss_mb:>7.1f}"
         )
+
+
+def memory_table(days: int, org_counts: list[int]) -> None:
+    """The tap's peak RSS by number of orgs (the parent and its children), on ``days``."""
+    print(f"{days} days of hourly usage by number of orgs, the tap's peak RSS:")
+    print(f"  {'orgs':>5} {'rows':>9} {'requests':>9} {'cpu s':>7} {'wall s':>7} {'rss MB':>7}")
+    for orgs in org_counts:
+        with simulator(orgs - 1) as url:
+            run = timed(commands(url, days)["tap"])
+        print(
+            f"  {orgs:>5} {run.rows:>9,} {run.requests:>9,} {run.cpu:>7.2f} {run.wall:>7.2f} "
+            f"{run.rss_mb:>7.1f}"
+        )
+
+
+def main() -> None:
+    """The CPU table, then the memory table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=int, default=182, help="of the CPU table (default 182)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory-days", type=int, default=2)
+    parser.add_argument("--orgs", default="3,60,500", help="org counts of the memory table")
+    arguments = parser.parse_args()
+    cpu_table(arguments.days, arguments.rounds)
+    memory_table(arguments.memory_days, [int(n) for n in arguments.orgs.split(",")])
 
 
 if __name__ == "__main__":
@@ -174,6 +255,8 @@ if __name__ == "__main__":
             dt.datetime.fromisoformat(sys.argv[3]),
             dt.datetime.fromisoformat(sys.argv[4]),
         )
-        print(f"rows {bare_loop(url, start, end, sys.stdout)}", file=sys.stderr)
+        print(
+            "rows {}, requests {}".format(*bare_loop(url, start, end, sys.stdout)), file=sys.stderr
+        )
     else:
         main()

@@ -18,11 +18,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--now", type=parse_instant, help="simulated current time (ISO); default: this hour"
     )
+    parser.add_argument(
+        "--child-orgs", type=int, default=2, help="child orgs under the parent (default: 2)"
+    )
     args = parser.parse_args(argv)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    with DatadogSimulator(now=args.now, host=args.host, port=args.port) as sim:
+    with DatadogSimulator(
+        now=args.now, host=args.host, port=args.port, child_orgs=args.child_orgs
+    ) as sim:
         print(f"Datadog API simulator listening on {sim.url}", flush=True)  # noqa: T201
         while not stopping.wait(0.5):
             pass

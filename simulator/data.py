@@ -11,9 +11,10 @@ import calendar
 import hashlib
 import itertools
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 UTC = timezone.utc
 
@@ -282,6 +283,39 @@ class Attribution:
     cents: dict[str, tuple[int, int]]
 
 
+class UsageItems(Sequence[dict[str, Any]]):
+    """A window's hourly usage items, each made only when asked for.
+
+    A page then costs its own items, not the window's: five hundred orgs make tens of
+    thousands of items a day.
+    """
+
+    def __init__(
+        self, account: Account, families: list[str], orgs: list[Org], hours: list[datetime]
+    ) -> None:
+        self.account, self.families, self.orgs, self.hours = account, families, orgs, hours
+
+    def __len__(self) -> int:
+        """Items in the window: one per family, org and hour."""
+        return len(self.families) * len(self.orgs) * len(self.hours)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        """The item at ``index`` in Datadog's order (family, org, hour), or a page of them."""
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        family, rest = divmod(index, len(self.orgs) * len(self.hours))
+        org, hour = divmod(rest, len(self.hours))
+        return self.account.usage_item(self.orgs[org], self.families[family], self.hours[hour])
+
+
 @dataclass(frozen=True)
 class Account:
     """A snapshot of the simulated account at one generation (immutable: revise() replaces it)."""
@@ -403,30 +437,31 @@ class Account:
 
     def usage_items(
         self, orgs: list[Org], families: list[str], start: datetime, end: datetime
-    ) -> list[dict[str, Any]]:
+    ) -> UsageItems:
         """Served hourly usage items, in Datadog's order (family, org, hour), not by time."""
-        hours = self.usage_hours(start, end)
-        return [
-            {
-                "id": stable_id(org.public_id, family, iso_hour(hour), self.generation),
-                "type": "usage_timeseries",
-                "attributes": {
-                    **org.identity(self.parent, USAGE_ITEM_FIELDS),
-                    "product_family": family,
-                    "timestamp": iso_hour(hour),
-                    "measurements": [
-                        {
-                            "usage_type": usage_type,
-                            "value": self.usage_value(org, family, usage_type, hour),
-                        }
-                        for usage_type in usage_types(family)
-                    ],
-                },
-            }
-            for family in sorted(families)
-            for org in sorted(orgs, key=lambda org: org.public_id)
-            for hour in hours
-        ]
+        return UsageItems(
+            self, sorted(families), sorted(orgs, key=lambda org: org.public_id),
+            self.usage_hours(start, end),
+        )  # fmt: skip
+
+    def usage_item(self, org: Org, family: str, hour: datetime) -> dict[str, Any]:
+        """One org's usage of one product family in one hour."""
+        return {
+            "id": stable_id(org.public_id, family, iso_hour(hour), self.generation),
+            "type": "usage_timeseries",
+            "attributes": {
+                **org.identity(self.parent, USAGE_ITEM_FIELDS),
+                "product_family": family,
+                "timestamp": iso_hour(hour),
+                "measurements": [
+                    {
+                        "usage_type": usage_type,
+                        "value": self.usage_value(org, family, usage_type, hour),
+                    }
+                    for usage_type in usage_types(family)
+                ],
+            },
+        }
 
     def expected_hourly_usage(
         self,

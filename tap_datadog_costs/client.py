@@ -179,6 +179,11 @@ class NextRecordIdPaginator(BaseAPIPaginator[str | None]):
             self.seen.add(cursor)
         return t.cast("str | None", cursor)
 
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A page with no rows (or only rows already read) still leads to the next, if any."""
+        return True
+
 
 class DatadogStream(RESTStream[t.Any]):
     """Base class for Datadog usage and cost streams."""
@@ -188,6 +193,9 @@ class DatadogStream(RESTStream[t.Any]):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: A redirect would carry the key headers to another host: refuse it instead.
     allow_redirects = False
+    #: Whether the SDK moves the bookmark per record (to the latest value emitted); a stream
+    #: that moves it at its own boundaries (``move_bookmark``) turns this off.
+    bookmark_per_record = True
     #: 408 and 429 are worth another try (as in Datadog's own client); 5xx always are.
     extra_retry_statuses = (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS)
 
@@ -236,6 +244,24 @@ class DatadogStream(RESTStream[t.Any]):
         if bookmark is None:
             return "first extract (no bookmark)"
         return f"incremental from the bookmark {bookmark}"
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
+    ) -> None:
+        """The SDK's bookmark per record, unless the stream moves it itself (``move_bookmark``)."""
+        if self.bookmark_per_record:
+            super()._increment_stream_state(latest_record, context=context)
+
+    def move_bookmark(self, context: Context | None, value: str) -> None:
+        """Set the bookmark to ``value``, in the SDK's state layout.
+
+        Like the SDK's own (``check_sorted`` off), it may move back: a run re-reads before the
+        saved bookmark on purpose, and a saved bookmark later than now is not believed.
+        """
+        state = self.get_context_state(context)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = value
 
     def saved_bookmark(self, context: Context | None) -> str | None:
         """The bookmark the state held when the run began (asked before the first record)."""
@@ -556,17 +582,21 @@ class DatadogStream(RESTStream[t.Any]):
         never read (a row stamped in the future would stop the stream for good).
         """
         kept = [record for record in records if low <= record[key] < high]
-        if len(kept) < len(records):
+        self.warn_outside(len(records) - len(kept), key, low, high)
+        return kept
+
+    def warn_outside(self, dropped: int, key: str, low: str, high: str) -> None:
+        """One warning for the rows of a window or month range dropped by ``within``."""
+        if dropped:
             self.logger.warning(
                 "%s: Datadog answered %d row(s) outside the %s range asked for, %s to %s: "
                 "dropped, and no bookmark covers them",
                 self.name,
-                len(records) - len(kept),
+                dropped,
                 key,
                 low,
                 high,
             )
-        return kept
 
     # Records.
 

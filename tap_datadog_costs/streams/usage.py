@@ -23,6 +23,9 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    import datetime as dt
+
+    import requests
     from singer_sdk.helpers.types import Context
 
 #: The largest page Datadog serves.
@@ -35,10 +38,11 @@ MEASUREMENT_FIELDS = ("usage_type", "value")
 class HourlyUsageStream(DatadogStream):
     """``GET /api/v2/usage/hourly_usage``: one row per org, hour, family and usage type.
 
-    Requested in the largest windows Datadog accepts, oldest first. Each window's rows
-    are emitted sorted by hour, so the bookmark (the latest hour emitted) is safe to
-    resume from: a partly emitted hour is read again, since every run starts
-    ``lookback_hours`` before the bookmark, and never after it.
+    Requested in the largest windows Datadog accepts, oldest first. Rows leave page by page,
+    in Datadog's order, so memory does not grow with a window (hundreds of child orgs make a
+    window of a million rows). The bookmark, the latest hour of a window, moves only once the
+    window is read whole: it never covers an hour of a window still being read, and every run
+    starts ``lookback_hours`` before it.
     """
 
     name = "hourly_usage"
@@ -49,14 +53,20 @@ class HourlyUsageStream(DatadogStream):
     replication_key = "timestamp"
     schema = load_schema("hourly_usage")
     page_cursor_param = "page[next_record_id]"
-    is_sorted = True
-    # A bookmark every 1,000 rows: an interrupted multi-hour sync loses little work.
+    #: Rows come in Datadog's order within a window; the bookmark moves per window instead.
+    is_sorted = False
+    bookmark_per_record = False
+    # A STATE every 1,000 rows, with the bookmark of the last window read whole: an
+    # interrupted multi-hour sync loses little work.
     STATE_MSG_FREQUENCY = 1000
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         super().__init__(*args, **kwargs)
         #: Datadog's timestamp text -> ours: one parse per hour, not one per item.
         self._timestamps: dict[str, str] = {}
+        #: The window's pages so far, by the hash of their rows' keys; rows of repeated pages.
+        self._pages: set[int] = set()
+        self._repeated = 0
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
@@ -94,28 +104,49 @@ class HourlyUsageStream(DatadogStream):
             each="of 24 h" if self.include_descendants else "of up to two months",
         )
         for window_start, window_end in windows:
-            window = {"window_start": window_start, "window_end": window_end}
-            records = self.within(
-                self.once_each(list(self.request_records(window))),
-                "timestamp",
-                isoformat(window_start),
-                isoformat(window_end),
-            )
-            records.sort(key=itemgetter("timestamp"))
-            self.progress.advance(len(records))
-            yield from records
+            yield from self.window_records(context, window_start, window_end)
 
-    def once_each(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-        """The window's records with a key seen twice (a page repeated) kept once, warned."""
-        unique = dict(zip(map(self.row_key, records), records, strict=True))
-        if len(unique) == len(records):
-            return records
-        self.logger.warning(
-            "hourly_usage: Datadog sent %d row(s) twice in one window (a page repeated): "
-            "each is written once",
-            len(records) - len(unique),
-        )
-        return list(unique.values())
+    def window_records(
+        self, context: Context | None, start: dt.datetime, end: dt.datetime
+    ) -> t.Iterable[dict[str, t.Any]]:
+        """One window's rows as their pages come; then its bookmark, the latest hour read.
+
+        A row outside the window would move the bookmark past hours never read (one stamped
+        in the future would stop the stream for good): it is dropped, with one warning.
+        """
+        low, high = isoformat(start), isoformat(end)
+        self._pages.clear()
+        self._repeated = rows = outside = 0
+        latest = ""
+        for record in self.request_records({"window_start": start, "window_end": end}):
+            stamp = record["timestamp"]
+            if not low <= stamp < high:
+                outside += 1
+                continue
+            latest = max(latest, stamp)
+            rows += 1
+            yield record
+        self.warn_outside(outside, "timestamp", low, high)
+        if self._repeated:
+            self.logger.warning(
+                "hourly_usage: Datadog sent %d row(s) twice in one window (a page repeated): "
+                "each is written once",
+                self._repeated,
+            )
+        self.progress.advance(rows)
+        if latest:
+            self.move_bookmark(context, latest)
+
+    @override
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        """A page's rows, or none if the window already had a page of the same rows."""
+        rows = list(super().parse_response(response))
+        page = hash(tuple(map(self.row_key, rows)))
+        if rows and page in self._pages:
+            self._repeated += len(rows)
+            return ()
+        self._pages.add(page)
+        return rows
 
     @override
     def item_problem(self, item: dict[str, t.Any]) -> str | None:
