@@ -7,6 +7,7 @@ their path, parameters, keys and how one item of an answer becomes flat records.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import random
@@ -20,7 +21,9 @@ import backoff
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 
 from tap_datadog_costs.errors import (
@@ -45,7 +48,7 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    import datetime as dt
+    from collections.abc import Generator
 
     from singer_sdk.helpers.types import Context, RequestFunc
 
@@ -244,6 +247,39 @@ class DatadogStream(RESTStream[t.Any]):
         if bookmark is None:
             return "first extract (no bookmark)"
         return f"incremental from the bookmark {bookmark}"
+
+    @functools.cached_property
+    def written_as_read(self) -> bool:
+        """Whether a record can be written as read, without the SDK's per-record passes.
+
+        True when every property is selected, no stream map or flattening applies, and records
+        are not re-conformed (``TYPE_CONFORMANCE_LEVEL``): the SDK's selection pass, type
+        conformance and stream map would then change nothing.
+        """
+        maps = self.stream_maps
+        return (
+            all(self.mask.values())
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == self.name
+            and not maps[0].flattening_enabled
+            and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+        )
+
+    @override
+    def _generate_record_messages(
+        self, record: dict[str, t.Any]
+    ) -> Generator[RecordMessage, None, None]:
+        """The SDK's RECORD message, without its passes that change nothing here."""
+        if not self.written_as_read:
+            yield from super()._generate_record_messages(record)
+            return
+        yield RecordMessage(
+            stream=self.name,
+            record=record,
+            version=self._stream_version,
+            time_extracted=dt.datetime.now(dt.timezone.utc),
+        )
 
     @override
     def _increment_stream_state(

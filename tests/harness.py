@@ -175,9 +175,10 @@ def sync(
     *,
     now: dt.datetime | None = None,
     streams: tuple[str, ...] | None = None,
+    catalog: dict[str, t.Any] | None = None,
 ) -> SyncResult:
-    """One in-process run of every stream (or of ``streams`` only), as `tap --config --state`
-    (with a catalog selecting them) would do it.
+    """One in-process run of every stream (or of ``streams`` only, or of ``catalog``), as
+    `tap --config --state` (with a catalog selecting them) would do it.
 
     ``now`` moves the clock (time-machine, ticking) so that calendar rules such as
     month finality can be exercised on any day; the simulator must share that "now".
@@ -190,7 +191,8 @@ def sync(
         else contextlib.nullcontext()
     )
     with clock, contextlib.redirect_stdout(stdout):
-        catalog = None if streams is None else selecting(config, streams)
+        if streams is not None:
+            catalog = selecting(config, streams)
         tap = TapDatadogCosts(config=config, state=state, catalog=catalog)
         tap.sync_all()
         stdout.flush()

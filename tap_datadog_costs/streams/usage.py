@@ -178,12 +178,16 @@ class HourlyUsageStream(DatadogStream):
             return None
         if not isinstance(measurements, list):
             return "has attributes.measurements that is not a list"
+        usage_types, value_types = (self.field_types[field] for field in MEASUREMENT_FIELDS)
         for measurement in measurements:
             if not isinstance(measurement, dict):
                 return "has a measurement that is not an object"
-            problem = self.misfit(measurement, MEASUREMENT_FIELDS, "a measurement's ")
-            if problem:
-                return problem
+            # misfit's test inlined (two fields, per measurement: the hot path); it says why.
+            if (
+                type(measurement.get("usage_type")) not in usage_types
+                or type(measurement.get("value")) not in value_types
+            ):
+                return self.misfit(measurement, MEASUREMENT_FIELDS, "a measurement's ")
         return None
 
     @override
