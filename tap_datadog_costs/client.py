@@ -453,7 +453,11 @@ class DatadogStream(RESTStream[t.Any]):
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
         endpoint = urlparse(response.url).path
-        reset = self.datadog_tap.rate_limit_pacer.observe(endpoint, response)
+        pacer = self.datadog_tap.rate_limit_pacer
+        reset = pacer.observe(endpoint, response)
+        rate = pacer.rate(endpoint)
+        if rate is not None:
+            self.progress.rate_known(rate)
         retriable = (
             status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR
         )

@@ -16,8 +16,12 @@ Counting is a few integer additions per request or window: nothing runs per reco
 from __future__ import annotations
 
 import logging
+import math
 import time
 import typing as t
+
+if t.TYPE_CHECKING:
+    from tap_datadog_costs.rate_limit import AnnouncedRate
 
 LOGGER = logging.getLogger("tap-datadog-costs")
 
@@ -68,17 +72,61 @@ class Progress:
         self.waited = 0.0
         self.first: str | None = None
         self.last: str | None = None
+        #: The requests the plan needs at least (one per window), and Datadog's announced rate.
+        self.least_requests: int | None = None
+        self.rate: AnnouncedRate | None = None
 
     def plan(  # noqa: PLR0913
-        self, how: str, total: int, unit: str, first: str, last: str, *, each: str = ""
+        self,
+        how: str,
+        total: int,
+        unit: str,
+        first: str,
+        last: str,
+        *,
+        each: str = "",
+        least_requests: int | None = None,
     ) -> None:
-        """Say what the stream reads in this run: ``total`` ``unit``s (``each``), first to last."""
+        """Say what the stream reads in this run: ``total`` ``unit``s (``each``), first to last.
+
+        ``least_requests``: the requests that takes at least (one per window, more where a
+        window spans pages), for the time the run takes at Datadog's rate (``rate_known``).
+        """
         self.total, self.unit, self.first, self.last = total, unit, first, last
+        self.least_requests = least_requests
         if total:
-            what = f"{plural(total, unit)}{each and ' ' + each}, {span(first, last)}"
+            what = f"{plural(total, unit)}{each and ' ' + each}"
+            if least_requests is not None:
+                what += f", at least {plural(least_requests, 'request')}"
+            what += f", {span(first, last)}"
         else:
             what = f"nothing to read yet: {first} has not ended"
         LOGGER.info("%s: %s: %s", self.stream, how, what)
+
+    def rate_known(self, rate: AnnouncedRate) -> None:
+        """Datadog announced its rate limit: once, the time the plan takes at that rate."""
+        if self.rate is not None or self.least_requests is None or not self.total:
+            return
+        self.rate = rate
+        requests = self.requests_needed()
+        LOGGER.info(
+            "%s: Datadog's rate limit is %s: the %s take at least %s at that rate",
+            self.stream,
+            rate,
+            plural(requests, "request"),
+            duration(rate.seconds_for(requests)),
+        )
+
+    def requests_needed(self) -> int:
+        """The plan's requests: at least one per unit until one is read, then as read so far."""
+        least = max(self.least_requests or 0, self.requests)
+        if not self.done:
+            return least
+        return max(least, self.requests + math.ceil(self.requests / self.done * self.left()))
+
+    def left(self) -> int:
+        """Windows or months not read yet."""
+        return max(self.total - self.done, 0)
 
     def advance(self, rows: int, units: int = 1) -> None:
         """``units`` windows or months are read, with ``rows`` rows among them."""
@@ -111,20 +159,38 @@ class Progress:
         LOGGER.info("%s: %s", self.stream, self.status(now))
 
     def status(self, now: float) -> str:
-        """Done of the total, rows, requests, rate-limit waits and the time left."""
+        """Done of the total, rows, requests (of the plan's), waits and the time left.
+
+        With Datadog's rate known, the time left is at least what the requests left take at
+        that rate, and the line compares the time so far with the plan's.
+        """
         elapsed = now - self.started
         if self.total:
             share = f"{self.done:,}/{plural(self.total, self.unit)} ({self.done / self.total:.0%})"
         else:
             share = f"{plural(self.done, self.unit)} read"
+        requests = plural(self.requests, "request")
+        if self.least_requests is not None and self.total:
+            requests = f"{self.requests:,} of about {plural(self.requests_needed(), 'request')}"
+        at_rate = ""
+        if self.rate is not None and self.total:
+            needed = self.requests_needed()
+            at_rate = (
+                f"{duration(elapsed)} so far, at least {duration(self.rate.seconds_for(needed))} "
+                "in all at Datadog's rate, "
+            )
         if self.done and self.total:
-            left = f"about {duration(elapsed / self.done * (self.total - self.done))} left"
+            seconds = elapsed / self.done * self.left()
+            if self.rate is not None:
+                remaining = self.requests_needed() - self.requests
+                seconds = max(seconds, self.rate.seconds_for(remaining))
+            left = f"about {duration(seconds)} left"
         else:
             left = "time left not known yet"
         return (
-            f"{share}, {plural(self.rows, 'row')}, {plural(self.requests, 'request')}, "
+            f"{share}, {plural(self.rows, 'row')}, {requests}, "
             f"{plural(self.limit_waits, 'rate-limit wait')} ({duration(self.waited)} waited), "
-            f"{left}"
+            f"{at_rate}{left}"
         )
 
     def summary(self, bookmark: str | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import logging
 import math
@@ -64,6 +65,32 @@ def seconds_until_reset(headers: Mapping[str, str]) -> float | None:
     return reset
 
 
+@dataclasses.dataclass(frozen=True)
+class AnnouncedRate:
+    """A rate limit as Datadog's answers announce it: ``limit`` requests per ``period`` s."""
+
+    name: str
+    limit: int
+    period: float
+
+    def seconds_for(self, requests: int) -> float:
+        """The least time ``requests`` take at this rate: a budget now, then one per period."""
+        return max(0, math.ceil(requests / self.limit) - 1) * self.period
+
+    def __str__(self) -> str:
+        """``'usage', 30 requests per 60 s``."""
+        return f"'{self.name}', {self.limit:,} requests per {self.period:g} s"
+
+
+def announced_rate(headers: Mapping[str, str], path: str) -> AnnouncedRate | None:
+    """X-RateLimit-Limit per X-RateLimit-Period, named; None unless both are sane numbers."""
+    limit = header_number(headers, "X-RateLimit-Limit")
+    period = header_number(headers, "X-RateLimit-Period")
+    if not limit or not period:
+        return None
+    return AnnouncedRate(headers.get("X-RateLimit-Name") or path, int(limit), period)
+
+
 class RateLimitPacer:
     """Paces requests from Datadog's X-RateLimit-* headers, shared by all streams.
 
@@ -80,11 +107,15 @@ class RateLimitPacer:
         self._lock = threading.Lock()
         self._name_of_path: dict[str, str] = {}
         self._budget: dict[str, tuple[int, float]] = {}  # name -> (remaining, reset_at)
+        self._rates: dict[str, AnnouncedRate] = {}  # path -> the rate its answers announce
 
     def observe(self, path: str, response: requests.Response) -> float | None:
         """Record the budget an answer reports; return the seconds until its period resets."""
         headers = response.headers
         reset = seconds_until_reset(headers)
+        rate = announced_rate(headers, path)
+        if rate is not None:
+            self._rates[path] = rate
         remaining = (
             0
             if response.status_code == HTTPStatus.TOO_MANY_REQUESTS
@@ -96,6 +127,10 @@ class RateLimitPacer:
                 self._name_of_path[path] = name
                 self._budget[name] = (int(remaining), time.monotonic() + reset)
         return reset
+
+    def rate(self, path: str) -> AnnouncedRate | None:
+        """The rate limit the last answer from ``path`` announced, if any did."""
+        return self._rates.get(path)
 
     def wait_before(self, path: str) -> float:
         """Count a request to ``path``; first sleep until the reset if the budget is spent.

@@ -7,6 +7,7 @@ import re
 import typing as t
 
 from tap_datadog_costs.progress import Progress, duration
+from tap_datadog_costs.rate_limit import AnnouncedRate
 from tests.harness import (
     ACTIVE,
     ESTIMATED,
@@ -50,8 +51,10 @@ STREAM_PATHS = {
     "focus_costs": {HISTORICAL, ESTIMATED, BILLABLE},
 }
 PROGRESS = re.compile(
-    r"^(\w+): ([\d,]+)/([\d,]+) (windows?|months?) \((\d+)%\), ([\d,]+) rows?, ([\d,]+) requests?, "
+    r"^(\w+): ([\d,]+)/([\d,]+) (windows?|months?) \((\d+)%\), ([\d,]+) rows?, "
+    r"([\d,]+)(?: of about [\d,]+)? requests?, "
     r"([\d,]+) rate-limit waits? \(([\d.]+ s|\d+ min \d+ s) waited\), "
+    r"(?:.+ so far, at least .+ in all at Datadog's rate, )?"
     r"(about .+ left|time left not known yet)$"
 )
 SUMMARY_LINE = re.compile(
@@ -76,6 +79,19 @@ class FakeClock:
         return self.now
 
 
+def read_windows(progress: Progress, clock: FakeClock, count: int, *, before: t.Any = None) -> None:
+    """``count`` windows, a second and two requests each; ``before()`` after the first request."""
+    for _ in range(count):
+        clock.now += 0.5
+        progress.request()
+        if before is not None:
+            before()
+            before = None
+        clock.now += 0.5
+        progress.request()
+        progress.advance(100)
+
+
 def test_progress_lines_come_at_the_interval_with_what_is_done_and_the_time_left(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -83,12 +99,7 @@ def test_progress_lines_come_at_the_interval_with_what_is_done_and_the_time_left
     progress = Progress("hourly_usage", interval=3, clock=clock)
     caplog.set_level(logging.INFO, logger="tap-datadog-costs")
     progress.plan("first extract (no bookmark)", 10, "window", "A", "B", each="of 24 h")
-    for _ in range(10):  # ten windows, a second and two requests each
-        clock.now += 0.5
-        progress.request()
-        clock.now += 0.5
-        progress.request()
-        progress.advance(100)
+    read_windows(progress, clock, 10)
     lines = [record.getMessage() for record in caplog.records]
     assert lines[0] == "hourly_usage: first extract (no bookmark): 10 windows of 24 h, A to B"
     ticks = lines[1:]
@@ -98,6 +109,56 @@ def test_progress_lines_come_at_the_interval_with_what_is_done_and_the_time_left
         "(0.0 s waited), about 12 s left"
     )
     assert [match.group(2) for match in matches(PROGRESS, ticks)] == ["2", "5", "8"]
+
+
+def test_the_plan_says_the_requests_and_their_time_at_datadogs_announced_rate(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Once the rate is known: the least time the plan takes; progress compares against it."""
+    clock = FakeClock()
+    progress = Progress("hourly_usage", interval=3, clock=clock)
+    caplog.set_level(logging.INFO, logger="tap-datadog-costs")
+    progress.plan("first extract (no bookmark)", 10, "window", "A", "B", least_requests=10)
+
+    def rate_announced() -> None:  # by the first answer; said once
+        progress.rate_known(AnnouncedRate("usage", 4, 60))
+        progress.rate_known(AnnouncedRate("usage", 4, 60))
+
+    read_windows(progress, clock, 10, before=rate_announced)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines[:2] == [
+        "hourly_usage: first extract (no bookmark): 10 windows, at least 10 requests, A to B",
+        # 10 requests at 4 a minute: 4 now, 4 after 60 s, 2 after 120 s
+        (
+            "hourly_usage: Datadog's rate limit is 'usage', 4 requests per 60 s: the 10 "
+            "requests take at least 2 min 0 s at that rate"
+        ),
+    ]
+    # Two windows read in six requests: 3 a window, about 30 in all (7 min at 4 a minute).
+    assert lines[2] == (
+        "hourly_usage: 2/10 windows (20%), 200 rows, 6 of about 30 requests, 0 rate-limit "
+        "waits (0.0 s waited), 3.0 s so far, at least 7 min 0 s in all at Datadog's rate, "
+        "about 5 min 0 s left"
+    )
+    assert [match.group(2) for match in matches(PROGRESS, lines[2:])] == ["2", "5", "8"]
+
+
+def test_a_run_says_the_rate_datadog_announces_and_the_requests_it_needs(
+    sim: DatadogSimulator,
+) -> None:
+    sim.set_rate_limit(HOURLY, 600, 60)
+    with tap_log() as log:
+        sync(recent_config(sim, days=3), now=NOW)
+    windows = len(requests_to(sim.requests, HOURLY))  # one page per window: 3 orgs
+    (plan,) = [line for line in log if line.startswith("hourly_usage: first extract")]
+    assert f"{windows} windows of 24 h, at least {windows} requests, " in plan
+    rates = [line for line in log if "Datadog's rate limit is" in line]
+    assert rates == [
+        (
+            f"hourly_usage: Datadog's rate limit is 'usage_hourly_usage', 600 requests per 60 s: "
+            f"the {windows} requests take at least 0.0 s at that rate"
+        )
+    ]
 
 
 def test_time_left_and_durations_read_as_a_person_says_them() -> None:
@@ -183,7 +244,8 @@ def test_slow_windows_give_progress_lines_not_one_per_request(sim: DatadogSimula
     done = [number(m.group(2)) for m in ticks]
     assert done == sorted(done)
     assert all(number(m.group(3)) == requests for m in ticks)  # one request per 24 h window
-    assert all(m.group(10).startswith("about ") for m in ticks)
+    assert all(m.group(10).startswith("about ") for m in ticks)  # and Datadog's rate known
+    assert all(" in all at Datadog's rate, " in m.group(0) for m in ticks)
 
 
 def test_the_cli_shows_no_metric_line_per_request_unless_debugging(
