@@ -21,12 +21,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--child-orgs", type=int, default=2, help="child orgs under the parent (default: 2)"
     )
+    parser.add_argument("--org-prefix", default="", help="put before every org's public id")
+    parser.add_argument(
+        "--keys", nargs=2, metavar=("API_KEY", "APP_KEY"), help="the parent's keys, and no others"
+    )
     args = parser.parse_args(argv)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     with DatadogSimulator(
-        now=args.now, host=args.host, port=args.port, child_orgs=args.child_orgs
+        now=args.now,
+        host=args.host,
+        port=args.port,
+        child_orgs=args.child_orgs,
+        org_prefix=args.org_prefix,
+        keys=tuple(args.keys) if args.keys else None,
     ) as sim:
         print(f"Datadog API simulator listening on {sim.url}", flush=True)  # noqa: T201
         while not stopping.wait(0.5):

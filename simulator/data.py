@@ -326,6 +326,8 @@ class Account:
     history_months: int = 16
     generation: int = 0
     publish_day: int = HISTORICAL_AVAILABLE_DAY
+    #: Put before every org's public id, so that several simulated accounts never share one.
+    org_prefix: str = ""
 
     def __post_init__(self) -> None:
         """Round ``now`` down to its hour and refuse families Datadog does not know."""
@@ -339,14 +341,19 @@ class Account:
     @property
     def parent(self) -> Org:
         """The parent org (the account)."""
-        return Org(PARENT_ID, PARENT_NAME, "Acme parent organization", "2019-09-26T17:28:28Z")
+        return Org(
+            self.org_prefix + PARENT_ID,
+            PARENT_NAME,
+            "Acme parent organization",
+            "2019-09-26T17:28:28Z",
+        )
 
     @property
     def children(self) -> list[Org]:
         """The child orgs, numbered from 1."""
         return [
             Org(
-                f"child{n:05d}",
+                f"{self.org_prefix}child{n:05d}",
                 f"Acme Child {n}",
                 f"Acme child organization {n}",
                 f"202{n % 10}-01-15T09:30:00Z",

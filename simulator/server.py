@@ -656,6 +656,8 @@ class DatadogSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         tls: tuple[str, str] | None = None,
+        org_prefix: str = "",
+        keys: tuple[str, str] | None = None,
     ) -> None:
         self._account = Account(
             now or datetime.now(UTC),
@@ -663,6 +665,15 @@ class DatadogSimulator:
             tuple(families),
             history_months,
             publish_day=publish_day,
+            org_prefix=org_prefix,
+        )
+        #: Which keys have which role: another account's keys (``keys``: a parent's) are
+        #: refused here, as Datadog refuses one account's keys at another.
+        self._key_roles = KEY_ROLES if keys is None else {keys: "parent"}
+        self._api_key_roles = (
+            API_KEY_ROLES
+            if keys is None
+            else {api: role for (api, _), role in self._key_roles.items()}
         )
         self._address = (host, port)
         #: (certificate file, key file): serve https with them.
@@ -949,7 +960,7 @@ class DatadogSimulator:
             return Reply.error(404, "Not found")
         if route.api_key_only and not keys[0]:
             return Reply.error(403, "API key required")
-        role = API_KEY_ROLES.get(keys[0]) if route.api_key_only else KEY_ROLES.get(keys)
+        role = self._api_key_roles.get(keys[0]) if route.api_key_only else self._key_roles.get(keys)
         if role is None:
             return Reply.error(403, "Forbidden")
         try:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -436,6 +437,22 @@ def quickstart(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         timeout=900,
         check=False,
     )
+
+
+def project_copy(project: Path) -> Path:
+    """A copy of the project's files at ``project``, as a clone has them, with this checkout's
+    installs (``.venv``, ``.meltano``) linked in."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, project / name)
+    for installed in (".venv", ".meltano"):
+        (project / installed).symlink_to(ROOT / installed)
+    return project
 
 
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")

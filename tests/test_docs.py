@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import typing as t
 
@@ -21,7 +20,7 @@ import pytest
 import yaml
 
 from simulator import PARENT_KEYS, DatadogSimulator
-from tests.harness import ROOT
+from tests.harness import ROOT, project_copy
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -57,6 +56,14 @@ def substitutions(url: str, project: Path, user_project: Path) -> dict[str, str]
         "set tap-datadog-costs api_key ...": f"set tap-datadog-costs api_key {PARENT_KEYS[0]}",
         "set tap-datadog-costs app_key ...": f"set tap-datadog-costs app_key {PARENT_KEYS[1]}",
         "cd /srv/tap-datadog-costs": f"cd {project}",
+        # docs/scaling.md's accounts: each with the simulator's keys here
+        **{
+            f"{account}_DATADOG_API_KEY=... {account}_DATADOG_APP_KEY=...": (
+                f"{account}_DATADOG_API_KEY={PARENT_KEYS[0]} "
+                f"{account}_DATADOG_APP_KEY={PARENT_KEYS[1]}"
+            )
+            for account in ("ACME_US1", "ACME_EU1", "CLIENT_B")
+        },
         # "in your project": a new one with the README's definition pasted (user_meltano_project)
         "meltano install --plugin-type extractor tap-datadog-costs": (
             f"cd {user_project} && meltano install --plugin-type extractor tap-datadog-costs"
@@ -109,18 +116,7 @@ def test_every_command_is_run_here_or_named_in_elsewhere() -> None:
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project's files, as a clone has them, with this checkout's installs."""
-    project = tmp_path_factory.mktemp("docs") / "tap-datadog-costs"
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (project / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, project / name)
-    for installed in (".venv", ".meltano"):
-        (project / installed).symlink_to(ROOT / installed)
-    return project
+    return project_copy(tmp_path_factory.mktemp("docs") / "tap-datadog-costs")
 
 
 def user_meltano_project(base: Path, env: dict[str, str]) -> Path:
@@ -192,10 +188,15 @@ def test_the_commands_of_each_doc_work_as_written(doc: Path, scratch: Path, tmp_
     ran = [c for c in commands if without_comment(c) not in ELSEWHERE]
     assert len(ran) + len(skipped) == len(commands)
     if doc.name == "README.md":
-        assert used == set(replace) - {"cd /srv/tap-datadog-costs"}, set(replace) - used
+        readme_only = {p for p in replace if "_DATADOG_API_KEY=" not in p}
+        assert used == readme_only - {"cd /srv/tap-datadog-costs"}, readme_only - used
         check_readme_outcome(scratch, result.stderr)
     if doc.name == "scheduling.md":
         assert "cd /srv/tap-datadog-costs" in used
+    if doc.name == "scaling.md":  # every account ran, with its keys
+        assert {p for p in replace if "_DATADOG_API_KEY=" in p} <= used
+        for account in ("acme-us1", "acme-eu1", "client-b"):
+            assert (scratch / "output" / "prod" / f"{account}.duckdb").exists(), account
 
 
 def check_readme_outcome(project: Path, log: str) -> None:

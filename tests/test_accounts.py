@@ -1,0 +1,173 @@
+"""Several Datadog accounts in parallel: docs/scaling.md's account files and matrix workflow.
+
+Three simulated accounts, each with its own keys (the others' are refused) and its own org ids,
+run at once as the workflow's matrix jobs run them, twice. No key, row or bookmark may cross.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import typing as t
+
+import duckdb
+import pytest
+import requests
+import yaml
+
+from simulator import DatadogSimulator
+from tests.harness import ROOT, project_copy, starting_bookmarks
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+DOC = ROOT / "docs" / "scaling.md"
+#: The accounts of the doc, the prefix of their variables, and their simulated org ids'.
+ACCOUNTS = {"acme-us1": "ACME_US1", "acme-eu1": "ACME_EU1", "client-b": "CLIENT_B"}
+STREAMS_WITH_ORGS = ("hourly_usage", "organizations", "historical_costs", "estimated_costs")
+LOADER = "target-duckdb"
+
+
+def section() -> str:
+    return DOC.read_text().split("## Many accounts", 1)[1]
+
+
+def account_files() -> dict[str, str]:
+    """The files the doc writes under accounts/, by name."""
+    return dict(re.findall(r"cat > (accounts/\S+) <<'EOF'\n(.*?)\nEOF\n", section(), re.DOTALL))
+
+
+def extract_step() -> tuple[dict[str, t.Any], list[dict[str, str]]]:
+    """The workflow's extract step and its matrix."""
+    workflow = yaml.safe_load(section().split("```yaml\n", 1)[1].split("```", 1)[0])
+    job = workflow["jobs"]["extract"]
+    step = next(s for s in job["steps"] if s.get("name") == "Extract Datadog usage and costs")
+    return step, job["strategy"]["matrix"]["include"]
+
+
+def as_github_runs_it(value: str, entry: dict[str, str], secrets: dict[str, str]) -> str:
+    """A step's env value with its ``${{ matrix.x }}`` and ``${{ secrets[...] }}`` filled in."""
+    value = re.sub(r"\$\{\{ matrix\.(\w+) \}\}", lambda m: entry[m.group(1)], value)
+    return re.sub(
+        r"\$\{\{ secrets\[format\('\{0\}(\w+)', matrix\.(\w+)\)\] \}\}",
+        lambda m: secrets[entry[m.group(2)] + m.group(1)],
+        value,
+    )
+
+
+@pytest.fixture
+def accounts(tmp_path: Path) -> t.Iterator[tuple[Path, dict[str, DatadogSimulator]]]:
+    """A copy of the project with the doc's account files, each pointed at its own simulator."""
+    project = project_copy(tmp_path / "project")
+    simulators = {
+        name: DatadogSimulator(org_prefix=f"{prefix.lower()}-", keys=(f"{name}-api", f"{name}-app"))
+        for name, prefix in ACCOUNTS.items()
+    }
+    for sim in simulators.values():
+        sim.start()
+    try:
+        files = account_files()
+        assert sorted(files) == sorted(f"accounts/{name}.meltano.yml" for name in ACCOUNTS)
+        for path, text in files.items():
+            name = path.split("/")[1].split(".")[0]
+            # Datadog's site there, this account's simulator here
+            here, found = re.subn(r"site: \S+", f"api_url: {simulators[name].url}", text)
+            assert found == 1
+            (project / path).parent.mkdir(exist_ok=True)
+            (project / path).write_text(here)
+        yield project, simulators
+    finally:
+        for sim in simulators.values():
+            sim.stop()
+
+
+def run_the_matrix(project: Path, state: Path) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every matrix job's extract step at once, each given only its own account's keys."""
+    step, matrix = extract_step()
+    secrets = {
+        f"{prefix}_DATADOG_{kind}_KEY": f"{name}-{kind.lower()}"
+        for name, prefix in ACCOUNTS.items()
+        for kind in ("API", "APP")
+    }
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TAP_DATADOG_COSTS_")}
+    this_month = dt.datetime.now(dt.timezone.utc).replace(day=1, hour=0, minute=0, second=0)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1, microsecond=0)
+    processes = {}
+    for entry in matrix:
+        env = {
+            **base,
+            **{
+                name: filled
+                for name, value in step["env"].items()
+                if "${{" not in (filled := as_github_runs_it(value, entry, secrets))
+            },
+            "MELTANO_STATE_BACKEND_URI": state.as_uri(),  # one backend for all, as one bucket
+            "MELTANO_DATABASE_URI": f"sqlite:///{project}/{entry['account']}.db",  # a runner each
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "LOADER": LOADER,
+            # the project extractor's keys, set as on a machine that also runs one account:
+            # an account's own keys win (another account's keys here would be refused)
+            "TAP_DATADOG_COSTS_API_KEY": "acme-us1-api",
+            "TAP_DATADOG_COSTS_APP_KEY": "acme-us1-app",
+            # from last month on: its historical cost is there (and a few weeks of usage)
+            "TAP_DATADOG_COSTS_START_DATE": last_month.isoformat(),
+        }
+        assert env["API_KEY"] == f"{entry['account']}-api"  # only its own secret
+        processes[entry["account"]] = subprocess.Popen(
+            ["bash", "-c", step["run"]],  # noqa: S607 - as the workflow runs it
+            cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    results = {}
+    for account, process in processes.items():
+        output, _ = process.communicate(timeout=600)
+        results[account] = subprocess.CompletedProcess(process.args, process.returncode, output)
+    return results
+
+
+def org_ids(database: Path, stream: str) -> set[str]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        query = f"select distinct public_id from datadog.{stream}"
+        return {org for (org,) in connection.execute(query).fetchall()}
+
+
+def test_three_accounts_in_parallel_share_no_key_row_or_bookmark(
+    accounts: tuple[Path, dict[str, DatadogSimulator]], tmp_path: Path
+) -> None:
+    project, simulators = accounts
+    state = tmp_path / "state"
+    for run in ("first", "second"):
+        results = run_the_matrix(project, state)
+        for account, result in results.items():
+            assert result.returncode == 0, f"{run} run, {account}:\n{result.stdout[-3000:]}"
+            bookmark = starting_bookmarks(result.stdout)["hourly_usage"]
+            assert (bookmark is None) == (run == "first"), (account, bookmark)
+    for account, sim in simulators.items():
+        statuses = {request["status"] for request in sim.requests}
+        assert statuses == {200}, (account, statuses)  # its own keys only: others' get 403
+        prefix = f"{ACCOUNTS[account].lower()}-"
+        for stream in STREAMS_WITH_ORGS:
+            orgs = org_ids(project / "output" / "prod" / f"{account}.duckdb", stream)
+            assert orgs, (account, stream)
+            assert all(org.startswith(prefix) for org in orgs), (account, stream, orgs)
+    state_ids = sorted(path.parent.name for path in state.rglob("state.json"))
+    assert state_ids == sorted(
+        f"prod:tap-datadog-costs--{account}-to-{LOADER}--{account}" for account in ACCOUNTS
+    )
+
+
+def test_each_account_refuses_the_others_keys() -> None:
+    """What makes the test above mean something: the simulators check keys as Datadog does."""
+    with (
+        DatadogSimulator(keys=("a-api", "a-app")) as first,
+        DatadogSimulator(keys=("b-api", "b-app")) as second,
+    ):
+        refused = (first, ("b-api", "b-app"), 403), (second, ("a-api", "a-app"), 403)
+        for sim, keys, status in (*refused, (first, ("a-api", "a-app"), 200)):
+            answer = requests.get(
+                f"{sim.url}/api/v1/org",
+                headers={"DD-API-KEY": keys[0], "DD-APPLICATION-KEY": keys[1]},
+                timeout=10,
+            )
+            assert answer.status_code == status
