@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import re
 import subprocess
+import sys
 import typing as t
 
 import duckdb
@@ -83,36 +84,45 @@ def accounts(tmp_path: Path) -> t.Iterator[tuple[Path, dict[str, DatadogSimulato
             sim.stop()
 
 
+#: Every account's keys, under the names its file reads (``<PREFIX>_DATADOG_API_KEY``).
+SECRETS = {
+    f"{prefix}_DATADOG_{kind}_KEY": f"{name}-{kind.lower()}"
+    for name, prefix in ACCOUNTS.items()
+    for kind in ("API", "APP")
+}
+
+
+def base_env() -> dict[str, str]:
+    """This environment without any tap setting, reading from last month on (its historical
+    cost is there, and a few weeks of usage)."""
+    this_month = dt.datetime.now(dt.timezone.utc).replace(day=1, hour=0, minute=0, second=0)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1, microsecond=0)
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TAP_DATADOG_COSTS_")},
+        "TAP_DATADOG_COSTS_START_DATE": last_month.isoformat(),
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
 def run_the_matrix(project: Path, state: Path) -> dict[str, subprocess.CompletedProcess[str]]:
     """Every matrix job's extract step at once, each given only its own account's keys."""
     step, matrix = extract_step()
-    secrets = {
-        f"{prefix}_DATADOG_{kind}_KEY": f"{name}-{kind.lower()}"
-        for name, prefix in ACCOUNTS.items()
-        for kind in ("API", "APP")
-    }
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TAP_DATADOG_COSTS_")}
-    this_month = dt.datetime.now(dt.timezone.utc).replace(day=1, hour=0, minute=0, second=0)
-    last_month = (this_month - dt.timedelta(days=1)).replace(day=1, microsecond=0)
     processes = {}
     for entry in matrix:
         env = {
-            **base,
+            **base_env(),
             **{
                 name: filled
                 for name, value in step["env"].items()
-                if "${{" not in (filled := as_github_runs_it(value, entry, secrets))
+                if "${{" not in (filled := as_github_runs_it(value, entry, SECRETS))
             },
             "MELTANO_STATE_BACKEND_URI": state.as_uri(),  # one backend for all, as one bucket
             "MELTANO_DATABASE_URI": f"sqlite:///{project}/{entry['account']}.db",  # a runner each
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "LOADER": LOADER,
             # the project extractor's keys, set as on a machine that also runs one account:
             # an account's own keys win (another account's keys here would be refused)
             "TAP_DATADOG_COSTS_API_KEY": "acme-us1-api",
             "TAP_DATADOG_COSTS_APP_KEY": "acme-us1-app",
-            # from last month on: its historical cost is there (and a few weeks of usage)
-            "TAP_DATADOG_COSTS_START_DATE": last_month.isoformat(),
         }
         assert env["API_KEY"] == f"{entry['account']}-api"  # only its own secret
         processes[entry["account"]] = subprocess.Popen(
@@ -132,6 +142,18 @@ def org_ids(database: Path, stream: str) -> set[str]:
         return {org for (org,) in connection.execute(query).fetchall()}
 
 
+def assert_apart(project: Path, simulators: dict[str, DatadogSimulator]) -> None:
+    """Every simulator saw only its own keys; every account's DuckDB holds only its org ids."""
+    for account, sim in simulators.items():
+        statuses = {request["status"] for request in sim.requests}
+        assert statuses == {200}, (account, statuses)  # its own keys only: others' get 403
+        prefix = f"{ACCOUNTS[account].lower()}-"
+        for stream in STREAMS_WITH_ORGS:
+            orgs = org_ids(project / "output" / "prod" / f"{account}.duckdb", stream)
+            assert orgs, (account, stream)
+            assert all(org.startswith(prefix) for org in orgs), (account, stream, orgs)
+
+
 def test_three_accounts_in_parallel_share_no_key_row_or_bookmark(
     accounts: tuple[Path, dict[str, DatadogSimulator]], tmp_path: Path
 ) -> None:
@@ -143,14 +165,7 @@ def test_three_accounts_in_parallel_share_no_key_row_or_bookmark(
             assert result.returncode == 0, f"{run} run, {account}:\n{result.stdout[-3000:]}"
             bookmark = starting_bookmarks(result.stdout)["hourly_usage"]
             assert (bookmark is None) == (run == "first"), (account, bookmark)
-    for account, sim in simulators.items():
-        statuses = {request["status"] for request in sim.requests}
-        assert statuses == {200}, (account, statuses)  # its own keys only: others' get 403
-        prefix = f"{ACCOUNTS[account].lower()}-"
-        for stream in STREAMS_WITH_ORGS:
-            orgs = org_ids(project / "output" / "prod" / f"{account}.duckdb", stream)
-            assert orgs, (account, stream)
-            assert all(org.startswith(prefix) for org in orgs), (account, stream, orgs)
+    assert_apart(project, simulators)
     state_ids = sorted(path.parent.name for path in state.rglob("state.json"))
     assert state_ids == sorted(
         f"prod:tap-datadog-costs--{account}-to-{LOADER}--{account}" for account in ACCOUNTS
@@ -171,3 +186,43 @@ def test_each_account_refuses_the_others_keys() -> None:
                 timeout=10,
             )
             assert answer.status_code == status
+
+
+@pytest.fixture(scope="session")
+def dagster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Dagster and dagster-meltano from the registry, at the recipe's versions, in a venv."""
+    venv = tmp_path_factory.mktemp("dagster") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    requirements = ROOT / "orchestrate" / "requirements.txt"
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(requirements)],
+        check=True, timeout=900,
+    )  # fmt: skip
+    return venv / "bin" / "dagster"
+
+
+def test_dagster_runs_every_account_in_parallel(
+    accounts: tuple[Path, dict[str, DatadogSimulator]], dagster: Path
+) -> None:
+    """orchestrate/dagster_accounts.py: one op per account file, run by `dagster job execute`."""
+    project, simulators = accounts
+    home = project / ".dagster-home"
+    home.mkdir()
+    env = {
+        **base_env(),
+        **SECRETS,
+        "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",  # the project's meltano
+        "MELTANO_DATABASE_URI": f"sqlite:///{project}/meltano.db",
+        "DAGSTER_HOME": str(home),
+    }
+    result = subprocess.run(
+        [str(dagster), "job", "execute", "-f", "orchestrate/dagster_accounts.py", "-j",
+         "every_account"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert "using multiprocess executor" in log  # the accounts' steps run side by side
+    succeeded = re.findall(r"Finished execution of step \"(extract_\w+)\"", log)
+    assert sorted(succeeded) == sorted(f"extract_{name.replace('-', '_')}" for name in ACCOUNTS)
+    assert_apart(project, simulators)

@@ -37,6 +37,17 @@ ELSEWHERE = {
     ".venv/bin/meltano install": "make install (before every test run; .ci/run)",
     POSTGRES_RUN: "tests/test_meltano.py::test_the_dbt_models_build_and_pass_their_tests_on_"
     "postgresql (the same run on a PostgreSQL server the test starts)",
+    **dict.fromkeys(
+        (
+            "python3 -m venv .dagster && .dagster/bin/pip install -r orchestrate/requirements.txt",
+            (
+                "PATH=$PWD/.venv/bin:$PATH .dagster/bin/dagster job execute -f "
+                "orchestrate/dagster_accounts.py -j every_account"
+            ),
+        ),
+        "tests/test_accounts.py::test_dagster_runs_every_account_in_parallel (a venv of its own "
+        "from orchestrate/requirements.txt, then the job against three simulated accounts)",
+    ),
 }
 #: Commands that serve until stopped: run for a moment, and the first line checked.
 SERVERS = {".venv/bin/python -m simulator": "Datadog API simulator listening on http://127.0.0.1:"}

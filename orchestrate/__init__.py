@@ -1,0 +1,1 @@
+"""Recipes that run the Meltano project from an orchestrator (docs/scaling.md)."""
