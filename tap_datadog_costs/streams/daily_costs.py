@@ -23,14 +23,13 @@ from tap_datadog_costs.periods import (
     day_param,
     day_start,
     estimated_cost_months,
-    first_open_historical_month,
     historical_cost_final_at,
     isoformat,
     parse_instant,
 )
 from tap_datadog_costs.schemas import extend_schema
 from tap_datadog_costs.streams.costs import CostStream, HistoricalCostsStream
-from tap_datadog_costs.streams.monthly import MonthlyStream
+from tap_datadog_costs.streams.monthly import ClosedByHistoricalCostStream
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -51,7 +50,7 @@ def difference(after: float | None, before: float | None) -> float | None:
     return float(Decimal(repr(after)) - Decimal(repr(before or 0)))
 
 
-class DailyCostsStream(MonthlyStream, CostStream):
+class DailyCostsStream(ClosedByHistoricalCostStream, CostStream):
     """One row per day, view, org, product and charge type, and a final month's adjustments.
 
     A day row has the day's own cost and the running month-to-date total beside it.
@@ -94,24 +93,10 @@ class DailyCostsStream(MonthlyStream, CostStream):
         required=("date", "row_type"),
     )
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
-        super().__init__(*args, **kwargs)
-        #: Months whose adjustment rows this run wrote: closed for good.
-        self.closed: set[dt.datetime] = set()
-
-    @override
-    def first_open_month(self, now: dt.datetime) -> dt.datetime:
-        return first_open_historical_month(now)
-
     @override
     def available_from(self, now: dt.datetime) -> dt.datetime:
         """Datadog serves daily cost for the previous and the current month only."""
         return estimated_cost_months(now)[0]
-
-    @override
-    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
-        """Closed by its adjustment rows: historical cost was final, and had rows."""
-        return month in self.closed
 
     @override
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:

@@ -14,7 +14,6 @@ import typing as t
 
 from tap_datadog_costs.periods import (
     add_months,
-    first_open_historical_month,
     historical_cost_final_at,
     isoformat,
     month_param,
@@ -24,7 +23,7 @@ from tap_datadog_costs.periods import (
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.billable_usage import BillableUsageStream
 from tap_datadog_costs.streams.costs import EstimatedCostsStream, HistoricalCostsStream
-from tap_datadog_costs.streams.monthly import MonthlyStream
+from tap_datadog_costs.streams.monthly import ClosedByHistoricalCostStream
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -66,7 +65,7 @@ def service_category(product: str) -> str:
     )
 
 
-class FocusCostsStream(MonthlyStream):
+class FocusCostsStream(ClosedByHistoricalCostStream):
     """FOCUS 1.2 rows (with the 1.3 provider columns) from historical and estimated cost."""
 
     name = "focus_costs"
@@ -74,20 +73,6 @@ class FocusCostsStream(MonthlyStream):
     primary_keys = ("BillingPeriodStart", "x_View", "SubAccountId", "ServiceName", "x_ChargeType")
     replication_key = "BillingPeriodStart"
     schema = load_schema("focus_costs")
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
-        super().__init__(*args, **kwargs)
-        #: Months this run wrote from final historical cost: closed for good.
-        self.closed: set[dt.datetime] = set()
-
-    @override
-    def first_open_month(self, now: dt.datetime) -> dt.datetime:
-        """Last month until its historical cost is final, then this month."""
-        return first_open_historical_month(now)
-
-    @override
-    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
-        return month in self.closed
 
     @override
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:

@@ -130,3 +130,25 @@ class PublishedMonthlyStream(MonthlyStream):
     def status_of(self, month: dt.datetime) -> str:
         """``final`` or ``preliminary``: how far this run's rows of ``month`` may still change."""
         return "final" if self.datadog_tap.now >= self.final_at(month) else "preliminary"
+
+
+class ClosedByHistoricalCostStream(MonthlyStream):
+    """Months derived from historical cost: open until this run wrote one from final cost.
+
+    Last month stays open until its historical cost is final; a month the stream wrote from
+    final historical cost (``closed``, filled by the subclass) is closed for good.
+    """
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        super().__init__(*args, **kwargs)
+        #: Months this run wrote from final historical cost: closed for good.
+        self.closed: set[dt.datetime] = set()
+
+    @override
+    def first_open_month(self, now: dt.datetime) -> dt.datetime:
+        """Last month until its historical cost is final, then this month."""
+        return first_open_historical_month(now)
+
+    @override
+    def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
+        return month in self.closed
