@@ -103,7 +103,8 @@ def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any)
     emitted = {stream: count for stream, count in records_emitted(first_log).items() if count}
     assert set(emitted) == streams_with_rows(sim.now), emitted
     # The known trap: a loader that silently drops rows. Every record emitted is in the database.
-    assert table_counts(database) == emitted
+    # (A stream with no rows, such as projected cost before the 12th, leaves an empty table.)
+    assert {name: count for name, count in table_counts(database).items() if count} == emitted
     start = sim.now - dt.timedelta(days=40)
     assert emitted["hourly_usage"] == len(sim.expected_hourly_usage(start, sim.now))
 
