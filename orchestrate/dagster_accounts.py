@@ -28,12 +28,17 @@ MELTANO = meltano_resource.configured({"project_dir": str(PROJECT)})
 
 @job(resource_defs={"meltano": MELTANO})
 def every_account() -> None:
-    """One extract per account; none waits for another (Dagster runs them in parallel)."""
+    """One extract per account; none waits for another (Dagster runs them in parallel).
+
+    The system database (state) is brought up to date first, once: Meltano runs started side
+    by side on a new project would each try to create it, and all but one fail.
+    """
+    database = meltano_command_op("upgrade database", dagster_name="system_database")()
     for account in ACCOUNTS:
         meltano_command_op(
             f"--environment=prod run tap-datadog-costs--{account} {LOADER}--{account}",
             dagster_name=f"extract_{account.replace('-', '_')}",
-        )()
+        )(after=database)
 
 
 nightly = ScheduleDefinition(job=every_account, cron_schedule="17 4 * * *")
