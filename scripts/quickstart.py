@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import typing as t
@@ -38,34 +37,28 @@ PLAN = re.compile(r"^(\w+): (first extract|full table|incremental from the bookm
 DONE = re.compile(r"^(\w+): done in .+?: ([\d,]+) rows?, .*, bookmark (\S+)")
 
 
-def free_port(preferred: int) -> int:
-    """The preferred port if nothing listens there, else any free one."""
-    for port in (preferred, 0):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(probe.getsockname()[1])
-    msg = "no free port on 127.0.0.1"
-    raise RuntimeError(msg)
-
-
 def start_simulator() -> tuple[subprocess.Popen[str], str]:
-    """Start `python -m simulator` and wait for its 'listening on' line."""
-    port = free_port(SIMULATOR_PORT)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline() if process.stdout else ""
-    if "listening on " not in line:
+    """Start `python -m simulator` and wait for its 'listening on' line.
+
+    On SIMULATOR_PORT if it is free, else on any free port: the simulator binds the port itself,
+    so a port taken between a probe and the bind (another run starting) cannot stop it.
+    """
+    line = ""
+    for port in (SIMULATOR_PORT, 0):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "simulator", "--port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if port else None,  # a taken port is not worth a traceback
+            text=True,
+        )
+        line = process.stdout.readline() if process.stdout else ""
+        if "listening on " in line:
+            return process, line.rsplit(" ", 1)[-1].strip()
         process.kill()
-        msg = f"the Datadog API simulator did not start: {line.strip() or 'no output'}"
-        raise RuntimeError(msg)
-    return process, line.rsplit(" ", 1)[-1].strip()
+        process.wait()
+    msg = f"the Datadog API simulator did not start: {line.strip() or 'no output'}"
+    raise RuntimeError(msg)
 
 
 def loader_config(environment: str, env: dict[str, str]) -> tuple[Path, str]:
