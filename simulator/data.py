@@ -8,6 +8,7 @@ and recomputing totals never drifts by a float ulp.
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import itertools
 import zlib
@@ -209,9 +210,52 @@ def iso_z(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def cents_to_float(cents: int) -> float:
-    """Cents to a 2-decimal float."""
-    return round(cents / 100, 2)
+@overload
+def cents_to_float(cents: int) -> float: ...
+@overload
+def cents_to_float(cents: None) -> None: ...
+def cents_to_float(cents: int | None) -> float | None:
+    """Cents to a 2-decimal float (None: a cost Datadog lists as null)."""
+    return None if cents is None else round(cents / 100, 2)
+
+
+#: The answers a withdrawal can narrow to: a cost kind, or one of these.
+LINE_SOURCES = ("historical", "estimated", "projected", "billable", "attribution", "summary")
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """Lines a revision of Datadog's answers stops listing (or lists with a null cost).
+
+    Datadog revises every open period, and a revision can drop a line: a product, a day, an
+    org (Datadog's freshness rules). Each field narrows the lines; None matches any: the
+    answers (``source``: a cost kind, ``billable``, ``attribution`` or ``summary``), an org's
+    public id, a product (or billing dimension), a month, a day (daily answers only).
+    """
+
+    source: str | None = None
+    org: str | None = None
+    product: str | None = None
+    month: datetime | None = None
+    day: datetime | None = None
+
+    def covers(
+        self,
+        source: str,
+        org: str,
+        product: str | None,
+        period: datetime,
+        *,
+        daily: bool = False,
+    ) -> bool:
+        """Whether the line of ``source`` for this org, product and period is one of these."""
+        return (
+            self.source in (None, source)
+            and self.org in (None, org)
+            and self.product in (None, product)
+            and self.month in (None, month_start(period))
+            and (self.day is None or (daily and self.day == period))
+        )
 
 
 @dataclass(frozen=True)
@@ -247,7 +291,8 @@ class Charge:
 
     product_name: str
     charge_type: str
-    cents: int
+    #: None: Datadog lists the line with a null cost.
+    cents: int | None
 
     @property
     def last_aggregation_function(self) -> str | None:
@@ -266,7 +311,11 @@ class CostEntry:
     @property
     def total_cents(self) -> int:
         """Every charge but ``total`` ones (which repeat the others' sum)."""
-        return sum(charge.cents for charge in self.charges if charge.charge_type != "total")
+        return sum(
+            charge.cents
+            for charge in self.charges
+            if charge.charge_type != "total" and charge.cents is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -328,6 +377,24 @@ class Account:
     publish_day: int = HISTORICAL_AVAILABLE_DAY
     #: Put before every org's public id, so that several simulated accounts never share one.
     org_prefix: str = ""
+    #: Lines Datadog no longer lists (``DatadogSimulator.withdraw``).
+    withdrawn: tuple[Withdrawal, ...] = ()
+    #: Lines Datadog lists with a null cost (``DatadogSimulator.unknown_cost``).
+    unknown: tuple[Withdrawal, ...] = ()
+
+    def listed(
+        self,
+        source: str,
+        org: Org,
+        product: str | None,
+        period: datetime,
+        *,
+        daily: bool = False,
+    ) -> bool:
+        """Whether Datadog's answers of ``source`` list this org's line of a period."""
+        return not any(
+            w.covers(source, org.public_id, product, period, daily=daily) for w in self.withdrawn
+        )
 
     def __post_init__(self) -> None:
         """Round ``now`` down to its hour and refuse families Datadog does not know."""
@@ -385,7 +452,10 @@ class Account:
         Every org comes from the usage summary; /api/v1/org adds the parent's own details.
         """
         months = self.summary_months(month_start(start), month_start(end))
-        first, last = months[0].isoformat(), months[-1].isoformat()
+        listing = {
+            org: [month for month in months if self.listed("summary", org, None, month)]
+            for org in self.orgs
+        }
         return [
             {
                 "public_id": org.public_id,
@@ -399,10 +469,12 @@ class Account:
                 "created": parse_instant(org.created).isoformat() if org == self.parent else None,
                 "subscription_type": "pro" if org == self.parent else None,
                 "billing_type": "parent_billing" if org == self.parent else None,
-                "first_month": first,
-                "last_month": last,
+                "first_month": listing[org][0].isoformat(),
+                "last_month": listing[org][-1].isoformat(),
+                "org_status": "listed",
             }
             for org in self.orgs
+            if listing[org]
         ]
 
     # ---- hourly usage ---------------------------------------------------------------------
@@ -545,25 +617,42 @@ class Account:
         """Cost items of a month, or of a day: the month's amount * per_day / days in the month.
 
         The current month's estimate is month to date: its amount * today's day / days.
+        Lines withdrawn (``withdrawn``) are not listed, an item left with none at all neither;
+        lines of ``unknown`` have a null cost.
         """
         month = month_start(period)
         groups = [(self.parent, orgs)] if view == "summary" else [(org, [org]) for org in orgs]
         days = calendar.monthrange(month.year, month.month)[1]
+        daily = per_day is not None
         if per_day is None and kind == "estimated" and month == month_start(self.now):
             per_day = self.now.day
         entries = []
         for owner, members in groups:
             charges: list[Charge] = []
             for product in COST_PRODUCTS:
-                parts = [self.product_cents(kind, org, month, product) for org in members]
+                listed = [
+                    org for org in members if self.listed(kind, org, product, period, daily=daily)
+                ]
+                if not listed:
+                    continue
+                parts = [self.product_cents(kind, org, month, product) for org in listed]
                 if per_day is not None:  # each org's share of the days, so views add up
                     parts = [(c * per_day // days, o * per_day // days) for c, o in parts]
                 committed, on_demand = (sum(part[i] for part in parts) for i in (0, 1))
-                amounts = (committed, on_demand, committed + on_demand)
+                amounts: tuple[int | None, ...] = (committed, on_demand, committed + on_demand)
+                if any(
+                    u.covers(kind, org.public_id, product, period, daily=daily)
+                    for u in self.unknown
+                    for org in listed
+                ):
+                    amounts = (None, None, None)
                 types = CHARGE_TYPES[kind]
                 charges += map(Charge, [product] * len(types), types, amounts)
-            if kind != "projected":  # one charge in two lines: a third first, the rest last
-                first = next(c for c in charges if c.product_name == SPLIT_PRODUCT)
+            if not charges:
+                continue
+            first = next((c for c in charges if c.product_name == SPLIT_PRODUCT), None)
+            if kind != "projected" and first is not None and first.cents is not None:
+                # one charge in two lines: a third first, the rest last
                 charges[charges.index(first)] = replace(first, cents=first.cents // 3)
                 charges.append(replace(first, cents=first.cents - first.cents // 3))
             entries.append(CostEntry(owner, period, tuple(charges)))
@@ -589,7 +678,7 @@ class Account:
                 else ("final" if self.is_final(month) else "preliminary")
             )
             for entry in self.cost_entries(kind, self.orgs, month, view):
-                sums: dict[tuple[str, str], list[int]] = {}
+                sums: dict[tuple[str, str], list[int | None]] = {}
                 for charge in entry.charges:
                     sums.setdefault((charge.product_name, charge.charge_type), []).append(
                         charge.cents
@@ -608,7 +697,7 @@ class Account:
                             **entry.org.identity(self.parent, COST_ITEM_FIELDS),
                             "product_name": product,
                             "charge_type": charge_type,
-                            "cost": cents_to_float(sum(cents)),
+                            "cost": None if None in cents else cents_to_float(sum(cents)),  # type: ignore[arg-type]
                             "charge_lines": 0 if derived else len(cents),
                             "last_aggregation_function": AGGREGATION_FUNCTIONS.get(product),
                             "total_cost": cents_to_float(entry.total_cents),
@@ -689,10 +778,16 @@ class Account:
             return []
         last_hour = first + (hours - 1) * HOUR
         rows = []
+        accounts = {
+            product: sum(self.billable_quantity(o, first, product) for o in self.orgs)
+            for product in COST_PRODUCTS
+        }
         for org in orgs:
             for product in COST_PRODUCTS:
+                if not self.listed("billable", org, product, first):
+                    continue
                 key, unit, _, _ = BILLABLE_SUMMARY[product]
-                account = sum(self.billable_quantity(o, first, product) for o in self.orgs)
+                account = accounts[product]
                 own = self.billable_quantity(org, first, product)
                 rows.append(
                     {
@@ -784,15 +879,18 @@ class Account:
         entries = []
         for month in self.attribution_months(first, last):
             for org in orgs:
+                products = [p for p in COST_PRODUCTS if self.listed("attribution", org, p, month)]
+                if not products:
+                    continue
                 if not breakdown:
-                    cents = {p: self.base_cents(org, month, p) for p in COST_PRODUCTS}
+                    cents = {p: self.base_cents(org, month, p) for p in products}
                     entries.append(Attribution(org, month, None, cents))
                     continue
                 groups: dict[tuple[str | None, ...], dict[str, list[int]]] = {}
-                for product in COST_PRODUCTS:
+                for product in products:
                     for cell, amounts in self.attribution_cells(org, month, product).items():
                         group = tuple(cell[configured.index(key)] for key in tag_keys)
-                        sums = groups.setdefault(group, {p: [0, 0] for p in COST_PRODUCTS})
+                        sums = groups.setdefault(group, {p: [0, 0] for p in products})
                         sums[product] = [a + b for a, b in zip(sums[product], amounts, strict=True)]
                 for group, sums in groups.items():
                     if any(sum(amounts) for amounts in sums.values()):
@@ -804,6 +902,11 @@ class Account:
                         entries.append(Attribution(org, month, tags, cents))
         return entries
 
+    @functools.cache  # noqa: B019 - an immutable snapshot: one sum per month and product
+    def account_cents(self, month: datetime, product: str) -> int:
+        """The whole account's final cost of a product in a month, in cents."""
+        return sum(sum(self.base_cents(org, month, product)) for org in self.orgs)
+
     def attribution_value(self, entry: Attribution, dimension: str, suffix: str) -> float:
         """One served value: dollars, or a percentage (0-100) of the org's or account's total."""
         committed, on_demand = entry.cents.get(dimension, (0, 0))
@@ -814,11 +917,12 @@ class Account:
         }
         if suffix in amounts:
             return cents_to_float(amounts[suffix])
-        orgs = [entry.org] if suffix == "percentage_in_org" else self.orgs
-        whole = sum(
-            sum(self.base_cents(org, entry.month, dimension))
-            for org in (orgs if dimension in COST_PRODUCTS else [])
-        )
+        if dimension not in COST_PRODUCTS:
+            whole = 0
+        elif suffix == "percentage_in_org":
+            whole = sum(self.base_cents(entry.org, entry.month, dimension))
+        else:
+            whole = self.account_cents(entry.month, dimension)
         return round(100 * (committed + on_demand) / whole, 2) if whole else 0.0
 
     def attribution_item(self, entry: Attribution, fields: list[tuple[str, str]]) -> dict[str, Any]:
@@ -836,6 +940,7 @@ class Account:
                 "values": {
                     f"{dimension}_{suffix}": self.attribution_value(entry, dimension, suffix)
                     for dimension, suffix in fields
+                    if dimension in entry.cents or dimension not in COST_PRODUCTS  # withdrawn
                 },
             },
         }
@@ -868,6 +973,7 @@ class Account:
             }
             for entry in entries
             for dimension in COST_PRODUCTS
+            if dimension in entry.cents
         ]
 
     def expected_orgs(self) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from .data import (
     COST_KINDS,
     COST_PRODUCTS,
     DEFAULT_FAMILIES,
+    LINE_SOURCES,
     MAX_TAG_KEYS,
     PROJECTED_ITEM_FIELDS,
     RETENTION_MONTHS,
@@ -50,6 +51,7 @@ from .data import (
     CostEntry,
     Moment,
     Org,
+    Withdrawal,
     cents_to_float,
     floor_hour,
     is_family,
@@ -272,6 +274,7 @@ def usage_summary(call: Call) -> Reply:
                     "apm_host_top99p": account.summary_hosts(org, month),
                 }
                 for org in orgs
+                if account.listed("summary", org, None, month)
             ]
             for org_entry in entry["orgs"]:
                 del org_entry["org_name"]  # the summary calls it `name`
@@ -747,6 +750,25 @@ class DatadogSimulator:
     def generation(self) -> int:
         """How many times the data was revised."""
         return self.account.generation
+
+    def withdraw(self, source: str | None = None, **where: Any) -> None:  # noqa: ANN401
+        """A revision stops listing the lines these narrow down (Withdrawal; None: any).
+
+        ``source``, then any of ``org``, ``product``, ``month`` and ``day``.
+        """
+        self._narrow("withdrawn", Withdrawal(source, **where))
+
+    def unknown_cost(self, source: str | None = None, **where: Any) -> None:  # noqa: ANN401
+        """A revision lists these lines (as ``withdraw`` narrows them) with a null cost."""
+        self._narrow("unknown", Withdrawal(source, **where))
+
+    def _narrow(self, field: str, lines: Withdrawal) -> None:
+        if lines.source not in (None, *LINE_SOURCES):
+            msg = f"unknown source {lines.source!r}; expected one of {LINE_SOURCES}"
+            raise ValueError(msg)
+        with self._lock:
+            account = self._account
+            self._account = replace(account, **{field: (*getattr(account, field), lines)})
 
     def revise(self) -> None:
         """Late usage arrives, estimates and non-final costs move, this month's mapping changes."""

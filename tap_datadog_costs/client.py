@@ -41,6 +41,7 @@ from tap_datadog_costs.periods import isoformat, parse_instant
 from tap_datadog_costs.progress import Progress
 from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN, retry_after
 from tap_datadog_costs.transport import send_within
+from tap_datadog_costs.withdrawals import STATE_KEY, WITHDRAWN, Ledger
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -201,6 +202,15 @@ class DatadogStream(RESTStream[t.Any]):
     bookmark_per_record = True
     #: 408 and 429 are worth another try (as in Datadog's own client); 5xx always are.
     extra_retry_statuses = (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS)
+    #: Whether a re-read withdraws the keys of an open period that Datadog no longer lists
+    #: (withdrawals.py): rows of a period that Datadog revises in place, line by line.
+    withdraws = False
+    #: The field naming a row's period for withdrawals (None: the stream is one period).
+    period_field: str | None = None
+    #: A key field with one value per run (the cost view): the ledger's scope, not kept per key.
+    scope_field: str | None = None
+    #: The field that says a row's status: ``withdrawn`` on a withdrawing row.
+    status_field = "cost_status"
 
     def __init__(self, tap: TapDatadogCosts) -> None:
         #: The tap, typed: its clock, dates, URL, authenticator and pacer are shared.
@@ -221,13 +231,80 @@ class DatadogStream(RESTStream[t.Any]):
         with the bookmark the next run starts from.
         """
         self.progress = self.new_progress()
-        yield from self.read_records(context)
+        #: The periods this run read whole (withdrawals compare only these with the last run).
+        self.periods_read: set[str] = set()
+        records = self.read_records(context)
+        yield from self.with_withdrawals(context, records) if self.withdraws else records
         bookmark = self.stream_state.get("replication_key_value") if self.replication_key else None
         self.progress.summary(bookmark)
 
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The records of this stream (default: each page of one request, read the SDK's way)."""
         return super().get_records(context)
+
+    # Withdrawals: keys of open periods that a re-read no longer lists.
+
+    @property
+    def view(self) -> str:
+        """``sub-org``: a row per org; ``summary``: the parent's row is the whole account."""
+        return "sub-org" if self.include_descendants else "summary"
+
+    @functools.cached_property
+    def ledger_fields(self) -> tuple[str, ...]:
+        """The key fields a ledger keeps per period: the primary key but period and scope."""
+        return tuple(k for k in self.primary_keys if k not in (self.period_field, self.scope_field))
+
+    def with_withdrawals(
+        self, context: Context | None, records: t.Iterable[dict[str, t.Any]]
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """``records``, then the rows that withdraw what Datadog no longer lists.
+
+        A withdrawing row per key of a period read again that the last run emitted and this
+        one did not; the state then keeps each open period's keys (withdrawals.py).
+        """
+        state = self.get_context_state(context)
+        scope = self.view if self.scope_field else ""
+        ledger = Ledger(state.get(STATE_KEY), self.ledger_fields, scope)
+        fields, period_field, listed = self.ledger_fields, self.period_field, ledger.listed
+        for record in records:
+            period = record[period_field] if period_field else ""
+            listed.setdefault(period, set()).add(tuple(record[field] for field in fields))
+            yield record
+        withdrawn = ledger.withdrawn(self.periods_read)
+        for period, key in withdrawn:
+            yield self.withdrawn_record(period, dict(zip(fields, key, strict=True)))
+        if withdrawn:
+            self.logger.info(
+                "%s: %d row(s) Datadog no longer lists (%s) written again with %s %s",
+                self.name,
+                len(withdrawn),
+                ", ".join(dict.fromkeys(period[:10] or "this read" for period, _ in withdrawn)),
+                self.status_field,
+                WITHDRAWN,
+            )
+        state[STATE_KEY] = ledger.state(self.periods_read, self.period_is_open)
+
+    def period_is_open(self, period: str) -> bool:
+        """Whether a period may still change after this run (default: it was read this run)."""
+        return period in self.periods_read
+
+    def withdrawn_record(self, period: str, key: dict[str, str]) -> dict[str, t.Any]:
+        """The row that withdraws ``key``, with ``withdrawn_values`` and every other field null.
+
+        ``withdrawn_values`` says the zero cost and the status ``withdrawn``.
+        """
+        record: dict[str, t.Any] = dict.fromkeys(self.schema["properties"])
+        record.update(key)
+        if self.period_field:
+            record[self.period_field] = period
+        if self.scope_field:
+            record[self.scope_field] = self.view
+        record.update(self.withdrawn_values(record))
+        return record
+
+    def withdrawn_values(self, record: dict[str, t.Any]) -> dict[str, t.Any]:  # noqa: ARG002
+        """The fields of a withdrawing row beyond its key (default: the status alone)."""
+        return {self.status_field: WITHDRAWN}
 
     def sibling(self, stream_type: type[_Stream]) -> _Stream:
         """Another stream of this tap, to read its endpoint; its requests count in this one's."""

@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 import typing as t
-from pathlib import Path
 from urllib.parse import urlparse
 
 import duckdb
@@ -24,31 +23,19 @@ from tests.harness import (
     PRIMARY_KEYS,
     ROOT,
     duplicate_keys,
+    meltano,
     merge_on_keys,
     psql,
     starting_bookmarks,
     streams_with_rows,
 )
 
-MELTANO = Path(sys.executable).parent / "meltano"
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
 RECORD_COUNT = re.compile(
     r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"'
 )
-
-
-def meltano(*args: str, env: dict[str, str]) -> str:
-    """Run meltano in the project; return its log (tap and target output included)."""
-    result = subprocess.run(
-        [str(MELTANO), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
 
 
 def records_emitted(log: str) -> dict[str, int]:
@@ -250,10 +237,10 @@ def drop_from_the_next_estimate(sim: DatadogSimulator, product: str) -> tuple[st
     return month, round(total, 2)
 
 
-def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_leaves_it_out(
+def test_a_product_dropped_from_the_estimate_is_withdrawn_in_duckdb_and_the_summary(
     project_env: t.Any,
 ) -> None:
-    """target-duckdb ignores ACTIVATE_VERSION: stale estimate rows stay; read_at tells them."""
+    """target-duckdb ignores ACTIVATE_VERSION: the product's rows are withdrawn (cost 0)."""
     env, sim, tmp_path = project_env
     database = tmp_path / "costs.duckdb"
     env = {**env, "DBT_DUCKDB_PATH": str(database)}  # the report reads the dbt models
@@ -265,11 +252,16 @@ def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_lea
     meltano("--environment=dev", "invoke", "dbt-duckdb", "run", env=env)
 
     with duckdb.connect(str(database), read_only=True) as connection:
-        reads = connection.execute(
-            "select product_name = 'apm_host', count(distinct read_at) "
-            "from datadog.estimated_costs group by 1 order by 1"
+        withdrawn = connection.execute(
+            "select distinct month, cost_status, cost from datadog.estimated_costs "
+            "where product_name = 'apm_host' and strftime(month, '%Y-%m') = ?",
+            [month],
         ).fetchall()
-    assert reads == [(False, 1), (True, 1)]  # the stale apm_host rows kept their old read_at
+        (reads,) = connection.execute(
+            "select count(distinct read_at) from datadog.estimated_costs"
+        ).fetchone()  # type: ignore[misc]
+    assert [(status, cost) for _, status, cost in withdrawn] == [("withdrawn", 0.0)]
+    assert reads == 1  # every row, withdrawn or not, is the latest read's
     summary = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "report.py"), str(database), "datadog"],
         capture_output=True,
@@ -298,7 +290,10 @@ def test_target_postgres_honours_activate_version_and_drops_the_stale_estimate(
 
     live = "from datadog_dev.estimated_costs where _sdc_deleted_at is null"
     assert int(first[0][0]) > 0
-    assert psql(postgres, f"select count(*) {live} and product_name = 'apm_host'") == [["0"]]
+    # The latest read lists the product once more, withdrawn: zero cost (withdrawals.py).
+    dropped = f"{live} and product_name = 'apm_host' and to_char(month, 'YYYY-MM') = '{month}'"
+    status = psql(postgres, f"select distinct cost_status, cost = 0 {dropped}")
+    assert status == [["withdrawn", "t"]]
     (total,) = psql(
         postgres,
         f"select sum(cost) {live} and charge_type = 'total' "

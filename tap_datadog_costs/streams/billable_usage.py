@@ -14,6 +14,7 @@ from tap_datadog_costs.periods import (
 )
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
+from tap_datadog_costs.withdrawals import WITHDRAWN
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -40,6 +41,15 @@ USAGE_FIELDS = (
 BILLABLE_HOURS = ("first_billable_usage_hour", "last_billable_usage_hour")
 
 
+def split_billable_key(key: str) -> dict[str, str | None]:
+    """A billable key's product and aggregation (the key itself and None if it has no suffix)."""
+    match = BILLABLE_KEY.match(key)
+    return {
+        "product_name": match["product"] if match else key,
+        "usage_aggregation": match["aggregation"] if match else None,
+    }
+
+
 class BillableUsageStream(PublishedMonthlyStream):
     """``GET /api/v1/usage/billable-summary``, one request per month.
 
@@ -52,6 +62,7 @@ class BillableUsageStream(PublishedMonthlyStream):
     records_key = "usage"
     primary_keys = ("month", "public_id", "billable_key")
     schema = load_schema("billable_usage")
+    status_field = "usage_status"
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
@@ -84,6 +95,15 @@ class BillableUsageStream(PublishedMonthlyStream):
         return None
 
     @override
+    def withdrawn_values(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        return {
+            **split_billable_key(record["billable_key"]),
+            "org_billable_usage": 0.0,
+            "usage_status": WITHDRAWN,
+            "read_at": self.datadog_tap.read_at,
+        }
+
+    @override
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
         for month in months:
             read = {
@@ -101,12 +121,10 @@ class BillableUsageStream(PublishedMonthlyStream):
         whose = org_identity(item)
         del whose["region"]
         for key, body in (item.get("usage") or {}).items():
-            match = BILLABLE_KEY.match(key)
             yield {
                 **whose,
                 "billable_key": key,
-                "product_name": match["product"] if match else key,
-                "usage_aggregation": match["aggregation"] if match else None,
+                **split_billable_key(key),
                 **{field: body.get(field) for field in USAGE_FIELDS},
                 **{
                     hour: isoformat(parse_instant(body[hour])) if body.get(hour) else None

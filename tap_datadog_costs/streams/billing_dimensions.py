@@ -39,6 +39,8 @@ class BillingDimensionMappingsStream(MonthlyStream):
     path = "/api/v2/usage/billing_dimension_mapping"
     primary_keys = ("month", "billing_dimension", "endpoint")
     schema = load_schema("billing_dimension_mappings")
+    #: A mapping has no money and no status column: what the month lists is what it holds.
+    withdraws = False
 
     @override
     def first_open_month(self, now: dt.datetime) -> dt.datetime:

@@ -21,6 +21,7 @@ from tap_datadog_costs.periods import (
 )
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
+from tap_datadog_costs.withdrawals import WITHDRAWN
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -79,6 +80,11 @@ class CostAttributionStream(PublishedMonthlyStream):
         return cost_attribution_final_at(month)
 
     @override
+    def withdrawn_values(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        costs = dict.fromkeys(("on_demand_cost", "committed_cost", "total_cost"), 0.0)
+        return {**costs, "cost_status": WITHDRAWN, "read_at": self.datadog_tap.read_at}
+
+    @override
     def available_before(self, now: dt.datetime) -> dt.datetime:
         """The current month is never attributed yet."""
         return month_start(now)
@@ -121,6 +127,7 @@ class CostAttributionStream(PublishedMonthlyStream):
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
         site = self.config["site"]
         if site in NO_ATTRIBUTION_SITES and not self.config.get("api_url"):
+            self.periods_read = set()  # not an answer: withdraw nothing
             self.logger.warning(
                 "cost_attribution: Datadog does not offer cost attribution on %s (US1-FED): "
                 "no rows",
@@ -132,6 +139,7 @@ class CostAttributionStream(PublishedMonthlyStream):
         except DatadogGaveUpError:
             raise
         except DatadogAPIError as exc:
+            self.periods_read = set()  # a refusal, not an answer: withdraw nothing
             self.logger.warning(
                 "cost_attribution: no rows this run, the other streams go on: %s (cost "
                 "attribution needs a plan with Usage Attribution, and usage_read and "

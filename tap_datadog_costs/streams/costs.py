@@ -25,6 +25,7 @@ from tap_datadog_costs.periods import (
 )
 from tap_datadog_costs.schemas import extend_schema, load_schema
 from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
+from tap_datadog_costs.withdrawals import WITHDRAWN
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -85,15 +86,19 @@ class CostStream(DatadogStream):
     schema = load_schema("costs")
     #: Datadog's charge types that mean one of ours (committed, on_demand, total) by another name.
     CHARGE_TYPE_NAMES: t.ClassVar[dict[str, str]] = {}
-
-    @property
-    def view(self) -> str:
-        """``sub-org``: a row per org; ``summary``: the parent's row is the whole account."""
-        return "sub-org" if self.include_descendants else "summary"
+    #: A line Datadog stops listing in an open month is withdrawn (per view: withdrawals.py).
+    withdraws = True
+    period_field = "month"
+    scope_field = "view"
 
     def cost_status(self, month: dt.datetime) -> str:
         """``final``, ``preliminary`` or ``estimate``: how far a row of this month may change."""
         raise NotImplementedError
+
+    @override
+    def withdrawn_values(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        read_at = self.datadog_tap.read_at
+        return {"cost": 0.0, "charge_lines": 0, "cost_status": WITHDRAWN, "read_at": read_at}
 
     def view_params(self) -> dict[str, t.Any]:
         """Whose cost the answer holds: the view, and partner accounts or not."""
@@ -225,6 +230,7 @@ class EstimatedCostsStream(CostStream):
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """An empty answer for the current month usually means keys of a child org."""
         previous, current = estimated_cost_months(self.datadog_tap.now)
+        self.periods_read = {isoformat(previous), isoformat(current)}
         self.progress.plan(
             self.how_read(context), 2, "month", month_param(previous), month_param(current)
         )
@@ -256,6 +262,8 @@ class ProjectedCostsStream(CostStream):
     primary_keys = ("snapshot_date", *CostStream.primary_keys)
     replication_key = "snapshot_date"
     is_sorted = True
+    #: Each day's snapshot is one period: a re-read the same day withdraws what it dropped.
+    period_field = "snapshot_date"
     schema = extend_schema(
         CostStream.schema,
         {
@@ -266,8 +274,9 @@ class ProjectedCostsStream(CostStream):
             },
             "cost_status": {
                 "type": ["string"],
-                "enum": ["projection"],
-                "description": "projection: Datadog's forecast for the whole month.",
+                "enum": ["projection", WITHDRAWN],
+                "description": "projection: Datadog's forecast for the whole month; withdrawn: "
+                "a line an earlier read of the same day listed that a later one does not.",
             },
         },
         required=("snapshot_date",),
@@ -294,6 +303,7 @@ class ProjectedCostsStream(CostStream):
     @override
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         month = month_param(self.datadog_tap.now)
+        self.periods_read = {isoformat(day_start(self.datadog_tap.now))}
         self.progress.plan(self.how_read(context), 1, "month", month, month)
         records = list(self.request_records(context))
         self.progress.advance(len(records))

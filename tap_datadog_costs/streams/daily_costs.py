@@ -30,6 +30,7 @@ from tap_datadog_costs.periods import (
 from tap_datadog_costs.schemas import extend_schema
 from tap_datadog_costs.streams.costs import CostStream, HistoricalCostsStream
 from tap_datadog_costs.streams.monthly import ClosedByHistoricalCostStream
+from tap_datadog_costs.withdrawals import WITHDRAWN
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -85,9 +86,11 @@ class DailyCostsStream(ClosedByHistoricalCostStream, CostStream):
             },
             "cost_status": {
                 "type": ["string"],
-                "enum": ["estimate", "final"],
+                "enum": ["estimate", "final", WITHDRAWN],
                 "description": "estimate: the month is open and its days can still change; "
-                "final: the month's historical cost is final and its rows add up to it.",
+                "final: the month's historical cost is final and its rows add up to it; "
+                "withdrawn: a day an earlier read listed that a later read no longer does, "
+                "with cost 0.",
             },
         },
         required=("date", "row_type"),
@@ -186,7 +189,8 @@ class DailyCostsStream(ClosedByHistoricalCostStream, CostStream):
         }
         if not final:
             return []
-        last_totals = {CHARGE_KEY(row): row for row in days}  # sorted by day: the last wins
+        # Sorted by day: the last known total wins (a null one is unknown, not 0).
+        last_totals = {CHARGE_KEY(row): row for row in days if row["cumulative_cost"] is not None}
         last_day = isoformat(add_months(month, 1) - dt.timedelta(days=1))
         rows = []
         for key in dict.fromkeys([*last_totals, *final]):

@@ -24,6 +24,7 @@ from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.billable_usage import BillableUsageStream
 from tap_datadog_costs.streams.costs import EstimatedCostsStream, HistoricalCostsStream
 from tap_datadog_costs.streams.monthly import ClosedByHistoricalCostStream
+from tap_datadog_costs.withdrawals import WITHDRAWN
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -73,6 +74,26 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
     primary_keys = ("BillingPeriodStart", "x_View", "SubAccountId", "ServiceName", "x_ChargeType")
     replication_key = "BillingPeriodStart"
     schema = load_schema("focus_costs")
+    period_field = "BillingPeriodStart"
+    scope_field = "x_View"
+    status_field = "x_CostStatus"
+
+    @override
+    def withdrawn_record(self, period: str, key: dict[str, str]) -> dict[str, t.Any]:
+        """The FOCUS row of a zero cost, the line's key and ``x_CostStatus`` withdrawn."""
+        cost = {
+            **dict.fromkeys(("org_name", "account_name", "account_public_id", "region")),
+            "month": period,
+            "view": self.view,
+            "public_id": key["SubAccountId"],
+            "product_name": key["ServiceName"],
+            "charge_type": key["x_ChargeType"],
+            "cost": 0.0,
+            "cost_status": WITHDRAWN,
+            "read_at": self.datadog_tap.read_at,
+        }
+        row = self.focus_row(cost, {}, {}, self.billing_account())
+        return {**row, "PricingQuantity": 0.0}
 
     @override
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:

@@ -42,6 +42,10 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
     replication_key = "month"
     is_sorted = True
     STATE_MSG_FREQUENCY = sys.maxsize  # no bookmark mid-stream: see the docstring
+    bookmark_per_record = False  # read_records writes the bookmark: see the docstring
+    #: Rows of a month that is not final are withdrawn when a re-read no longer lists them.
+    withdraws = True
+    period_field = "month"
 
     @abc.abstractmethod
     def first_open_month(self, now: dt.datetime) -> dt.datetime:
@@ -76,6 +80,7 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         if bookmark is not None:
             start = max(start, min(month_start(bookmark), open_month))
         months = months_between(start, min(tap.end_date, self.available_before(now)))
+        self.periods_read = {isoformat(month) for month in months}
         self.progress.plan(
             self.how_read(context),
             len(months),
@@ -103,8 +108,13 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
             (m for m in months if not self.is_final(m, now, has_rows=isoformat(m) in read)),
             add_months(months[-1], 1) if months else start,
         )
-        self.stream_state["replication_key"] = self.replication_key
-        self.stream_state["replication_key_value"] = isoformat(resume_from)
+        self.resume_from = resume_from
+        self.move_bookmark(context, isoformat(resume_from))
+
+    @override
+    def period_is_open(self, period: str) -> bool:
+        """A month from the first one the next run reads again (months before are final)."""
+        return period >= isoformat(self.resume_from)
 
 
 class PublishedMonthlyStream(MonthlyStream):

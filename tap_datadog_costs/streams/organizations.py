@@ -53,6 +53,9 @@ class OrganizationsStream(DatadogStream):
     primary_keys = ("public_id",)
     records_key = "usage"
     schema = load_schema("organizations")
+    #: An org an earlier run listed and this one does not is withdrawn (``org_status``).
+    withdraws = True
+    status_field = "org_status"
 
     def summary_months(self) -> list[dt.datetime]:
         """Every month of the run's range that Datadog still keeps."""
@@ -93,6 +96,7 @@ class OrganizationsStream(DatadogStream):
     @override
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         months = self.summary_months()
+        self.periods_read = {""}  # the whole stream: one period
         self.progress.plan(
             self.how_read(context),
             len(months),
@@ -128,6 +132,7 @@ class OrganizationsStream(DatadogStream):
                 "billing_type": (details.get("billing") or {}).get("type"),
                 "first_month": row.get("first_month"),
                 "last_month": row.get("last_month"),
+                "org_status": "listed",
             }
 
     def top_level_org(self) -> dict[str, t.Any] | None:

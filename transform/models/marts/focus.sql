@@ -40,3 +40,4 @@ select
     "x_QuantitySource" as "x_QuantitySource",
     "x_ReadAt" as "x_ReadAt"
 from {{ source('datadog', 'focus_costs') }}
+where "x_CostStatus" <> 'withdrawn'  -- a line Datadog no longer lists: no charge

@@ -10,3 +10,4 @@ select
     usage_unit,
     usage_status
 from {{ source('datadog', 'billable_usage') }}
+where usage_status <> 'withdrawn'  -- a line Datadog no longer lists (its usage is 0)

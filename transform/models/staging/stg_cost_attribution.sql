@@ -9,3 +9,4 @@ select
     cast(total_cost as numeric(38, 9)) as total_cost,
     cost_status
 from {{ source('datadog', 'cost_attribution') }}
+where cost_status <> 'withdrawn'  -- a line Datadog no longer lists (its cost is 0)

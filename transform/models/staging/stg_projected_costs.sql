@@ -1,4 +1,4 @@
--- The latest snapshot of each month's projection.
+-- The latest snapshot of each month's projection, without the lines withdrawn from it.
 select
     snapshot_date,
     month,
@@ -12,4 +12,4 @@ from (
     select p.*, max(p.snapshot_date) over (partition by p.month) as latest_snapshot
     from {{ source('datadog', 'projected_costs') }} as p
 ) as snapshots
-where snapshot_date = latest_snapshot
+where snapshot_date = latest_snapshot and cost_status <> 'withdrawn'

@@ -1,0 +1,142 @@
+"""Lines Datadog stops listing: the keys of each open period, and the rows that withdraw them.
+
+Datadog revises every period that is still open (an estimate daily, a preliminary month until
+it is final), and a revision can drop a line: a product, a day, an org. A target that merges on
+the primary key (target-duckdb, target-postgres, a JSONL consumer keeping the latest row per
+key) keeps a row for good once written. So a stream that withdraws remembers in its state, for
+each period still open, the keys it emitted (``Ledger``, compact: positions in the product of
+each key field's distinct values, delta-coded and compressed); a re-read of the period emits,
+for each key no longer listed, a row with that key, zero cost and the status ``withdrawn``.
+A period leaves the state once it can no longer change (final) or is no longer read.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import typing as t
+import zlib
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+#: The status of a row that withdraws a line Datadog no longer lists (its cost is 0).
+WITHDRAWN = "withdrawn"
+#: Where a stream's state keeps the keys of its open periods.
+STATE_KEY = "open_keys"
+
+Key = tuple[str, ...]
+
+
+def encode(keys: set[Key], width: int) -> dict[str, t.Any]:
+    """A set of keys (tuples of ``width`` texts) as JSON.
+
+    Each field's distinct values, and the keys' positions in the product of those lists,
+    delta-coded as varints and compressed.
+    """
+    values = [sorted({key[i] for key in keys}) for i in range(width)]
+    index = [{value: n for n, value in enumerate(column)} for column in values]
+    sizes = [len(column) for column in values]
+    positions = []
+    for key in keys:
+        position = 0
+        for field, value in enumerate(key):
+            position = position * sizes[field] + index[field][value]
+        positions.append(position)
+    positions.sort()
+    out = bytearray()
+    previous = -1
+    for position in positions:
+        delta = position - previous - 1  # 0 for consecutive positions: a dense set packs well
+        previous = position
+        while delta >= 0x80:  # noqa: PLR2004 - varint: seven bits a byte
+            out.append(delta & 0x7F | 0x80)
+            delta >>= 7
+        out.append(delta)
+    packed = base64.b64encode(zlib.compress(bytes(out), 9)).decode("ascii")
+    return {"values": values, "positions": packed}
+
+
+def decode(entry: dict[str, t.Any], width: int) -> set[Key]:
+    """The keys ``encode`` wrote; ValueError when the entry is not one."""
+    values = entry["values"]
+    if not isinstance(values, list) or len(values) != width:
+        msg = f"expected {width} value lists"
+        raise ValueError(msg)
+    sizes = [len(column) for column in values]
+    data = zlib.decompress(base64.b64decode(entry["positions"]))
+    keys = set()
+    position, delta, shift = -1, 0, 0
+    for byte in data:
+        delta |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            continue
+        position += delta + 1
+        delta, shift = 0, 0
+        key: list[str] = [""] * width
+        rest = position
+        for field in range(width - 1, -1, -1):
+            rest, offset = divmod(rest, sizes[field])
+            key[field] = values[field][offset]
+        keys.add(tuple(key))
+    if position >= math.prod(sizes):
+        msg = "a position outside the value lists"
+        raise ValueError(msg)
+    return keys
+
+
+class Ledger:
+    """The keys a stream emitted per open period at its last run, and those of this run.
+
+    Periods are texts (a month's first instant, a snapshot day, or ``""`` for a whole stream),
+    prefixed by the run's scope (the cost view), so that switching ``include_descendants``
+    never withdraws the other view's rows.
+    """
+
+    def __init__(self, saved: object, fields: tuple[str, ...], scope: str) -> None:
+        #: The key fields kept per period (the primary key but the period and scope fields).
+        self.fields = fields
+        self.scope = scope
+        #: Per scoped period: the keys emitted at the last run, still encoded.
+        self.saved: dict[str, dict[str, t.Any]] = {}
+        if isinstance(saved, dict) and saved.get("fields") == list(fields):
+            periods = saved.get("periods")
+            if isinstance(periods, dict):
+                self.saved = periods
+        #: Per period of this scope: the keys this run emitted.
+        self.listed: dict[str, set[Key]] = {}
+
+    def scoped(self, period: str) -> str:
+        return f"{self.scope}|{period}"
+
+    def previous(self, period: str) -> set[Key]:
+        """The keys the last run emitted for ``period`` (none if unknown or unreadable)."""
+        entry = self.saved.get(self.scoped(period))
+        if entry is None:
+            return set()
+        try:
+            return decode(entry, len(self.fields))
+        except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, zlib.error):
+            return set()  # a state written by hand or another version: nothing to withdraw
+
+    def withdrawn(self, periods_read: Iterable[str]) -> list[tuple[str, Key]]:
+        """(period, key) of every key the last run emitted in a period read again, unlisted now."""
+        return [
+            (period, key)
+            for period in sorted(periods_read)
+            for key in sorted(self.previous(period) - self.listed.get(period, set()))
+        ]
+
+    def state(self, periods_read: set[str], is_open: Callable[[str], bool]) -> dict[str, t.Any]:
+        """What the state keeps: per period still open, the keys of its latest read."""
+        periods = {}
+        for scoped, entry in self.saved.items():
+            scope, _, period = scoped.partition("|")
+            if not (scope == self.scope and period in periods_read) and is_open(period):
+                periods[scoped] = entry  # not read this run, and it may still change
+        for period in sorted(periods_read):
+            keys = self.listed.get(period)
+            if keys and is_open(period):
+                periods[self.scoped(period)] = encode(keys, len(self.fields))
+        return {"fields": list(self.fields), "periods": periods}
