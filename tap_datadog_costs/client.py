@@ -11,7 +11,6 @@ import datetime as dt
 import functools
 import json
 import random
-import sys
 import typing as t
 import weakref
 from http import HTTPStatus
@@ -25,6 +24,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
+from typing_extensions import override
 
 from tap_datadog_costs.errors import (
     NETWORK_FAILURES,
@@ -42,11 +42,6 @@ from tap_datadog_costs.progress import Progress
 from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN, retry_after
 from tap_datadog_costs.transport import send_within
 from tap_datadog_costs.withdrawals import STATE_KEY, WITHDRAWN, Ledger
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
@@ -85,9 +80,14 @@ def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
         return body
 
 
-def org_identity(attributes: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Whose an item is: the org (and partner account) fields, None where Datadog sent none."""
-    return {field: attributes.get(field) for field in ORG_IDENTITY_FIELDS}
+def org_identity(
+    attributes: dict[str, t.Any], fields: tuple[str, ...] = ORG_IDENTITY_FIELDS
+) -> dict[str, t.Any]:
+    """Whose an item is: the org (and partner account) fields, None where Datadog sent none.
+
+    ``fields``: those a stream's rows carry (all of ORG_IDENTITY_FIELDS by default).
+    """
+    return {field: attributes.get(field) for field in fields}
 
 
 def attributes_problem(item: dict[str, t.Any], *, of_an_org: bool) -> str | None:
@@ -311,6 +311,13 @@ class DatadogStream(RESTStream[t.Any]):
         stream = stream_type(tap=self.datadog_tap)
         stream.progress = self.progress
         return stream
+
+    def records_of(self, params: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+        """The records of one answer of this stream's endpoint to ``params`` (a sibling's read)."""
+        body = self.get_json(params)
+        return [
+            row for item in body.get(self.records_key) or () for row in self.records_from_item(item)
+        ]
 
     def how_read(self, context: Context | None) -> str:
         """First extract or incremental (from which bookmark), for the stream's plan line.

@@ -57,6 +57,11 @@ def parse_instant(value: str | dt.datetime) -> dt.datetime:
     return parsed.astimezone(UTC)
 
 
+def month_of(value: str | dt.datetime) -> dt.datetime:
+    """The first instant of the month a date, date-time or ``YYYY-MM`` (Datadog's) falls in."""
+    return month_start(parse_instant(value))
+
+
 def floor_hour(instant: dt.datetime) -> dt.datetime:
     """First instant of the hour holding ``instant``."""
     return dt.datetime(instant.year, instant.month, instant.day, instant.hour, tzinfo=UTC)

@@ -6,11 +6,11 @@ import copy
 import functools
 import io
 import json
-import sys
 import typing as t
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
 from tap_datadog_costs import redaction, settings
 from tap_datadog_costs.auth import DatadogAuthenticator
@@ -29,11 +29,6 @@ from tap_datadog_costs.streams.costs import EstimatedCostsStream
 from tap_datadog_costs.streams.organizations import OrganizationsStream
 from tap_datadog_costs.transport import certificate_authority
 from tap_datadog_costs.writer import BufferedRecordWriter
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import datetime as dt

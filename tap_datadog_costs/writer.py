@@ -8,13 +8,9 @@ import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.messages import SingerMessageType
+from typing_extensions import override
 
 from tap_datadog_costs.errors import Interrupted
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 
 class BufferedRecordWriter(MsgSpecWriter):

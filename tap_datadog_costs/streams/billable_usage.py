@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import sys
 import typing as t
+
+from typing_extensions import override
 
 from tap_datadog_costs.client import flag, instant_problem, org_identity
 from tap_datadog_costs.periods import (
@@ -15,11 +16,6 @@ from tap_datadog_costs.periods import (
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
 from tap_datadog_costs.withdrawals import WITHDRAWN
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -118,8 +114,7 @@ class BillableUsageStream(PublishedMonthlyStream):
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         """A row per billable key of the org (see item_problem)."""
-        whose = org_identity(item)
-        del whose["region"]
+        whose = org_identity(item, ("public_id", "org_name", "account_name", "account_public_id"))
         for key, body in (item.get("usage") or {}).items():
             yield {
                 **whose,

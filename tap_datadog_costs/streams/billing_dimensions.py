@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 import typing as t
+
+from typing_extensions import override
 
 from tap_datadog_costs.client import DatadogStream, instant_problem
 from tap_datadog_costs.periods import (
     first_open_mapping_month,
     isoformat,
-    month_start,
+    month_of,
     month_timestamp_param,
     parse_instant,
 )
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.monthly import MonthlyStream
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -116,7 +112,7 @@ class ActiveBillingDimensionsStream(DatadogStream):
         self.progress.plan(self.how_read(context), 1, "request", "this month", "this month")
         body = self.get_json({}, context=context)
         attributes = body["data"]["attributes"]  # see shape_problem
-        month = isoformat(month_start(parse_instant(attributes["month"])))
+        month = isoformat(month_of(attributes["month"]))
         rows = [
             {"month": month, "billing_dimension": value, "read_at": self.datadog_tap.read_at}
             for value in dict.fromkeys(attributes["values"])

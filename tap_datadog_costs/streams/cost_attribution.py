@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import re
-import sys
 import typing as t
+
+from typing_extensions import override
 
 from tap_datadog_costs.client import (
     attributes_problem,
     flag,
     instant_problem,
+    org_identity,
 )
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.periods import (
     cost_attribution_final_at,
     isoformat,
+    month_of,
     month_param,
     month_start,
-    parse_instant,
 )
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
 from tap_datadog_costs.withdrawals import WITHDRAWN
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -153,7 +150,7 @@ class CostAttributionStream(PublishedMonthlyStream):
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         attributes = item["attributes"]
-        month = month_start(parse_instant(attributes["month"]))
+        month = month_of(attributes["month"])
         tags = attributes.get("tags")
         measures: dict[str, dict[str, t.Any]] = {}
         for name, value in attributes["values"].items():
@@ -162,8 +159,7 @@ class CostAttributionStream(PublishedMonthlyStream):
                 measures.setdefault(match["dimension"], {})[match["measure"]] = value
         row = {
             "month": isoformat(month),
-            "public_id": attributes["public_id"],
-            "org_name": attributes.get("org_name"),
+            **org_identity(attributes, ("public_id", "org_name")),
             "tag_set": tag_set(tags),
             "tags": tags,
             "tag_config_source": attributes.get("tag_config_source"),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 import typing as t
 from decimal import Decimal
+
+from typing_extensions import override
 
 from tap_datadog_costs.client import (
     ORG_IDENTITY_FIELDS,
@@ -19,18 +20,13 @@ from tap_datadog_costs.periods import (
     day_start,
     estimated_cost_months,
     isoformat,
+    month_of,
     month_param,
     month_start,
-    parse_instant,
 )
 from tap_datadog_costs.schemas import extend_schema, load_schema
 from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
 from tap_datadog_costs.withdrawals import WITHDRAWN
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -145,7 +141,7 @@ class CostStream(DatadogStream):
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         attributes = item["attributes"]
         # `date` is the first of the month, the last day, or any hour: keep the month.
-        month = month_start(parse_instant(attributes["date"]))
+        month = month_of(attributes["date"])
         row = {"month": isoformat(month), "view": self.view, **org_identity(attributes)}
         read = {
             "total_cost": attributes.get("total_cost"),
@@ -154,14 +150,7 @@ class CostStream(DatadogStream):
         }
         charges = attributes.get("charges") or ()
         if self.CHARGE_TYPE_NAMES:
-            names = self.CHARGE_TYPE_NAMES
-            charges = [
-                {
-                    **charge,
-                    "charge_type": names.get(charge.get("charge_type"), charge.get("charge_type")),
-                }
-                for charge in charges
-            ]
+            charges = [self.with_our_charge_type(charge) for charge in charges]
         merged = merge_charges(charges)
         for (product, charge_type), (cost, lines, aggregation) in merged.items():
             yield {

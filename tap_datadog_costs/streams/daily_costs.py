@@ -13,17 +13,17 @@ difference to the final cost, so the month's rows add up to historical cost to t
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import typing as t
 from decimal import Decimal
 from operator import itemgetter
+
+from typing_extensions import override
 
 from tap_datadog_costs.periods import (
     add_months,
     day_param,
     day_start,
     estimated_cost_months,
-    historical_cost_final_at,
     isoformat,
     parse_instant,
 )
@@ -31,11 +31,6 @@ from tap_datadog_costs.schemas import extend_schema
 from tap_datadog_costs.streams.costs import CostStream, HistoricalCostsStream
 from tap_datadog_costs.streams.monthly import ClosedByHistoricalCostStream
 from tap_datadog_costs.withdrawals import WITHDRAWN
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -142,7 +137,7 @@ class DailyCostsStream(ClosedByHistoricalCostStream, CostStream):
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
         for month in months:
             rows = self.days_of(list(self.request_records({"month": month})))
-            if self.datadog_tap.now >= historical_cost_final_at(month):
+            if self.historical_cost_is_final(month):
                 adjustments = self.adjustments(month, rows)
                 if adjustments:
                     self.closed.add(month)
@@ -180,11 +175,9 @@ class DailyCostsStream(ClosedByHistoricalCostStream, CostStream):
         stays open and is read again.
         """
         historical = self.sibling(HistoricalCostsStream)
-        body = historical.get_json(historical.cost_params(month, month))
         final = {
             CHARGE_KEY(row): row
-            for item in body.get(historical.records_key) or ()
-            for row in historical.records_from_item(item)
+            for row in historical.records_of(historical.cost_params(month, month))
             if row["month"] == isoformat(month)
         }
         if not final:

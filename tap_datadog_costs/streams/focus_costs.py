@@ -9,27 +9,22 @@ Every column and where it comes from: docs/focus.md.
 
 from __future__ import annotations
 
-import sys
 import typing as t
+
+from typing_extensions import override
 
 from tap_datadog_costs.periods import (
     add_months,
-    historical_cost_final_at,
     isoformat,
+    month_of,
     month_param,
     month_start,
-    parse_instant,
 )
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.billable_usage import BillableUsageStream
 from tap_datadog_costs.streams.costs import EstimatedCostsStream, HistoricalCostsStream
 from tap_datadog_costs.streams.monthly import ClosedByHistoricalCostStream
 from tap_datadog_costs.withdrawals import WITHDRAWN
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -97,14 +92,12 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
 
     @override
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
-        now = self.datadog_tap.now
         costs = self.historical(months)
         published = {row["month"] for row in costs}
         costs += [
             row
             for row in self.estimated()
-            if row["month"] not in published
-            and months[0] <= month_start_of(row["month"]) <= months[-1]
+            if row["month"] not in published and months[0] <= month_of(row["month"]) <= months[-1]
         ]
         quantities = self.quantities(sorted({row["month"] for row in costs}))
         totals = {
@@ -119,7 +112,7 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
             if cost["charge_type"] in CHARGE_TYPES and cost["cost"] is not None
         ]
         for month in months:
-            if isoformat(month) in published and now >= historical_cost_final_at(month):
+            if isoformat(month) in published and self.historical_cost_is_final(month):
                 self.closed.add(month)
         self.progress.advance(len(rows), units=len(months))
         return rows
@@ -130,14 +123,12 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
         if not published:
             return []
         stream = self.sibling(HistoricalCostsStream)
-        body = stream.get_json(stream.cost_params(published[0], published[-1]))
-        return [row for item in body["data"] for row in stream.records_from_item(item)]
+        return stream.records_of(stream.cost_params(published[0], published[-1]))
 
     def estimated(self) -> list[dict[str, t.Any]]:
         """Estimated cost rows of the previous and the current month."""
         stream = self.sibling(EstimatedCostsStream)
-        body = stream.get_json(stream.get_url_params(None, None))
-        return [row for item in body["data"] for row in stream.records_from_item(item)]
+        return stream.records_of(stream.get_url_params(None, None))
 
     def billing_account(self) -> tuple[str, str | None] | None:
         """The parent org (public id, name): the account Datadog bills.
@@ -156,14 +147,13 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
         stream = self.sibling(BillableUsageStream)
         best: dict[tuple[str, str, str], tuple[int, float, str]] = {}
         for month in months:
-            body = stream.get_json(stream.get_url_params({"month": month_start_of(month)}, None))
-            for item in body.get(stream.records_key) or ():
-                for usage in stream.records_from_item(item):
-                    key = (month, usage["public_id"], usage["product_name"])
-                    rank = AGGREGATIONS.index(usage["usage_aggregation"])
-                    quantity = usage["org_billable_usage"]
-                    if quantity is not None and rank < best.get(key, (len(AGGREGATIONS),))[0]:
-                        best[key] = (rank, float(quantity), usage["usage_unit"] or "Units")
+            params = stream.get_url_params({"month": month_of(month)}, None)
+            for usage in stream.records_of(params):
+                key = (month, usage["public_id"], usage["product_name"])
+                rank = AGGREGATIONS.index(usage["usage_aggregation"])
+                quantity = usage["org_billable_usage"]
+                if quantity is not None and rank < best.get(key, (len(AGGREGATIONS),))[0]:
+                    best[key] = (rank, float(quantity), usage["usage_unit"] or "Units")
         return {key: (quantity, unit) for key, (_, quantity, unit) in best.items()}
 
     def focus_row(
@@ -178,7 +168,7 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
         The org's billable quantity of the product is split between its committed and
         on-demand rows by their share of its cost, so quantities add up per product.
         """
-        month = month_start_of(cost["month"])
+        month = month_of(cost["month"])
         product, charge_type = cost["product_name"], cost["charge_type"]
         pricing_category, frequency = CHARGE_TYPES[charge_type]
         key = (cost["month"], cost["public_id"], product)
@@ -232,8 +222,3 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
             "x_QuantitySource": "billable_usage" if measured else "none",
             "x_ReadAt": cost["read_at"],
         }
-
-
-def month_start_of(text: str) -> dt.datetime:
-    """A row's ``month`` text as the month's first instant."""
-    return month_start(parse_instant(text))

@@ -7,6 +7,8 @@ import sys
 import typing as t
 from operator import itemgetter
 
+from typing_extensions import override
+
 from tap_datadog_costs.client import DatadogStream
 from tap_datadog_costs.periods import (
     add_months,
@@ -17,11 +19,6 @@ from tap_datadog_costs.periods import (
     month_start,
     months_between,
 )
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -153,6 +150,10 @@ class ClosedByHistoricalCostStream(MonthlyStream):
         super().__init__(*args, **kwargs)
         #: Months this run wrote from final historical cost: closed for good.
         self.closed: set[dt.datetime] = set()
+
+    def historical_cost_is_final(self, month: dt.datetime) -> bool:
+        """Whether this run reads ``month``'s historical cost after it became final."""
+        return self.datadog_tap.now >= historical_cost_final_at(month)
 
     @override
     def first_open_month(self, now: dt.datetime) -> dt.datetime:

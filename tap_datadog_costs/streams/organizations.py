@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 import typing as t
+
+from typing_extensions import override
 
 from tap_datadog_costs.client import DatadogStream, flag, instant_problem
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.periods import (
     isoformat,
+    month_of,
     month_param,
-    month_start,
     months_between,
     parse_instant,
     retention_start,
 )
 from tap_datadog_costs.schemas import load_schema
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -89,7 +85,7 @@ class OrganizationsStream(DatadogStream):
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         """One entry per org of one month (read_records folds the months into one row)."""
-        month = isoformat(month_start(parse_instant(item["date"])))
+        month = isoformat(month_of(item["date"]))
         for org in item["orgs"]:
             yield {"month": month, **org}
 

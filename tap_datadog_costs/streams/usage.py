@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import typing as t
 from datetime import timedelta
 from operator import itemgetter
+
+from typing_extensions import override
 
 from tap_datadog_costs.client import (
     ORG_IDENTITY_FIELDS,
@@ -16,11 +17,6 @@ from tap_datadog_costs.client import (
 )
 from tap_datadog_costs.periods import floor_hour, hour_param, hour_windows, isoformat, parse_instant
 from tap_datadog_costs.schemas import load_schema
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import datetime as dt
