@@ -53,16 +53,19 @@ if t.TYPE_CHECKING:
 
 #: Exponential back-off: first wait and cap, in seconds.
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 60.0
-#: Endpoints several streams read with the same query in one run (cost rows, billable usage:
-#: daily_costs closes a month with historical cost; focus_costs reads all three): each such
-#: answer is asked for once per run and shared (``TapDatadogCosts.shared_answers``).
-SHARED_PATHS = frozenset(
-    {
-        "/api/v2/usage/historical_cost",
-        "/api/v2/usage/estimated_cost",
-        "/api/v1/usage/billable-summary",
-    }
-)
+#: What the application key's owner needs for each endpoint (the API reference's
+#: x-permission), as each stream (``DatadogStream.permission``) or ``declare_endpoint`` says.
+ENDPOINT_PERMISSIONS: dict[str, str | None] = {}
+
+
+def declare_endpoint(path: str, permission: str | None) -> str:
+    """Declare an endpoint (its path) and the permission it needs; returns the path."""
+    if ENDPOINT_PERMISSIONS.setdefault(path, permission) != permission:
+        msg = f"{path} declared twice, needing {ENDPOINT_PERMISSIONS[path]} and {permission}"
+        raise ValueError(msg)
+    return path
+
+
 #: The fields that say whose a usage or cost item is, in the order our records carry them.
 ORG_IDENTITY_FIELDS = ("public_id", "org_name", "account_name", "account_public_id", "region")
 
@@ -211,6 +214,20 @@ class DatadogStream(RESTStream[t.Any]):
     scope_field: str | None = None
     #: The field that says a row's status: ``withdrawn`` on a withdrawing row.
     status_field = "cost_status"
+
+    #: What the application key's owner needs for ``path`` (the API reference's x-permission).
+    permission: str | None = "usage_read"
+    #: Whether other streams read this endpoint with the same query in a run (daily_costs closes
+    #: a month with historical cost; focus_costs reads historical and estimated cost and
+    #: billable usage): its answers are asked for once per run and kept for the run
+    #: (``TapDatadogCosts.shared_answers``).
+    answers_shared = False
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """A class that declares a path declares its endpoint's permission with it."""
+        super().__init_subclass__(**kwargs)
+        if "path" in cls.__dict__:
+            declare_endpoint(cls.__dict__["path"], cls.permission)
 
     def __init__(self, tap: TapDatadogCosts) -> None:
         #: The tap, typed: its clock, dates, URL, authenticator and pacer are shared.
@@ -518,7 +535,7 @@ class DatadogStream(RESTStream[t.Any]):
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:
             url = str(prepared_request.url)
-            shared = urlparse(url).path in SHARED_PATHS
+            shared = self.answers_shared and urlparse(url).path == self.path
             if shared and url in answers:
                 return answers[url]
             try:
@@ -639,7 +656,8 @@ class DatadogStream(RESTStream[t.Any]):
         words = datadog_error_words(body, response.text, response.reason)
         msg = f"Datadog answered {status} to GET {endpoint}: {words}"
         if status < HTTPStatus.INTERNAL_SERVER_ERROR and status not in self.extra_retry_statuses:
-            msg += f" ({advice_for(endpoint, status, words)})"
+            permission = ENDPOINT_PERMISSIONS.get(endpoint)
+            msg += f" ({advice_for(status, words, permission)})"
         return msg
 
     @override

@@ -107,20 +107,8 @@ def datadog_error_words(body: t.Any, text: str, reason: str) -> str:  # noqa: AN
     return "; ".join(words) or reason
 
 
-def permission_for(endpoint: str) -> str | None:
-    """What the application key's owner needs for an endpoint (the API reference's x-permission)."""
-    name = endpoint.rstrip("/").rsplit("/", 1)[-1]
-    if name.endswith(("_cost", "cost_attribution")):
-        return "usage_read and billing_read"
-    if "/usage/" in endpoint or "/cost_by_tag/" in endpoint:
-        return "usage_read"
-    if name == "org":
-        return "org_management"
-    return None
-
-
-def advice_for(endpoint: str, status: int, words: str) -> str:
-    """What a user should do about a refused request."""
+def advice_for(status: int, words: str, permission: str | None) -> str:
+    """What a user should do about a refused request (``permission``: what its endpoint needs)."""
     if status < HTTPStatus.BAD_REQUEST:
         return "Datadog redirected the request: check site and api_url (keys are not sent on)"
     if NON_PARENT_MARKER in words:
@@ -129,7 +117,6 @@ def advice_for(endpoint: str, status: int, words: str) -> str:
             "access: use keys of the parent organization on a Pro or Enterprise plan"
         )
     if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
-        permission = permission_for(endpoint)
         lacking = f", or the application key lacks {permission}" if permission else ""
         return f"check api_key, app_key and site: the keys are invalid or revoked{lacking}"
     if status == HTTPStatus.NOT_FOUND:

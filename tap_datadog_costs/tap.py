@@ -14,6 +14,7 @@ from typing_extensions import override
 
 from tap_datadog_costs import redaction, settings
 from tap_datadog_costs.auth import DatadogAuthenticator
+from tap_datadog_costs.client import declare_endpoint
 from tap_datadog_costs.errors import NON_PARENT_MARKER, DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.periods import (
     isoformat,
@@ -38,7 +39,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
 #: Checks the API key alone; no stream reads it.
-VALIDATE_PATH = "/api/v1/validate"
+VALIDATE_PATH = declare_endpoint("/api/v1/validate", permission=None)
 
 
 class TapDatadogCosts(Tap):
@@ -120,9 +121,9 @@ class TapDatadogCosts(Tap):
 
     @functools.cached_property
     def shared_answers(self) -> dict[str, requests.Response]:
-        """Answers from endpoints several streams read alike, by URL (SHARED_PATHS), for one run.
+        """Answers of endpoints several streams read alike (``answers_shared``), by URL.
 
-        Small: cost and billable usage answers, a few per month.
+        For one run. Small: cost and billable usage answers, a few per month.
         """
         return {}
 

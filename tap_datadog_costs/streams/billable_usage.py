@@ -55,6 +55,7 @@ class BillableUsageStream(PublishedMonthlyStream):
 
     name = "billable_usage"
     path = "/api/v1/usage/billable-summary"
+    answers_shared = True
     records_key = "usage"
     primary_keys = ("month", "public_id", "billable_key")
     schema = load_schema("billable_usage")

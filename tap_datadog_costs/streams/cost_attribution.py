@@ -68,6 +68,7 @@ class CostAttributionStream(PublishedMonthlyStream):
 
     name = "cost_attribution"
     path = "/api/v2/cost_by_tag/monthly_cost_attribution"
+    permission = "usage_read and billing_read"
     primary_keys = ("month", "public_id", "tag_set", "billing_dimension")
     schema = load_schema("cost_attribution")
     page_cursor_param = "next_record_id"

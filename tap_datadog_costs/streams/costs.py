@@ -82,6 +82,7 @@ class CostStream(DatadogStream):
     schema = load_schema("costs")
     #: Datadog's charge types that mean one of ours (committed, on_demand, total) by another name.
     CHARGE_TYPE_NAMES: t.ClassVar[dict[str, str]] = {}
+    permission = "usage_read and billing_read"
     #: A line Datadog stops listing in an open month is withdrawn (per view: withdrawals.py).
     withdraws = True
     period_field = "month"
@@ -169,6 +170,7 @@ class HistoricalCostsStream(PublishedMonthlyStream, CostStream):
 
     name = "historical_costs"
     path = "/api/v2/usage/historical_cost"
+    answers_shared = True
 
     @override
     def cost_status(self, month: dt.datetime) -> str:
@@ -196,6 +198,7 @@ class EstimatedCostsStream(CostStream):
 
     name = "estimated_costs"
     path = "/api/v2/usage/estimated_cost"
+    answers_shared = True
 
     @property
     @override

@@ -28,7 +28,11 @@ from tap_datadog_costs.periods import (
     parse_instant,
 )
 from tap_datadog_costs.schemas import extend_schema
-from tap_datadog_costs.streams.costs import CostStream, HistoricalCostsStream
+from tap_datadog_costs.streams.costs import (
+    CostStream,
+    EstimatedCostsStream,
+    HistoricalCostsStream,
+)
 from tap_datadog_costs.streams.monthly import ClosedByHistoricalCostStream
 from tap_datadog_costs.withdrawals import WITHDRAWN
 
@@ -53,7 +57,7 @@ class DailyCostsStream(ClosedByHistoricalCostStream, CostStream):
     """
 
     name = "daily_costs"
-    path = "/api/v2/usage/estimated_cost"
+    path = EstimatedCostsStream.path  # by day: answers of its own, not shared
     primary_keys = ("date", "view", "public_id", "product_name", "charge_type", "row_type")
     schema = extend_schema(
         CostStream.schema,

@@ -66,6 +66,7 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
 
     name = "focus_costs"
     path = HistoricalCostsStream.path
+    permission = HistoricalCostsStream.permission
     primary_keys = ("BillingPeriodStart", "x_View", "SubAccountId", "ServiceName", "x_ChargeType")
     replication_key = "BillingPeriodStart"
     schema = load_schema("focus_costs")

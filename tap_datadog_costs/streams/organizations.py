@@ -6,7 +6,7 @@ import typing as t
 
 from typing_extensions import override
 
-from tap_datadog_costs.client import DatadogStream, flag, instant_problem
+from tap_datadog_costs.client import DatadogStream, declare_endpoint, flag, instant_problem
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.periods import (
     isoformat,
@@ -24,7 +24,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 #: "Returns data on your top-level organization" (API reference): the parent's own details.
-TOP_LEVEL_ORG_PATH = "/api/v1/org"
+TOP_LEVEL_ORG_PATH = declare_endpoint("/api/v1/org", permission="org_management")
 #: Fields of the usage summary's per-org entries that our rows keep, under our names.
 SUMMARY_FIELDS = {
     "name": "name",
