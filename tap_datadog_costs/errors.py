@@ -33,6 +33,19 @@ NETWORK_FAILURES: dict[type[Exception], str] = {
 }
 
 
+#: What the application key's owner needs for each endpoint (the API reference's
+#: x-permission), as each stream (``DatadogStream.permission``) or ``declare_endpoint`` says.
+ENDPOINT_PERMISSIONS: dict[str, str | None] = {}
+
+
+def declare_endpoint(path: str, permission: str | None) -> str:
+    """Declare an endpoint (its path) and the permission it needs; returns the path."""
+    if ENDPOINT_PERMISSIONS.setdefault(path, permission) != permission:
+        msg = f"{path} declared twice, needing {ENDPOINT_PERMISSIONS[path]} and {permission}"
+        raise ValueError(msg)
+    return path
+
+
 class DatadogAPIError(FatalAPIError):
     """A Datadog answer that retrying will not fix; the message says what to do."""
 
@@ -107,8 +120,8 @@ def datadog_error_words(body: t.Any, text: str, reason: str) -> str:  # noqa: AN
     return "; ".join(words) or reason
 
 
-def advice_for(status: int, words: str, permission: str | None) -> str:
-    """What a user should do about a refused request (``permission``: what its endpoint needs)."""
+def advice_for(endpoint: str, status: int, words: str) -> str:
+    """What a user should do about a refused request (naming what its endpoint needs)."""
     if status < HTTPStatus.BAD_REQUEST:
         return "Datadog redirected the request: check site and api_url (keys are not sent on)"
     if NON_PARENT_MARKER in words:
@@ -117,6 +130,7 @@ def advice_for(status: int, words: str, permission: str | None) -> str:
             "access: use keys of the parent organization on a Pro or Enterprise plan"
         )
     if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
+        permission = ENDPOINT_PERMISSIONS.get(endpoint)
         lacking = f", or the application key lacks {permission}" if permission else ""
         return f"check api_key, app_key and site: the keys are invalid or revoked{lacking}"
     if status == HTTPStatus.NOT_FOUND:

@@ -13,6 +13,8 @@ import logging
 import typing as t
 from urllib.parse import parse_qsl, urlsplit
 
+from tap_datadog_costs.settings import KEYS, key_value
+
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -26,10 +28,10 @@ _secrets: set[str] = set()
 
 def remember(config: Mapping[str, t.Any]) -> None:
     """Note the secrets of a config: the keys as given and stripped, and api_url's userinfo."""
-    for name in ("api_key", "app_key"):
+    for name in KEYS:
         value = config.get(name)
         if isinstance(value, str):
-            _secrets.update({value, value.strip()})
+            _secrets.update({value, key_value(value)})
     api_url = config.get("api_url")
     if isinstance(api_url, str):
         try:

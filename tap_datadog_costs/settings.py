@@ -224,15 +224,14 @@ def cross_field_errors(config: Mapping[str, t.Any], now: dt.datetime) -> list[st
     dates: dict[str, dt.datetime] = {}
     for setting in ("start_date", "end_date"):
         if config.get(setting):
-            try:  # strict ISO, as the SDK reads start_date too: "2026-11" is not one
-                instant = datetime.fromisoformat(str(config[setting]))
+            try:
+                dates[setting] = setting_instant(config[setting])
             except ValueError:
                 errors.append(
                     f"{setting}: '{config[setting]}' is not an ISO date or date-time, "
                     + DATE_EXAMPLES
                 )
                 continue
-            dates[setting] = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
     if "start_date" in dates and dates["start_date"] > now:
         errors.append("start_date: must not be in the future")
     if "start_date" in dates and "end_date" in dates and dates["start_date"] >= dates["end_date"]:
@@ -246,9 +245,26 @@ def cross_field_errors(config: Mapping[str, t.Any], now: dt.datetime) -> list[st
     return errors
 
 
+def key_value(value: object) -> str:
+    """A key as sent: surrounding white space (a newline from a file or YAML) is no part of it."""
+    return str(value).strip()
+
+
+def setting_instant(value: object) -> dt.datetime:
+    """A start_date or end_date as an aware UTC instant; ValueError when it is not one.
+
+    Strict ISO, as the SDK reads it too: "2026-11" is not one.
+    """
+    text = str(value)
+    if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat reads no "Z"
+        text = f"{text[:-1]}+00:00"
+    instant = datetime.fromisoformat(text)
+    return instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
 def key_error(setting: str, value: object) -> str | None:
     """What is wrong with a key, without quoting it; surrounding white space is allowed."""
-    key = str(value).strip()  # a trailing newline from a file or YAML is stripped when sent
+    key = key_value(value)
     if not key:
         return f"{setting}: must not be empty"
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):  # noqa: PLR2004 - C0 controls, DEL

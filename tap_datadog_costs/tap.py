@@ -14,12 +14,15 @@ from typing_extensions import override
 
 from tap_datadog_costs import redaction, settings
 from tap_datadog_costs.auth import DatadogAuthenticator
-from tap_datadog_costs.client import declare_endpoint
-from tap_datadog_costs.errors import NON_PARENT_MARKER, DatadogAPIError, DatadogGaveUpError
+from tap_datadog_costs.errors import (
+    NON_PARENT_MARKER,
+    DatadogAPIError,
+    DatadogGaveUpError,
+    declare_endpoint,
+)
 from tap_datadog_costs.periods import (
     isoformat,
     month_param,
-    parse_instant,
     retention_start,
     utc_now,
 )
@@ -92,7 +95,7 @@ class TapDatadogCosts(Tap):
         edge = retention_start(self.now)
         if not self.config.get("start_date"):
             return edge
-        start = parse_instant(self.config["start_date"])
+        start = settings.setting_instant(self.config["start_date"])
         if start < edge:
             self.logger.warning(
                 "start_date %s is older than the 15 months Datadog keeps usage and cost: "
@@ -106,13 +109,14 @@ class TapDatadogCosts(Tap):
     @functools.cached_property
     def end_date(self) -> dt.datetime:
         if self.config.get("end_date"):
-            return min(parse_instant(self.config["end_date"]), self.now)
+            return min(settings.setting_instant(self.config["end_date"]), self.now)
         return self.now
 
     @functools.cached_property
     def datadog_authenticator(self) -> DatadogAuthenticator:
         # Surrounding white space (a newline from a file) is no part of a key.
-        return DatadogAuthenticator(self.config["api_key"].strip(), self.config["app_key"].strip())
+        api_key, app_key = (settings.key_value(self.config[key]) for key in settings.KEYS)
+        return DatadogAuthenticator(api_key, app_key)
 
     @functools.cached_property
     def certificate_authority(self) -> str | bool:

@@ -13,12 +13,19 @@ A period leaves the state once it can no longer change (final) or is no longer r
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import typing as t
 import zlib
 
+from singer_sdk.streams import RESTStream
+
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_datadog_costs.run_context import RunContext
 
 #: The status of a row that withdraws a line Datadog no longer lists (its cost is 0).
 WITHDRAWN = "withdrawn"
@@ -140,3 +147,86 @@ class Ledger:
             if keys and is_open(period):
                 periods[self.scoped(period)] = encode(keys, len(self.fields))
         return {"fields": list(self.fields), "periods": periods}
+
+
+class Withdrawals(RESTStream[t.Any]):
+    """A stream that withdraws the lines of its open periods that a re-read no longer lists."""
+
+    #: The run's clock (DatadogStream sets it).
+    datadog_tap: RunContext
+    #: The periods this run read whole (withdrawals compare only these with the last run).
+    periods_read: set[str]
+
+    @property
+    def withdrawal_scope(self) -> str:
+        """The value of ``scope_field`` in this run (none without one): the ledger's scope."""
+        return ""
+
+    #: Whether a re-read withdraws the keys of an open period that Datadog no longer lists
+    #: (withdrawals.py): rows of a period that Datadog revises in place, line by line.
+    withdraws = False
+
+    #: The field naming a row's period for withdrawals (None: the stream is one period).
+    period_field: str | None = None
+
+    #: A key field with one value per run (the cost view): the ledger's scope, not kept per key.
+    scope_field: str | None = None
+
+    #: The field that says a row's status: ``withdrawn`` on a withdrawing row.
+    status_field = "cost_status"
+
+    @functools.cached_property
+    def ledger_fields(self) -> tuple[str, ...]:
+        """The key fields a ledger keeps per period: the primary key but period and scope."""
+        return tuple(k for k in self.primary_keys if k not in (self.period_field, self.scope_field))
+
+    def with_withdrawals(
+        self, context: Context | None, records: t.Iterable[dict[str, t.Any]]
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """``records``, then the rows that withdraw what Datadog no longer lists.
+
+        A withdrawing row per key of a period read again that the last run emitted and this
+        one did not; the state then keeps each open period's keys (withdrawals.py).
+        """
+        state = self.get_context_state(context)
+        ledger = Ledger(state.get(STATE_KEY), self.ledger_fields, self.withdrawal_scope)
+        fields, period_field, listed = self.ledger_fields, self.period_field, ledger.listed
+        for record in records:
+            period = record[period_field] if period_field else ""
+            listed.setdefault(period, set()).add(tuple(record[field] for field in fields))
+            yield record
+        withdrawn = ledger.withdrawn(self.periods_read)
+        for period, key in withdrawn:
+            yield self.withdrawn_record(period, dict(zip(fields, key, strict=True)))
+        if withdrawn:
+            self.logger.info(
+                "%s: %d row(s) Datadog no longer lists (%s) written again with %s %s",
+                self.name,
+                len(withdrawn),
+                ", ".join(dict.fromkeys(period[:10] or "this read" for period, _ in withdrawn)),
+                self.status_field,
+                WITHDRAWN,
+            )
+        state[STATE_KEY] = ledger.state(self.periods_read, self.period_is_open)
+
+    def period_is_open(self, period: str) -> bool:
+        """Whether a period may still change after this run (default: it was read this run)."""
+        return period in self.periods_read
+
+    def withdrawn_record(self, period: str, key: dict[str, str]) -> dict[str, t.Any]:
+        """The row that withdraws ``key``, with ``withdrawn_values`` and every other field null.
+
+        ``withdrawn_values`` says the zero cost and the status ``withdrawn``.
+        """
+        record: dict[str, t.Any] = dict.fromkeys(self.schema["properties"])
+        record.update(key)
+        if self.period_field:
+            record[self.period_field] = period
+        if self.scope_field:
+            record[self.scope_field] = self.withdrawal_scope
+        record.update(self.withdrawn_values(record))
+        return record
+
+    def withdrawn_values(self, record: dict[str, t.Any]) -> dict[str, t.Any]:  # noqa: ARG002
+        """The fields of a withdrawing row beyond its key (default: the status alone)."""
+        return {self.status_field: WITHDRAWN}

@@ -7,7 +7,7 @@ import typing as t
 
 from typing_extensions import override
 
-from tap_datadog_costs.client import flag, instant_problem, org_identity
+from tap_datadog_costs.answers import flag, instant_problem, org_identity
 from tap_datadog_costs.periods import (
     isoformat,
     month_param,
@@ -101,16 +101,16 @@ class BillableUsageStream(PublishedMonthlyStream):
         }
 
     @override
-    def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
-        for month in months:
-            read = {
-                "month": isoformat(month),
-                "usage_status": self.status_of(month),
-                "read_at": self.datadog_tap.read_at,
-            }
-            rows = [{**read, **row} for row in self.request_records({"month": month})]
-            self.progress.advance(len(rows))
-            yield from rows
+    def month_rows(
+        self, month: dt.datetime | None, records: list[dict[str, t.Any]]
+    ) -> list[dict[str, t.Any]]:
+        """Each row with its month, how final it is, and when it was read."""
+        assert month is not None  # noqa: S101 - one request a month
+        status, read_at = self.status_of(month), self.datadog_tap.read_at
+        return [
+            {"month": isoformat(month), "usage_status": status, "read_at": read_at, **row}
+            for row in records
+        ]
 
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:

@@ -6,7 +6,8 @@ import typing as t
 
 from typing_extensions import override
 
-from tap_datadog_costs.client import DatadogStream, instant_problem
+from tap_datadog_costs.answers import instant_problem
+from tap_datadog_costs.client import DatadogStream
 from tap_datadog_costs.periods import (
     first_open_mapping_month,
     isoformat,
@@ -53,12 +54,12 @@ class BillingDimensionMappingsStream(MonthlyStream):
         return {"filter[month]": month_timestamp_param(context["month"]), "filter[view]": "active"}
 
     @override
-    def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
-        for month in months:
-            stamp = isoformat(month)
-            rows = [{"month": stamp, **row} for row in self.request_records({"month": month})]
-            self.progress.advance(len(rows))
-            yield from rows
+    def month_rows(
+        self, month: dt.datetime | None, records: list[dict[str, t.Any]]
+    ) -> list[dict[str, t.Any]]:
+        """Each row stamped with its month (the mapping's own timestamp can lag)."""
+        assert month is not None  # noqa: S101 - one request a month
+        return [{"month": isoformat(month), **row} for row in records]
 
     @override
     def item_problem(self, item: dict[str, t.Any]) -> str | None:

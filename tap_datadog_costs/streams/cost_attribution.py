@@ -7,12 +7,7 @@ import typing as t
 
 from typing_extensions import override
 
-from tap_datadog_costs.client import (
-    attributes_problem,
-    flag,
-    instant_problem,
-    org_identity,
-)
+from tap_datadog_costs.answers import attributes_problem, flag, instant_problem, org_identity
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.periods import (
     cost_attribution_final_at,
@@ -72,6 +67,7 @@ class CostAttributionStream(PublishedMonthlyStream):
     primary_keys = ("month", "public_id", "tag_set", "billing_dimension")
     schema = load_schema("cost_attribution")
     page_cursor_param = "next_record_id"
+    one_request_for_all_months = True
 
     @override
     def final_at(self, month: dt.datetime) -> dt.datetime:
@@ -133,7 +129,7 @@ class CostAttributionStream(PublishedMonthlyStream):
             )
             return []
         try:
-            records = list(self.request_records({"first": months[0], "last": months[-1]}))
+            return list(super().records_for_months(months))
         except DatadogGaveUpError:
             raise
         except DatadogAPIError as exc:
@@ -145,8 +141,6 @@ class CostAttributionStream(PublishedMonthlyStream):
                 exc,
             )
             return []
-        self.progress.advance(len(records), units=len(months))
-        return records
 
     @override
     def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:

@@ -7,24 +7,23 @@ from decimal import Decimal
 
 from typing_extensions import override
 
-from tap_datadog_costs.client import (
+from tap_datadog_costs.answers import (
     ORG_IDENTITY_FIELDS,
-    DatadogStream,
     attributes_problem,
     flag,
     instant_problem,
     org_identity,
 )
+from tap_datadog_costs.client import DatadogStream
 from tap_datadog_costs.periods import (
     add_months,
-    day_start,
     estimated_cost_months,
     isoformat,
     month_of,
     month_param,
     month_start,
 )
-from tap_datadog_costs.schemas import extend_schema, load_schema
+from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
 from tap_datadog_costs.withdrawals import WITHDRAWN
 
@@ -171,6 +170,7 @@ class HistoricalCostsStream(PublishedMonthlyStream, CostStream):
     name = "historical_costs"
     path = "/api/v2/usage/historical_cost"
     answers_shared = True
+    one_request_for_all_months = True
 
     @override
     def cost_status(self, month: dt.datetime) -> str:
@@ -185,12 +185,6 @@ class HistoricalCostsStream(PublishedMonthlyStream, CostStream):
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         assert context is not None  # noqa: S101
         return self.cost_params(context["first"], context["last"])
-
-    @override
-    def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
-        records = list(self.request_records({"first": months[0], "last": months[-1]}))
-        self.progress.advance(len(records), units=len(months))
-        return records
 
 
 class EstimatedCostsStream(CostStream):
@@ -238,71 +232,5 @@ class EstimatedCostsStream(CostStream):
                 "estimated_costs: Datadog returned no cost for the previous and current month. "
                 "If you expected costs, check that api_key and app_key belong to the parent "
                 "organization (Pro or Enterprise plan) and that the key has billing_read."
-            )
-        return records
-
-
-class ProjectedCostsStream(CostStream):
-    """``GET /api/v2/usage/projected_cost``: this month's forecast, one snapshot per day read.
-
-    The day of the read is in the key, so each day's forecast stays beside the others: how the
-    forecast moved is one query. Datadog has a projection from around the 12th of the month.
-    """
-
-    name = "projected_costs"
-    path = "/api/v2/usage/projected_cost"
-    primary_keys = ("snapshot_date", *CostStream.primary_keys)
-    replication_key = "snapshot_date"
-    is_sorted = True
-    #: Each day's snapshot is one period: a re-read the same day withdraws what it dropped.
-    period_field = "snapshot_date"
-    schema = extend_schema(
-        CostStream.schema,
-        {
-            "snapshot_date": {
-                "type": ["string"],
-                "format": "date-time",
-                "description": "The UTC day the projection was read: one snapshot per day.",
-            },
-            "cost_status": {
-                "type": ["string"],
-                "enum": ["projection", WITHDRAWN],
-                "description": "projection: Datadog's forecast for the whole month; withdrawn: "
-                "a line an earlier read of the same day listed that a later one does not.",
-            },
-        },
-        required=("snapshot_date",),
-    )
-    CHARGE_TYPE_NAMES: t.ClassVar[dict[str, str]] = {
-        "projected_committed": "committed",
-        "projected_on_demand": "on_demand",
-    }
-
-    @override
-    def cost_status(self, month: dt.datetime) -> str:
-        return "projection"
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
-        return self.view_params()
-
-    @override
-    def records_from_item(self, item: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
-        snapshot = isoformat(day_start(self.datadog_tap.now))
-        for row in super().records_from_item(item):
-            yield {"snapshot_date": snapshot, **row}
-
-    @override
-    def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        month = month_param(self.datadog_tap.now)
-        self.periods_read = {isoformat(day_start(self.datadog_tap.now))}
-        self.progress.plan(self.how_read(context), 1, "month", month, month)
-        records = list(self.request_records(context))
-        self.progress.advance(len(records))
-        if not records:
-            self.logger.info(
-                "projected_costs: Datadog has no projection for %s yet (it has one from around "
-                "the 12th of the month): no rows this run",
-                month,
             )
         return records

@@ -138,16 +138,18 @@ class DailyCostsStream(ClosedByHistoricalCostStream, CostStream):
             yield {"date": day, **row}
 
     @override
-    def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
-        for month in months:
-            rows = self.days_of(list(self.request_records({"month": month})))
-            if self.historical_cost_is_final(month):
-                adjustments = self.adjustments(month, rows)
-                if adjustments:
-                    self.closed.add(month)
-                    rows = [{**row, "cost_status": "final"} for row in rows] + adjustments
-            self.progress.advance(len(rows))
-            yield from rows
+    def month_rows(
+        self, month: dt.datetime | None, records: list[dict[str, t.Any]]
+    ) -> list[dict[str, t.Any]]:
+        """Each day's own cost; once historical cost is final, the adjustments that close it."""
+        assert month is not None  # noqa: S101 - one request a month
+        rows = self.days_of(records)
+        if self.historical_cost_is_final(month):
+            adjustments = self.adjustments(month, rows)
+            if adjustments:
+                self.closed.add(month)
+                rows = [{**row, "cost_status": "final"} for row in rows] + adjustments
+        return rows
 
     @staticmethod
     def days_of(cumulative: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:

@@ -60,9 +60,33 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         """The oldest month the endpoint still serves (default: None, as old as start_date)."""
         return None
 
-    @abc.abstractmethod
+    #: Whether one request reads every month of a run (context ``first`` and ``last``), else
+    #: one request a month (context ``month``).
+    one_request_for_all_months = False
+
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
         """Every record of these months (in any order), telling ``progress`` of each read."""
+        if self.one_request_for_all_months:
+            context = {"first": months[0], "last": months[-1]}
+            rows = self.month_rows(None, list(self.request_records(context)))
+            self.progress.advance(len(rows), units=len(months))
+            return rows
+        return self.month_by_month(months)
+
+    def month_by_month(self, months: list[dt.datetime]) -> t.Iterator[dict[str, t.Any]]:
+        """One request a month, each month's rows as ``month_rows`` makes them."""
+        for month in months:
+            rows = self.month_rows(month, list(self.request_records({"month": month})))
+            self.progress.advance(len(rows))
+            yield from rows
+
+    def month_rows(
+        self,
+        month: dt.datetime | None,  # noqa: ARG002 - for the streams that stamp it
+        records: list[dict[str, t.Any]],
+    ) -> list[dict[str, t.Any]]:
+        """The rows of one read (of ``month``, or of every month): default, its records."""
+        return records
 
     @override
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:

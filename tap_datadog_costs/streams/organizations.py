@@ -6,15 +6,15 @@ import typing as t
 
 from typing_extensions import override
 
-from tap_datadog_costs.client import DatadogStream, declare_endpoint, flag, instant_problem
-from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
+from tap_datadog_costs.answers import flag, instant_problem
+from tap_datadog_costs.client import DatadogStream
+from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError, declare_endpoint
 from tap_datadog_costs.periods import (
     isoformat,
     month_of,
     month_param,
     months_between,
     parse_instant,
-    retention_start,
 )
 from tap_datadog_costs.schemas import load_schema
 
@@ -54,9 +54,9 @@ class OrganizationsStream(DatadogStream):
     status_field = "org_status"
 
     def summary_months(self) -> list[dt.datetime]:
-        """Every month of the run's range that Datadog still keeps."""
+        """Every month of the run's range (start_date is never older than Datadog keeps)."""
         tap = self.datadog_tap
-        return months_between(max(tap.start_date, retention_start(tap.now)), tap.end_date)
+        return months_between(tap.start_date, tap.end_date)
 
     def summary_params(self) -> dict[str, t.Any]:
         """Every month of the run's range that Datadog still keeps, with the org details."""

@@ -8,13 +8,8 @@ from operator import itemgetter
 
 from typing_extensions import override
 
-from tap_datadog_costs.client import (
-    ORG_IDENTITY_FIELDS,
-    DatadogStream,
-    attributes_problem,
-    flag,
-    org_identity,
-)
+from tap_datadog_costs.answers import ORG_IDENTITY_FIELDS, attributes_problem, flag, org_identity
+from tap_datadog_costs.client import DatadogStream
 from tap_datadog_costs.periods import floor_hour, hour_param, hour_windows, isoformat, parse_instant
 from tap_datadog_costs.schemas import load_schema
 

@@ -1,0 +1,182 @@
+"""Datadog's answers: decoded once, whose each item is, and what makes one unusable.
+
+Pure checks on what Datadog sent: an answer that does not fit the stream's schema is a broken
+answer (retried, then one line), never written.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import typing as t
+import weakref
+from http import HTTPStatus
+from urllib.parse import urlparse
+
+from singer_sdk.streams import RESTStream
+from typing_extensions import override
+
+from tap_datadog_costs.errors import advice_for, datadog_error_words
+from tap_datadog_costs.periods import parse_instant
+
+if t.TYPE_CHECKING:
+    import requests
+
+#: The fields that say whose a usage or cost item is, in the order our records carry them.
+ORG_IDENTITY_FIELDS = ("public_id", "org_name", "account_name", "account_public_id", "region")
+
+
+_BODIES: weakref.WeakKeyDictionary[requests.Response, t.Any] = weakref.WeakKeyDictionary()
+
+
+def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
+    """The answer's JSON body, parsed once: validation, records and paging all read it."""
+    try:
+        return _BODIES[response]
+    except KeyError:
+        body = _BODIES[response] = json.loads(response.content)
+        return body
+
+
+def org_identity(
+    attributes: dict[str, t.Any], fields: tuple[str, ...] = ORG_IDENTITY_FIELDS
+) -> dict[str, t.Any]:
+    """Whose an item is: the org (and partner account) fields, None where Datadog sent none.
+
+    ``fields``: those a stream's rows carry (all of ORG_IDENTITY_FIELDS by default).
+    """
+    return {field: attributes.get(field) for field in fields}
+
+
+def attributes_problem(item: dict[str, t.Any], *, of_an_org: bool) -> str | None:
+    """Why a JSON:API item has no usable ``attributes`` (naming its org, if ``of_an_org``)."""
+    attributes = item.get("attributes")
+    if not isinstance(attributes, dict):
+        return "has no attributes"
+    if of_an_org and not isinstance(attributes.get("public_id"), str):
+        return "has no attributes.public_id"
+    return None
+
+
+def instant_problem(value: object, field: str) -> str | None:
+    """Why ``value`` (an item's ``field``) is not a date-time we can read, or None."""
+    try:
+        parse_instant(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, AttributeError):
+        return f"has no date-time in {field}: {str(value)[:40]!r}"
+    return None
+
+
+#: Python types of each JSON schema type: exact types (a bool is not a number here).
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+
+
+def field_types(schema: dict[str, t.Any]) -> dict[str, frozenset[type]]:
+    """Per property of a stream schema, the exact Python types its values may have."""
+    types = {}
+    for name, spec in schema["properties"].items():
+        declared = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        types[name] = frozenset(kind for json in declared for kind in JSON_TYPES[json])
+    return types
+
+
+def flag(value: bool) -> str:  # noqa: FBT001
+    """A boolean query parameter as Datadog spells it."""
+    return "true" if value else "false"
+
+
+def next_record_id(body: dict[str, t.Any]) -> t.Any:  # noqa: ANN401
+    """``meta.pagination.next_record_id``; None when ``meta`` or ``pagination`` is absent."""
+    meta = body.get("meta")
+    pagination = meta.get("pagination") if isinstance(meta, dict) else None
+    return pagination.get("next_record_id") if isinstance(pagination, dict) else None
+
+
+def paging_problem(body: dict[str, t.Any]) -> str | None:
+    """Why an answer's paging cannot be followed, or None: each level absent, or the shape."""
+    meta = body.get("meta")
+    if meta is None:
+        return None
+    if not isinstance(meta, dict):
+        return f"with a meta that is not an object: {str(meta)[:40]!r}"
+    pagination = meta.get("pagination")
+    if pagination is not None and not isinstance(pagination, dict):
+        return f"with a meta.pagination that is not an object: {str(pagination)[:40]!r}"
+    cursor = next_record_id(body)
+    if cursor is not None and not isinstance(cursor, str):
+        return f"with a meta.pagination.next_record_id that is not text: {str(cursor)[:40]!r}"
+    return None
+
+
+class AnswerChecks(RESTStream[t.Any]):
+    """A stream's checks of an answer's shape and of each item against its schema."""
+
+    #: Where an answer lists its items.
+    records_key = "data"
+    #: 408 and 429 are worth another try (as in Datadog's own client); 5xx always are.
+    extra_retry_statuses = (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS)
+    #: The query parameter of the page cursor, if the endpoint answers in pages (paging.py).
+    page_cursor_param: str | None
+
+    def shape_problem(self, body: dict[str, t.Any]) -> str | None:
+        """What makes an answer unusable (no ``data`` list, an item we cannot key), or None.
+
+        Such an answer is retried like a broken one and then fails the stream: counting it as
+        "no rows" would move a bookmark over data Datadog never sent.
+        """
+        items = body.get(self.records_key)
+        if not isinstance(items, list):
+            return f"without a '{self.records_key}' list"
+        for item in items:
+            problem = self.item_problem(item) if isinstance(item, dict) else "is not an object"
+            if problem:
+                return f"with an item that {problem}"
+        return paging_problem(body) if self.page_cursor_param else None
+
+    def item_problem(self, item: dict[str, t.Any]) -> str | None:  # noqa: ARG002
+        """Why one item of the answer cannot become records (default: any object can)."""
+        return None
+
+    @functools.cached_property
+    def field_types(self) -> dict[str, frozenset[type]]:
+        """The exact Python types each field of this stream's records may have (schema)."""
+        return field_types(self.schema)
+
+    def misfit(self, values: dict[str, t.Any], fields: tuple[str, ...], where: str) -> str | None:
+        """The first of ``fields`` whose value in ``values`` breaks the schema, said; or None.
+
+        A check per declared field type, on the values taken from Datadog as they are: a row
+        that does not fit its schema is a broken answer (retried, then one line), never written.
+        """
+        types = self.field_types
+        for field in fields:
+            value = values.get(field)
+            if type(value) not in types[field]:
+                return f"has {where}{field} = {repr(value)[:40]}, which its schema does not allow"
+        return None
+
+    @override
+    def response_error_message(self, response: requests.Response) -> str:
+        """Endpoint, status, Datadog's words and, for a refusal, what to do: one line.
+
+        Replaces the SDK's default, which appends the raw body and header names.
+        """
+        status = response.status_code
+        endpoint = urlparse(response.url).path
+        try:
+            body = decode(response)
+        except ValueError:
+            body = None
+        words = datadog_error_words(body, response.text, response.reason)
+        msg = f"Datadog answered {status} to GET {endpoint}: {words}"
+        if status < HTTPStatus.INTERNAL_SERVER_ERROR and status not in self.extra_retry_statuses:
+            msg += f" ({advice_for(endpoint, status, words)})"
+        return msg

@@ -1,0 +1,73 @@
+"""The record path: RECORD messages made from the records as read.
+
+When nothing would change a record, it is written as read; the SDK's bookmark per record runs
+only where a stream wants it (both SDK internals: docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import typing as t
+
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib import RecordMessage
+from singer_sdk.streams import RESTStream
+from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from singer_sdk.helpers.types import Context
+
+
+class RecordPath(RESTStream[t.Any]):
+    """Records written as read, when the SDK's per-record passes would change nothing."""
+
+    # Our records are built field by field with the schema's types: skip re-conforming.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    #: Whether the SDK moves the bookmark per record (to the latest value emitted); a stream
+    #: that moves it at its own boundaries (``move_bookmark``) turns this off.
+    bookmark_per_record = True
+
+    @functools.cached_property
+    def written_as_read(self) -> bool:
+        """Whether a record can be written as read, without the SDK's per-record passes.
+
+        True when every property is selected, no stream map or flattening applies, and records
+        are not re-conformed (``TYPE_CONFORMANCE_LEVEL``): the SDK's selection pass, type
+        conformance and stream map would then change nothing.
+        """
+        maps = self.stream_maps
+        return (
+            all(self.mask.values())
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == self.name
+            and not maps[0].flattening_enabled
+            and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+        )
+
+    @override
+    def _generate_record_messages(
+        self, record: dict[str, t.Any]
+    ) -> Generator[RecordMessage, None, None]:
+        """The SDK's RECORD message, without its passes that change nothing here."""
+        if not self.written_as_read:
+            yield from super()._generate_record_messages(record)
+            return
+        yield RecordMessage(
+            stream=self.name,
+            record=record,
+            version=self._stream_version,
+            time_extracted=dt.datetime.now(dt.timezone.utc),
+        )
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
+    ) -> None:
+        """The SDK's bookmark per record, unless the stream moves it itself (``move_bookmark``)."""
+        if self.bookmark_per_record:
+            super()._increment_stream_state(latest_record, context=context)
