@@ -3,11 +3,15 @@
 Headless Chromium (Debian's `chromium`; .ci/run installs it) loads the file with no network,
 runs its scripts for a few seconds of virtual time, and hands back the DOM it drew: each chart
 must have drawn as many marks (bars, lines) as the database says, and a screenshot is saved to
-output/test/report.png.
+output/test/report.png. The Quickstart runs at fixed instants (libfaketime, ``faketime_env``),
+after the 12th of a month (Datadog's projection published) and before it, so no test depends on
+today's date.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import html.parser
 import re
 import shutil
@@ -18,7 +22,7 @@ import typing as t
 import duckdb
 import pytest
 
-from tests.harness import ROOT, quickstart
+from tests.harness import PROJECTED_FROM_DAY, ROOT, faketime_env, quickstart
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -27,6 +31,12 @@ SCREENSHOT = ROOT / "output" / "test" / "report.png"
 WIDTH, HEIGHT = 1280, 2600
 #: The most products and orgs the report names before it adds up the rest (transform's vars).
 TOP_PRODUCTS, TOP_ORGS, TOP_MOVERS = 7, 9, 5
+#: When the Quickstart runs (UTC): after the 12th, with Datadog's projection of the month, and
+#: before it, without; both in a month in progress, read mid-day (a partial day).
+INSTANTS = {
+    "after-the-12th": dt.datetime(2026, 11, 20, 15, tzinfo=dt.timezone.utc),
+    "before-the-12th": dt.datetime(2026, 11, 7, 15, tzinfo=dt.timezone.utc),
+}
 #: HTML elements that have no end tag.
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 
@@ -113,26 +123,41 @@ def one(connection: duckdb.DuckDBPyConnection, query: str) -> t.Any:
     return value
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Marks]:
-    """`make run`'s script once: its output, the report file and what Chromium drew of it."""
+@dataclasses.dataclass
+class Report:
+    """One run of `make run`'s script: where, when, what it printed and what Chromium drew."""
+
+    path: Path  # the run's folder: costs.duckdb, report.html
+    instant: dt.datetime
+    stdout: str
+    marks: Marks
+
+    def db(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.path / "costs.duckdb"), read_only=True)
+
+
+@pytest.fixture(scope="module", params=list(INSTANTS))
+def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Report:
+    """`make run`'s script once per instant: its output, the report file and what Chromium drew."""
     tmp_path = tmp_path_factory.mktemp("report")
-    result = quickstart(tmp_path)
+    instant = INSTANTS[request.param]
+    result = quickstart(tmp_path, **faketime_env(instant))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = tmp_path / "report.html"
     marks = Marks()
     marks.feed(chromium("--dump-dom", page.as_uri()).stdout)
-    return tmp_path, result.stdout, marks
+    return Report(tmp_path, instant, result.stdout, marks)
 
 
-def test_the_run_ends_by_naming_the_report_file(report: tuple[Path, str, Marks]) -> None:
-    tmp_path, stdout, _ = report
-    last = stdout.rstrip().splitlines()[-1]
-    assert last == f"Report: {tmp_path / 'report.html'} (open it in a browser; it needs no network)"
+def test_the_run_ends_by_naming_the_report_file(report: Report) -> None:
+    last = report.stdout.rstrip().splitlines()[-1]
+    assert (
+        last == f"Report: {report.path / 'report.html'} (open it in a browser; it needs no network)"
+    )
 
 
-def test_the_report_is_one_file_that_needs_no_network(report: tuple[Path, str, Marks]) -> None:
-    page = (report[0] / "report.html").read_text()
+def test_the_report_is_one_file_that_needs_no_network(report: Report) -> None:
+    page = (report.path / "report.html").read_text()
     assert not re.search(r"<(link|img|iframe)\b|\bsrc\s*=|@import|url\(\s*['\"]?http", page)
     # Only the SVG and XLink namespace names are addresses, and nothing is fetched from them.
     assert set(re.findall(r"https?://[^\s\"'<>)]+", page)) <= {
@@ -141,11 +166,9 @@ def test_the_report_is_one_file_that_needs_no_network(report: tuple[Path, str, M
     }
 
 
-def test_every_chart_drew_as_many_marks_as_the_database_has(
-    report: tuple[Path, str, Marks],
-) -> None:
-    tmp_path, _, marks = report
-    with duckdb.connect(str(tmp_path / "costs.duckdb"), read_only=True) as db:
+def test_every_chart_drew_as_many_marks_as_the_database_has(report: Report) -> None:
+    marks = report.marks
+    with report.db() as db:
         months = one(db, "select count(distinct month) from analytics.cost_monthly")
         products = one(db, "select count(distinct product_name) from analytics.cost_monthly")
         orgs = one(db, "select count(distinct public_id) from analytics.cost_monthly")
@@ -194,14 +217,15 @@ def test_every_chart_drew_as_many_marks_as_the_database_has(
         "chart-orgs": org_costs,
         "chart-daily": days_read,
     }
+    assert projected == (report.instant.day >= PROJECTED_FROM_DAY)  # the simulator's rule
     assert marks.lines["chart-projection"] == 1 + projected  # spend to date, the projection
     assert marks.markers["chart-projection"] == projected  # the projected month total
     assert {chart for chart, count in marks.lines.items() if count} == {"chart-projection"}
 
 
-def test_the_tables_show_the_models_numbers(report: tuple[Path, str, Marks]) -> None:
-    tmp_path, _, marks = report
-    with duckdb.connect(str(tmp_path / "costs.duckdb"), read_only=True) as db:
+def test_the_tables_show_the_models_numbers(report: Report) -> None:
+    marks = report.marks
+    with report.db() as db:
         totals = db.execute(
             "select strftime(month, '%Y-%m'), max(cost_status), sum(total_cost) "
             "from analytics.cost_monthly group by month order by month desc"
@@ -215,10 +239,10 @@ def test_the_tables_show_the_models_numbers(report: tuple[Path, str, Marks]) -> 
     assert len(marks.cells["table-unit-cost"]) == 1 + units
 
 
-def test_a_screenshot_of_the_report(report: tuple[Path, str, Marks]) -> None:
+def test_a_screenshot_of_the_report(report: Report) -> None:
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)
-    chromium(f"--screenshot={SCREENSHOT}", (report[0] / "report.html").as_uri())
+    chromium(f"--screenshot={SCREENSHOT}", (report.path / "report.html").as_uri())
     png = SCREENSHOT.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", png[16:24]) == (WIDTH, HEIGHT)
