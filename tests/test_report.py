@@ -53,12 +53,22 @@ def chromium(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@dataclasses.dataclass
+class Frame:
+    """An open element: the chart it is in, whether in a y axis, the ids around it."""
+
+    chart: str | None = None
+    axis: str | None = None  # "x" or "y"
+    ids: tuple[str, ...] = ()  # its id and its ancestors'
+    entry: tuple[str, int] | None = None  # the card or legend entry it is in: (list id, index)
+
+
 class Marks(html.parser.HTMLParser):
     """What each chart (an element with an id ``chart-...``) drew, from the rendered DOM."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.stack: list[str | None] = []  # per open element: the chart it is in, if any
+        self.stack: list[Frame] = []  # per open element
         self.bars: dict[str, int] = {}
         self.lines: dict[str, int] = {}
         self.markers: dict[str, int] = {}
@@ -67,25 +77,53 @@ class Marks(html.parser.HTMLParser):
         self.cells: dict[str, list[list[str]]] = {}  # table id -> rows of cell text
         self.table: str | None = None
         self.rendered = False
+        self.texts: dict[str, list[str]] = {}  # chart -> its SVG texts but the axes'
+        self.ticks: dict[str, list[str]] = {}  # chart -> its y axis's tick labels
+        self.labels: dict[str, list[str]] = {}  # chart -> its x axis's labels
+        self.units: dict[str, list[str]] = {}  # chart -> what its y axis counts in
+        self.paths: dict[str, list[str]] = {}  # chart -> each line's path (`d`)
+        self.partial: dict[str, list[str]] = {}  # chart -> the tags marked partial (class)
+        self.entries: dict[str, list[str]] = {}  # list id -> its entries' text (cards, legends)
+        self.text: dict[str, str] = {}  # element id -> all the text inside it
+        self.svg_text: tuple[dict[str, list[str]], str] | None = None  # an SVG <text> open
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         classes = set((attributes.get("class") or "").split())
         element_id = attributes.get("id") or ""
-        chart = self.stack[-1] if self.stack else None
+        frame = dataclasses.replace(self.stack[-1]) if self.stack else Frame()
+        axis = next((name for name in ("x", "y") if {name, "axis"} <= classes), None)
+        frame.axis = frame.axis or axis
+        if element_id:
+            frame.ids = (*frame.ids, element_id)
+            self.text[element_id] = ""
         if element_id.startswith("chart-"):
-            chart = element_id
+            frame.chart = element_id
             for counts in (self.bars, self.tall, self.lines, self.markers):
-                counts[chart] = 0
+                counts[element_id] = 0
+            for found in (
+                self.texts,
+                self.ticks,
+                self.labels,
+                self.units,
+                self.paths,
+                self.partial,
+            ):
+                found[element_id] = []
+        if classes & {"card", "legend-entry"} and frame.ids:
+            entries = self.entries.setdefault(frame.ids[-1], [])
+            entries.append("")
+            frame.entry = (frame.ids[-1], len(entries) - 1)
         if tag == "body":
             self.rendered = attributes.get("data-rendered") == "true"
         if "chart-error" in classes:
-            self.errors.append(chart or "?")
-        if chart:
-            self.count_mark(chart, tag, classes, attributes.get("height"))
+            self.errors.append(frame.chart or "?")
+        if frame.chart:
+            self.count_mark(frame.chart, tag, classes, attributes.get("height"))
+            self.read_chart(frame, tag, classes, attributes)
         self.read_table(tag, element_id)
         if tag not in VOID:
-            self.stack.append(chart)
+            self.stack.append(frame)
 
     def count_mark(self, chart: str, tag: str, classes: set[str], height: str | None) -> None:
         """A bar, a line, or a y marker (dashed: grid lines are not)."""
@@ -96,6 +134,21 @@ class Marks(html.parser.HTMLParser):
             self.lines[chart] += 1
         elif tag == "line" and {"line-horizontal", "dashed"} <= classes:
             self.markers[chart] += 1
+
+    def read_chart(
+        self, frame: Frame, tag: str, classes: set[str], attributes: dict[str, str | None]
+    ) -> None:
+        """A chart's texts (its y axis's ticks and unit apart), lines and partial-day marks."""
+        chart, index = t.cast("str", frame.chart), attributes.get("data-point-index")
+        if tag == "text":
+            axes = {"y": self.ticks, "x": self.labels, None: self.texts}
+            found = self.units if "axis-currency" in classes else axes[frame.axis]
+            found[chart].append("")
+            self.svg_text = (found, chart)
+        elif tag == "path" and "line-graph-path" in classes:
+            self.paths[chart].append(attributes.get("d") or "")
+        if "partial" in classes:
+            self.partial[chart].append(f"{tag}:{index}" if index else tag)
 
     def read_table(self, tag: str, element_id: str) -> None:
         """Tables, rows and cells, for their text."""
@@ -110,12 +163,22 @@ class Marks(html.parser.HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "table":
             self.table = None
+        if tag == "text":
+            self.svg_text = None
         if tag not in VOID and self.stack:
             self.stack.pop()
 
     def handle_data(self, data: str) -> None:
         if self.table and self.cells[self.table] and self.cells[self.table][-1]:
             self.cells[self.table][-1][-1] += data
+        if self.svg_text:
+            found, chart = self.svg_text
+            found[chart][-1] += data
+        frame = self.stack[-1] if self.stack else Frame()
+        for element_id in frame.ids:
+            self.text[element_id] += data
+        if frame.entry:
+            self.entries[frame.entry[0]][frame.entry[1]] += data
 
 
 def one(connection: duckdb.DuckDBPyConnection, query: str) -> t.Any:
@@ -237,6 +300,42 @@ def test_the_tables_show_the_models_numbers(report: Report) -> None:
         [month, status, f"{total:,.2f}"] for month, status, total in totals
     ]
     assert len(marks.cells["table-unit-cost"]) == 1 + units
+
+
+def test_org_and_product_names_are_shown_whole(report: Report) -> None:
+    marks = report.marks
+    cut = [
+        text
+        for texts in (*marks.texts.values(), *marks.labels.values())
+        for text in texts
+        if text.endswith("..")
+    ]
+    assert not cut, cut
+    with report.db() as db:
+        products = [
+            p
+            for (p,) in db.execute(
+                "select product_name from analytics.cost_monthly group by all "
+                "order by sum(total_cost) desc, product_name"
+            ).fetchall()
+        ]
+        orgs = [
+            o
+            for (o,) in db.execute(
+                "select max(coalesce(org_name, public_id)) || ' (' || public_id || ')' "
+                "from analytics.cost_monthly group by public_id "
+                "order by sum(total_cost) desc, 1"
+            ).fetchall()
+        ]
+    assert marks.entries.get("legend-chart-months") == products  # fewer than the top 7
+    assert marks.entries.get("legend-chart-orgs") == orgs  # fewer than the top 9
+    # The movers' bars are numbered; the table beside names each number whole.
+    for dimension, names in (("product", products), ("org", orgs)):
+        header, *rows = marks.cells[f"table-movers-{dimension}"]
+        assert header[:2] == ["#", dimension]
+        assert [row[0] for row in rows] == [str(rank) for rank in range(1, len(rows) + 1)]
+        assert {row[1] for row in rows} <= set(names)
+        assert marks.labels[f"chart-movers-{dimension}"] == [row[0] for row in rows]
 
 
 def test_a_screenshot_of_the_report(report: Report) -> None:
