@@ -48,7 +48,12 @@ def money(amount: float) -> str:
 
 
 def plain(column: str, value: object) -> object:
-    """A model's value as JSON has it: a month as ``2026-10``, a day as ``2026-10-31``."""
+    """A model's value as JSON has it: ``2026-10``, ``2026-10-31``, ``2026-10-31 15:00 UTC``.
+
+    A month, a day, and an instant (a ``*_at`` column, UTC).
+    """
+    if isinstance(value, dt.datetime) and column.endswith("_at"):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(value, dt.datetime | dt.date):
         return value.strftime("%Y-%m" if column.endswith("month") else "%Y-%m-%d")
     if isinstance(value, decimal.Decimal):
@@ -83,6 +88,13 @@ def read_models(connection: duckdb.DuckDBPyConnection, schema: str) -> dict[str,
 
 def print_summary(models: dict[str, list[Row]]) -> None:
     """Months with status and top products, the largest orgs lately, and the top movers."""
+    print_months(models)
+    print_orgs(models)
+    print_movers(models)
+
+
+def print_months(models: dict[str, list[Row]]) -> None:
+    """Each month's status, total and largest products, and what a partial month covers."""
     products: dict[str, list[Row]] = {}
     for row in models["by_product"]:
         if row["total_cost"]:
@@ -104,6 +116,16 @@ def print_summary(models: dict[str, list[Row]]) -> None:
         "  final: historical cost read after the 16th of the next month; preliminary: read "
         "before, may change; estimate: month to date, revised daily."
     )
+    for month in models["months"]:
+        if month["partial_day"]:
+            print(
+                f"  {month['month']}: to {month['covers_to']}, a partial day (read while it was "
+                "still going on: Datadog's cost of it is incomplete)."
+            )
+
+
+def print_orgs(models: dict[str, list[Row]]) -> None:
+    """The largest orgs' cost in the last months."""
     recent = [month["month"] for month in models["months"][-LAST_MONTHS_PER_ORG:]]
     per_org: dict[str, dict[str, float]] = {}
     for row in models["by_org"]:
@@ -113,6 +135,10 @@ def print_summary(models: dict[str, list[Row]]) -> None:
     for org, totals in per_org.items():
         cells = "".join(f"{money(totals[m]) if m in totals else '-':>14}" for m in recent)
         print(f"  {org:<40}{cells}")
+
+
+def print_movers(models: dict[str, list[Row]]) -> None:
+    """The largest changes per product and per org of the last whole month."""
     movers = models["movers"]
     if not movers:
         print("Top movers: fewer than two whole months read yet.")

@@ -295,11 +295,56 @@ def test_the_tables_show_the_models_numbers(report: Report) -> None:
         ).fetchall()
         units = one(db, "select count(distinct product_name) from analytics.report_unit_cost")
     header, *rows = marks.cells["table-months"]
-    assert header == ["month", "status", "total", "orgs"]
-    assert [row[:3] for row in rows] == [
+    assert header == ["month", "status", "covers", "total", "orgs"]
+    assert [[*row[:2], row[3]] for row in rows] == [
         [month, status, f"{total:,.2f}"] for month, status, total in totals
     ]
     assert len(marks.cells["table-unit-cost"]) == 1 + units
+
+
+def this_month(report: Report) -> tuple[int, dt.datetime, dt.datetime]:
+    """The days of the latest month of daily cost, its last day with cost, when it was read."""
+    with report.db() as db:
+        row = db.execute(
+            "select extract(day from last_day(max(month))), max(date), max(read_at) "
+            "from datadog.daily_costs where row_type = 'day' "
+            "and month = (select max(month) from datadog.daily_costs)"
+        ).fetchone()
+    assert row is not None
+    days, last_day, read_at = row
+    return int(days), last_day, read_at
+
+
+def test_the_spend_to_date_stops_at_the_last_day_read(report: Report) -> None:
+    days, last_day, _ = this_month(report)
+    spend, *projection = report.marks.paths["chart-projection"]
+    points = spend.removeprefix("M").split("L")
+    assert last_day.day < days  # a month in progress: days not read yet
+    assert len(points) == last_day.day, spend  # from the 1st to the last day read, no further
+    if projection:  # Datadog's projection runs from there to the month's last day
+        (line,) = projection
+        assert line.removeprefix("M").split("L")[0] == points[-1]
+        assert len(line.split("L")) == days - last_day.day + 1
+
+
+def test_the_day_being_read_is_shown_as_partial(report: Report) -> None:
+    _, last_day, read_at = this_month(report)
+    assert read_at.date() == last_day.date() == report.instant.date()  # read while under way
+    marks, day = report.marks, f"{last_day:%Y-%m-%d}"
+    # Its bar (and no other) and the spend to date's last point are drawn apart, and labelled.
+    assert marks.partial["chart-daily"] == [f"rect:{last_day.day - 1}"]
+    assert marks.partial["chart-projection"] == ["circle"]
+    for chart in ("chart-daily", "chart-projection"):
+        assert "partial day" in marks.texts[chart], marks.texts[chart]
+    legend = marks.entries.get("legend-chart-daily", [])
+    assert any(entry.startswith(f"partial day: {day}, read ") for entry in legend), legend
+    # The tables say so: this month's days, and the month's row.
+    header, *rows = marks.cells["table-daily"]
+    assert header == ["day", "spend", "spend to date", ""]
+    assert [row[0] for row in rows if row[3] == "partial"] == [day]
+    (month,) = (row for row in marks.cells["table-months"][1:] if row[0] == day[:7])
+    assert month[2] == f"to {day}, a partial day"
+    assert f"{day} was still going on" in marks.text["daily-note"]
 
 
 def test_org_and_product_names_are_shown_whole(report: Report) -> None:
