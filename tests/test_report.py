@@ -347,6 +347,68 @@ def test_the_day_being_read_is_shown_as_partial(report: Report) -> None:
     assert f"{day} was still going on" in marks.text["daily-note"]
 
 
+def test_the_unit_cost_of_the_month_in_progress_is_cost_to_date_over_usage_to_date(
+    report: Report,
+) -> None:
+    """Hosts, billed per month, count for the share of the month elapsed; events are to date."""
+    with report.db() as db:
+        month, products = db.execute(
+            "select strftime(max(month), '%Y-%m'), count(distinct product_name) "
+            "from analytics.cost_monthly where cost_status = 'estimate'"
+        ).fetchone()  # type: ignore[misc]
+        to_date = db.execute(
+            "select c.product_name, c.cost, u.usage, u.usage_aggregation, u.unit, "
+            "  u.elapsed / (24 * extract(day from last_day(c.month))) "
+            "from (select month, product_name, sum(total_cost) as cost "
+            "  from analytics.cost_monthly where cost_status = 'estimate' group by all) as c "
+            "join (select month, product_name, sum(org_billable_usage) as usage, "
+            "  max(usage_aggregation) as usage_aggregation, max(usage_unit) as unit, "
+            "  max(elapsed_usage_hours) as elapsed from datadog.billable_usage group by all) as u "
+            "using (month, product_name) where strftime(c.month, '%Y-%m') = ?",
+            [month],
+        ).fetchall()
+    header, *rows = report.marks.cells["table-unit-cost"]
+    column = next(i for i, label in enumerate(header) if label.startswith(f"{month} "))
+    shown = {row[0]: row[column] for row in rows}
+    assert len(to_date) == products == len(shown)
+    for product, cost, usage, aggregation, unit, elapsed in to_date:
+        assert 0 < elapsed < 1  # a month in progress
+        usage_to_date = usage * (elapsed if aggregation == "top99p" else 1)
+        per = 1_000_000 if unit == "events" else 1
+        expected = float(cost) / usage_to_date * per
+        figure = float(shown[product].split()[-1].replace(",", ""))
+        assert abs(figure - expected) <= 0.0051, (product, shown[product], round(expected, 4))
+        assert shown[product] == f"{figure:,.2f}"
+    assert header[column] == f"{month} estimate, to date"
+    assert "cost to date over usage to date" in report.marks.text["unit-cost-note"]
+
+
+def test_event_priced_products_are_priced_per_million_events(report: Report) -> None:
+    with report.db() as db:
+        whole = db.execute(
+            "select c.product_name, strftime(c.month, '%Y-%m'), u.unit, c.cost / u.usage "
+            "from (select month, product_name, sum(total_cost) as cost "
+            "  from analytics.cost_monthly where cost_status <> 'estimate' group by all) as c "
+            "join (select month, product_name, sum(org_billable_usage) as usage, "
+            "  max(usage_unit) as unit from datadog.billable_usage group by all) as u "
+            "using (month, product_name) order by u.unit <> 'events', c.product_name, 2"
+        ).fetchall()
+    header, *rows = report.marks.cells["table-unit-cost"]
+    table = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    checked = 0
+    for product, month, unit, per_unit in whole:
+        label = next((h for h in header if h.startswith(f"{month} ")), None)
+        if label is None:  # not one of the table's months
+            continue
+        size, name = (1_000_000, "million events") if unit == "events" else (1, "host")
+        shown = table[product][label]
+        assert shown.split()[-1] == f"{float(per_unit) * size:,.2f}", (product, month, shown)
+        assert table[product][header[1]] == name
+        checked += size > 1
+    assert header[1] == "per"
+    assert checked >= 1  # at least one whole month of an event-priced product
+
+
 def test_org_and_product_names_are_shown_whole(report: Report) -> None:
     marks = report.marks
     cut = [
