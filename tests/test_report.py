@@ -37,6 +37,8 @@ INSTANTS = {
     "after-the-12th": dt.datetime(2026, 11, 20, 15, tzinfo=dt.timezone.utc),
     "before-the-12th": dt.datetime(2026, 11, 7, 15, tzinfo=dt.timezone.utc),
 }
+#: A number as an axis shows it: thousands separated by commas.
+AXIS_NUMBER = re.compile(r"-?\d{1,3}(,\d{3})*(\.\d+)?")
 #: HTML elements that have no end tag.
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 
@@ -288,6 +290,7 @@ def test_every_chart_drew_as_many_marks_as_the_database_has(report: Report) -> N
 
 def test_the_tables_show_the_models_numbers(report: Report) -> None:
     marks = report.marks
+    currency = billing_currency(report)
     with report.db() as db:
         totals = db.execute(
             "select strftime(month, '%Y-%m'), max(cost_status), sum(total_cost) "
@@ -297,9 +300,58 @@ def test_the_tables_show_the_models_numbers(report: Report) -> None:
     header, *rows = marks.cells["table-months"]
     assert header == ["month", "status", "covers", "total", "orgs"]
     assert [[*row[:2], row[3]] for row in rows] == [
-        [month, status, f"{total:,.2f}"] for month, status, total in totals
+        [month, status, f"{currency} {total:,.2f}"] for month, status, total in totals
     ]
     assert len(marks.cells["table-unit-cost"]) == 1 + units
+
+
+def billing_currency(report: Report) -> str:
+    """The currency the run's FOCUS rows name (the tap's billing_currency setting)."""
+    with report.db() as db:
+        (currency,) = db.execute(
+            'select distinct "BillingCurrency" from datadog.focus_costs'
+        ).fetchall()
+        return str(currency[0])
+
+
+def amount_in(currency: str) -> re.Pattern[str]:
+    """An amount as the report writes it: the currency, thousands separated, to the cent."""
+    return re.compile(rf"[+-]?{currency} \d{{1,3}}(,\d{{3}})*\.\d\d")
+
+
+def test_every_amount_and_axis_names_the_currency(report: Report) -> None:
+    marks, currency = report.marks, billing_currency(report)
+    amount = amount_in(currency)
+    # Every chart counts money on its y axis: the axis says in what, and separates thousands.
+    charts = {chart for chart, ticks in marks.ticks.items() if ticks}
+    assert charts == set(marks.bars)
+    assert {c: marks.units[c] for c in charts} == {c: [currency] for c in charts}
+    bad_ticks = {
+        c: [n for n in ticks if not AXIS_NUMBER.fullmatch(n)] for c, ticks in marks.ticks.items()
+    }
+    assert not any(bad_ticks.values()), bad_ticks
+    assert any(float(n.replace(",", "")) >= 1_000 for n in marks.ticks["chart-months"])
+    # Each card but the orgs count is an amount (or says the projection is not published yet).
+    cards = [card for card in marks.entries["cards"] if not card.startswith("Orgs")]
+    assert len(cards) == 3
+    assert all(amount.search(card) or card.endswith("not published yet") for card in cards), cards
+    # Every amount in the tables.
+    money_columns = {
+        "table-months": [3],
+        "table-movers-product": [2, 3, 4],
+        "table-movers-org": [2, 3, 4],
+        "table-daily": [1, 2],
+    }
+    for table, columns in money_columns.items():
+        for row in marks.cells[table][1:]:
+            assert all(amount.fullmatch(row[column]) for column in columns), (table, row)
+    for row in marks.cells["table-unit-cost"][1:]:
+        assert all(amount.fullmatch(cell) or cell == "-" for cell in row[2:]), row
+    assert currency in marks.text["subtitle"]
+    if marks.markers["chart-projection"]:  # the projected total's label
+        assert any(amount.search(text) for text in marks.texts["chart-projection"])
+    # The terminal summary names it too.
+    assert f"Datadog cost per month, in {currency} (" in report.stdout
 
 
 def this_month(report: Report) -> tuple[int, dt.datetime, dt.datetime]:
@@ -351,6 +403,7 @@ def test_the_unit_cost_of_the_month_in_progress_is_cost_to_date_over_usage_to_da
     report: Report,
 ) -> None:
     """Hosts, billed per month, count for the share of the month elapsed; events are to date."""
+    currency = billing_currency(report)
     with report.db() as db:
         month, products = db.execute(
             "select strftime(max(month), '%Y-%m'), count(distinct product_name) "
@@ -378,12 +431,13 @@ def test_the_unit_cost_of_the_month_in_progress_is_cost_to_date_over_usage_to_da
         expected = float(cost) / usage_to_date * per
         figure = float(shown[product].split()[-1].replace(",", ""))
         assert abs(figure - expected) <= 0.0051, (product, shown[product], round(expected, 4))
-        assert shown[product] == f"{figure:,.2f}"
+        assert shown[product] == f"{currency} {figure:,.2f}"
     assert header[column] == f"{month} estimate, to date"
     assert "cost to date over usage to date" in report.marks.text["unit-cost-note"]
 
 
 def test_event_priced_products_are_priced_per_million_events(report: Report) -> None:
+    currency = billing_currency(report)
     with report.db() as db:
         whole = db.execute(
             "select c.product_name, strftime(c.month, '%Y-%m'), u.unit, c.cost / u.usage "
@@ -403,6 +457,7 @@ def test_event_priced_products_are_priced_per_million_events(report: Report) -> 
         size, name = (1_000_000, "million events") if unit == "events" else (1, "host")
         shown = table[product][label]
         assert shown.split()[-1] == f"{float(per_unit) * size:,.2f}", (product, month, shown)
+        assert shown == f"{currency} {float(per_unit) * size:,.2f}"
         assert table[product][header[1]] == name
         checked += size > 1
     assert header[1] == "per"
