@@ -29,6 +29,7 @@ CHARTS_LIBRARY = ASSETS / "frappe-charts-1.6.2.min.umd.js"
 MODELS_SCHEMA = "analytics"
 #: What the page gets, from which model, in which order.
 MODELS = {
+    "currency": "report_currency",
     "months": "report_months order by month",
     "by_product": "report_spend_by_product order by month, group_rank",
     "by_org": "report_spend_by_org order by month, group_rank",
@@ -43,12 +44,23 @@ Row = dict[str, t.Any]
 
 
 def money(amount: float) -> str:
-    """An amount to the cent, with thousands separators."""
+    """An amount to the cent, with thousands separators (headings name the currency)."""
     return f"{amount:,.2f}"
 
 
+def currency_of(models: dict[str, list[Row]]) -> str:
+    """The billing currency of every amount (report_currency), or that it is unknown."""
+    rows = models["currency"]
+    return (rows[0]["billing_currency"] if rows else None) or "(currency unknown)"
+
+
 def plain(column: str, value: object) -> object:
-    """A model's value as JSON has it: a month as ``2026-10``, a day as ``2026-10-31``."""
+    """A model's value as JSON has it: ``2026-10``, ``2026-10-31``, ``2026-10-31 15:00 UTC``.
+
+    A month, a day, and an instant (a ``*_at`` column, UTC).
+    """
+    if isinstance(value, dt.datetime) and column.endswith("_at"):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(value, dt.datetime | dt.date):
         return value.strftime("%Y-%m" if column.endswith("month") else "%Y-%m-%d")
     if isinstance(value, decimal.Decimal):
@@ -83,14 +95,23 @@ def read_models(connection: duckdb.DuckDBPyConnection, schema: str) -> dict[str,
 
 def print_summary(models: dict[str, list[Row]]) -> None:
     """Months with status and top products, the largest orgs lately, and the top movers."""
+    currency = currency_of(models)
+    print_months(models, currency)
+    print_orgs(models, currency)
+    print_movers(models, currency)
+
+
+def print_months(models: dict[str, list[Row]], currency: str) -> None:
+    """Each month's status, total and largest products, and what a partial month covers."""
     products: dict[str, list[Row]] = {}
     for row in models["by_product"]:
         if row["total_cost"]:
             products.setdefault(row["month"], []).append(row)
     print(
-        "Datadog cost per month, in the account's billing currency (Datadog's answers name none):"
+        f"Datadog cost per month, in {currency} (the tap's billing_currency setting; "
+        "Datadog's answers name none):"
     )
-    print(f"  {'month':<8} {'status':<12} {'total':>14}  top products")
+    print(f"  {'month':<8} {'status':<12} {'total ' + currency:>14}  top products, {currency}")
     for month in models["months"]:
         ranked = sorted(products.get(month["month"], []), key=lambda r: -r["total_cost"])
         top = ", ".join(
@@ -104,15 +125,29 @@ def print_summary(models: dict[str, list[Row]]) -> None:
         "  final: historical cost read after the 16th of the next month; preliminary: read "
         "before, may change; estimate: month to date, revised daily."
     )
+    for month in models["months"]:
+        if month["partial_day"]:
+            print(
+                f"  {month['month']}: to {month['covers_to']}, a partial day (read while it was "
+                "still going on: Datadog's cost of it is incomplete)."
+            )
+
+
+def print_orgs(models: dict[str, list[Row]], currency: str) -> None:
+    """The largest orgs' cost in the last months."""
     recent = [month["month"] for month in models["months"][-LAST_MONTHS_PER_ORG:]]
     per_org: dict[str, dict[str, float]] = {}
     for row in models["by_org"]:
         per_org.setdefault(row["group_name"], {})[row["month"]] = row["total_cost"]
-    print("Cost per org (the largest; the rest as other orgs):")
+    print(f"Cost per org, in {currency} (the largest; the rest as other orgs):")
     print(f"  {'org':<40}" + "".join(f"{month:>14}" for month in recent))
     for org, totals in per_org.items():
         cells = "".join(f"{money(totals[m]) if m in totals else '-':>14}" for m in recent)
         print(f"  {org:<40}{cells}")
+
+
+def print_movers(models: dict[str, list[Row]], currency: str) -> None:
+    """The largest changes per product and per org of the last whole month."""
     movers = models["movers"]
     if not movers:
         print("Top movers: fewer than two whole months read yet.")
@@ -120,7 +155,7 @@ def print_summary(models: dict[str, list[Row]]) -> None:
     first = movers[0]
     print(
         f"Top movers, {first['after_month']} ({first['after_status']}) against "
-        f"{first['before_month']} ({first['before_status']}), largest changes first:"
+        f"{first['before_month']} ({first['before_status']}), in {currency}, largest changes first:"
     )
     for dimension in ("product", "org"):
         before, after = first["before_month"], first["after_month"]

@@ -440,6 +440,29 @@ def quickstart(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+#: libfaketime (Debian's libfaketime package), preloaded to run a process at a fixed instant.
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+def faketime_env(instant: dt.datetime) -> dict[str, str]:
+    """The environment that starts a process and its children's clocks at ``instant`` (UTC).
+
+    For ``quickstart(tmp_path, **faketime_env(...))``: the simulator, Meltano, the tap and dbt
+    all start there and tick on from it. The monotonic clock is faked too: with
+    FAKETIME_DONT_FAKE_MONOTONIC=1, libfaketime 0.9.10 makes Python 3.11's ``time.sleep`` fail
+    (EINVAL), and the Quickstart sleeps while it waits for the simulator to stop.
+    """
+    if not LIBFAKETIME.exists():
+        msg = f"{LIBFAKETIME} is missing: apt-get install libfaketime"
+        raise RuntimeError(msg)
+    utc = instant.astimezone(dt.timezone.utc)
+    return {
+        "LD_PRELOAD": str(LIBFAKETIME),
+        "FAKETIME": utc.strftime("@%Y-%m-%d %H:%M:%S"),
+        "TZ": "UTC",
+    }
+
+
 def project_copy(project: Path) -> Path:
     """A copy of the project's files at ``project``, as a clone has them, with this checkout's
     installs (``.venv``, ``.meltano``) linked in."""

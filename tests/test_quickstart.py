@@ -21,10 +21,15 @@ def test_without_keys_it_extracts_from_the_simulator_and_prints_a_summary(tmp_pa
     assert lines[0].startswith("No Datadog keys in the environment")
     assert "bundled Datadog API simulator at http://127.0.0.1:" in lines[0]
     assert lines[1] == f"Environment dev: into {tmp_path / 'costs.duckdb'}, schema datadog."
-    assert any(
-        line.startswith("Datadog cost per month, in the account's billing") for line in lines
-    )
-    assert "USD" not in result.stdout  # Datadog's answers name no currency
+    # Datadog's answers name no currency: the tap's billing_currency setting (USD by default),
+    # as the FOCUS rows carry it, heads every column of amounts.
+    assert any(line.startswith("Datadog cost per month, in USD (") for line in lines)
+    for heading in (
+        r"  month +status +total USD  top products, USD",
+        r"Cost per org, in USD \(",
+        r"Top movers, .+, in USD, largest changes first:",
+    ):
+        assert re.search(f"^{heading}", result.stdout, re.MULTILINE), heading
     with duckdb.connect(str(tmp_path / "costs.duckdb"), read_only=True) as connection:
         (rows,) = connection.execute("select count(*) from datadog.hourly_usage").fetchone()  # type: ignore[misc]
         months = connection.execute(
@@ -50,7 +55,7 @@ def test_without_keys_it_extracts_from_the_simulator_and_prints_a_summary(tmp_pa
         r"^  dbt: Done\. PASS=(\d+) WARN=0 ERROR=0 SKIP=0 ", result.stdout, re.MULTILINE
     )
     assert outcome, result.stdout[-2000:]
-    assert int(outcome.group(1)) >= 67  # 19 models, 48 tests
+    assert int(outcome.group(1)) >= 78  # 20 models, 58 tests
     with duckdb.connect(str(tmp_path / "costs.duckdb"), read_only=True) as connection:
         for model in MODELS:
             (count,) = connection.execute(f"select count(*) from analytics.{model}").fetchone()  # type: ignore[misc]

@@ -1,9 +1,19 @@
 -- This month (the latest month of daily cost), one row per calendar day: each day's spend,
--- the spend to date, and Datadog's projection of the month drawn as a straight line from the
--- last day read to the projected total on the month's last day (null where Datadog has
--- published no projection yet: it does from about the middle of the month).
+-- the spend to date up to the last day with cost (null after it: those days have not been
+-- read), and Datadog's projection of the month drawn as a straight line from the last day read
+-- to the projected total on the month's last day (null where Datadog has published no
+-- projection yet: it does from about the middle of the month). The day the month was last read
+-- on was still going on then: its cost is partial (is_partial), and so is the spend to date.
 with this_month as (
     select max(month) as month from {{ ref('cost_daily') }}
+),
+
+last_read as (
+    -- When the month's days were last read: the tap reads an open month whole every run.
+    select max(d.read_at) as read_at
+    from {{ ref('stg_daily_costs') }} as d
+    inner join this_month as m on m.month = d.month
+    where d.row_type = 'day'
 ),
 
 days as (
@@ -48,7 +58,7 @@ daily as (
     left join spend on spend.date = days.date
 ),
 
-last_read as (
+last_day as (
     select
         max(day_of_month) as day_of_month,
         max(spend_to_date) as spend_to_date
@@ -61,20 +71,27 @@ select
     daily.day_of_month,
     round(daily.daily_cost, 2) as daily_cost,
     daily.cost_status,
-    round(daily.spend_to_date, 2) as spend_to_date,
+    coalesce(daily.daily_cost is not null and daily.date = cast(last_read.read_at as date), false)
+        as is_partial,
+    last_read.read_at,
+    case
+        when daily.day_of_month <= last_day.day_of_month then round(daily.spend_to_date, 2)
+    end as spend_to_date,
     case
         when projection.projected_total is null then null
-        when daily.day_of_month <= last_read.day_of_month then round(daily.spend_to_date, 2)
+        when daily.day_of_month < last_day.day_of_month then null
+        when daily.day_of_month = last_day.day_of_month then round(daily.spend_to_date, 2)
         else cast(round(
-            last_read.spend_to_date
-            + (projection.projected_total - last_read.spend_to_date)
-            * (daily.day_of_month - last_read.day_of_month)
-            / (daily.days_in_month - last_read.day_of_month),
+            last_day.spend_to_date
+            + (projection.projected_total - last_day.spend_to_date)
+            * (daily.day_of_month - last_day.day_of_month)
+            / (daily.days_in_month - last_day.day_of_month),
             2
         ) as numeric(38, 2))
     end as projected_spend,
     round(projection.projected_total, 2) as projected_total,
     cast(projection.snapshot_date as date) as projection_date
 from daily
+cross join last_day
 cross join last_read
 cross join projection
