@@ -636,23 +636,7 @@ def assert_periods_add_up_to_the_latest_answer(
     assert ours == expected, (stream, sorted(set(ours.items()) ^ set(expected.items())))
 
 
-# ---- the clock of child processes -----------------------------------------------------------
-FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
-
-
-def faketime_env(instant: dt.datetime) -> dict[str, str]:
-    """Environment variables that start a child process's clock at ``instant`` (libfaketime,
-    ticking from there; the monotonic clock moves with it, as time.sleep needs)."""
-    if not Path(FAKETIME_LIBRARY).exists():
-        msg = "libfaketime is not installed (apt-get install faketime): .ci/run installs it"
-        raise RuntimeError(msg)
-    return {
-        "LD_PRELOAD": FAKETIME_LIBRARY,
-        "FAKETIME": f"@{instant.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S}",
-        "TZ": "UTC",
-    }
-
-
+# ---- Meltano -------------------------------------------------------------------------------
 MELTANO = ROOT / ".venv" / "bin" / "meltano"
 
 
