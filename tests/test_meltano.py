@@ -344,6 +344,6 @@ def test_the_dbt_models_build_and_pass_their_tests_on_postgresql(
     log += meltano("--environment=dev", "invoke", "dbt-postgres:build", env=env)
     outcome = re.search(r"Done\. PASS=(\d+) WARN=0 ERROR=0 SKIP=0 ", log)
     assert outcome, log[-3000:]
-    assert int(outcome.group(1)) >= 78  # 20 models, 58 tests
+    assert int(outcome.group(1)) >= 127  # 20 models, 107 tests
     for model in ("cost_monthly", "cost_daily", "focus", "unit_cost"):
         assert int(psql(postgres, f"select count(*) from analytics.{model}")[0][0]) > 0, model

@@ -55,7 +55,7 @@ def test_without_keys_it_extracts_from_the_simulator_and_prints_a_summary(tmp_pa
         r"^  dbt: Done\. PASS=(\d+) WARN=0 ERROR=0 SKIP=0 ", result.stdout, re.MULTILINE
     )
     assert outcome, result.stdout[-2000:]
-    assert int(outcome.group(1)) >= 78  # 20 models, 58 tests
+    assert int(outcome.group(1)) >= 127  # 20 models, 107 tests
     with duckdb.connect(str(tmp_path / "costs.duckdb"), read_only=True) as connection:
         for model in MODELS:
             (count,) = connection.execute(f"select count(*) from analytics.{model}").fetchone()  # type: ignore[misc]

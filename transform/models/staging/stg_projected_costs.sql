@@ -1,13 +1,5 @@
 -- The latest snapshot of each month's projection, without the lines withdrawn from it.
-select
-    snapshot_date,
-    month,
-    view,
-    public_id,
-    org_name,
-    product_name,
-    charge_type,
-    cast(cost as numeric(38, 9)) as cost
+select {{ cost_columns(before=['snapshot_date'], status=false) }}
 from (
     select p.*, max(p.snapshot_date) over (partition by p.month) as latest_snapshot
     from {{ source('datadog', 'projected_costs') }} as p
