@@ -58,10 +58,8 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
     #: What the application key's owner needs for ``path`` (the API reference's x-permission).
     permission: str | None = "usage_read"
 
-    #: Whether other streams read this endpoint with the same query in a run (daily_costs closes
-    #: a month with historical cost; focus_costs reads historical and estimated cost and
-    #: billable usage): its answers are asked for once per run and kept for the run
-    #: (``TapDatadogCosts.shared_answers``).
+    #: Whether other streams read this endpoint with the same query in a run (daily and FOCUS
+    #: cost): its answers are asked for once and kept for the run (``shared_answers``).
     answers_shared = False
 
     def __init_subclass__(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
@@ -74,12 +72,22 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
         #: The tap, typed: its clock, dates, URL, authenticator and pacer are shared.
         self.datadog_tap = t.cast("RunContext", tap)
         super().__init__(tap=tap)
-        #: This run's counters and progress lines (a new one per sync).
-        self.progress = self.new_progress()
+        self._progress: Progress | None = None
+
+    @property
+    def progress(self) -> Progress:
+        """The run's counters and progress lines, made when first used (not with --discover)."""
+        if self._progress is None:
+            self._progress = self.new_progress()
+        return self._progress
+
+    @progress.setter
+    def progress(self, progress: Progress) -> None:
+        self._progress = progress
 
     def new_progress(self) -> Progress:
         """Counters for one run of this stream, reporting every ``progress_seconds``."""
-        return Progress(self.name, interval=self.config["progress_seconds"])
+        return Progress(self.name, interval=self.datadog_tap.settings.progress_seconds)
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -140,17 +148,17 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
     @property
     @override
     def timeout(self) -> int:
-        return int(self.config["request_timeout"])
+        return self.datadog_tap.settings.request_timeout
 
     @property
     def include_descendants(self) -> bool:
         """Child orgs too (usage per child org, cost per org), or the parent alone."""
-        return bool(self.config["include_descendants"])
+        return self.datadog_tap.settings.include_descendants
 
     @property
     def include_connected_accounts(self) -> bool:
         """Partner-network connected accounts too."""
-        return bool(self.config["include_connected_accounts"])
+        return self.datadog_tap.settings.include_connected_accounts
 
     def send(
         self, prepared_request: requests.PreparedRequest, context: Context | None
@@ -165,7 +173,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
             self.requests_session,
             self.authenticator(prepared_request),
             timeout=self.timeout,
-            max_bytes=self.config["max_answer_mb"] << 20,
+            max_bytes=self.datadog_tap.settings.max_answer_mb << 20,
             verify=self.datadog_tap.certificate_authority,
         )
         self.validate_response(response)
@@ -195,7 +203,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
         """
         del func
         pacer = self.datadog_tap.rate_limit_pacer
-        limits = {"timeout": self.timeout, "max_mb": self.config["max_answer_mb"]}
+        limits = {"timeout": self.timeout, "max_mb": self.datadog_tap.settings.max_answer_mb}
 
         def attempt(
             prepared_request: requests.PreparedRequest, context: Context | None

@@ -20,6 +20,7 @@ if t.TYPE_CHECKING:
     import requests
 
     from tap_datadog_costs.progress import Progress
+    from tap_datadog_costs.run_context import RunContext
 
 #: Exponential back-off: first wait and cap, in seconds.
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 60.0
@@ -30,6 +31,8 @@ class RetryPolicy(RESTStream[t.Any]):
 
     #: This run's counters (DatadogStream sets it): waits and retries count there.
     progress: Progress
+    #: The run's settings and clock (DatadogStream sets it).
+    datadog_tap: RunContext
 
     @staticmethod
     def announced_wait(
@@ -47,11 +50,11 @@ class RetryPolicy(RESTStream[t.Any]):
     @property
     def max_wait(self) -> float:
         """The longest single wait (max_wait_seconds): pacing, an announced wait, back-off."""
-        return float(self.config["max_wait_seconds"])
+        return float(self.datadog_tap.settings.max_wait_seconds)
 
     @override
     def backoff_max_tries(self) -> int:
-        return int(self.config["max_retries"]) + 1
+        return self.datadog_tap.settings.max_retries + 1
 
     @override
     def backoff_wait_generator(self) -> t.Generator[float, None, None]:

@@ -15,11 +15,14 @@ if t.TYPE_CHECKING:
 
     from tap_datadog_costs.auth import DatadogAuthenticator
     from tap_datadog_costs.rate_limit import RateLimitPacer
+    from tap_datadog_costs.settings import Settings
 
 
 class RunContext(t.Protocol):
     """The run's shared parts, as TapDatadogCosts provides them."""
 
+    @property
+    def settings(self) -> Settings: ...
     @property
     def now(self) -> dt.datetime: ...
     @property

@@ -1,4 +1,4 @@
-"""The tap's settings: the config schema and the checks a schema cannot state.
+"""The tap's settings: the config schema, the one source of defaults, and the typed settings.
 
 The schema is the one source of every default, minimum and allowed value: the SDK fills its
 defaults into the config before a stream runs, so code reads ``config[name]`` with no
@@ -7,13 +7,9 @@ fallback. meltano.yml's settings are checked against it by a test.
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
-import re
+import dataclasses
 import typing as t
 from datetime import datetime, timezone
-from pathlib import Path
-from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
@@ -23,7 +19,7 @@ UTC = timezone.utc
 
 if t.TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Mapping
 
 #: Every Datadog site; the API lives at https://api.<site>.
 SITES = (
@@ -42,8 +38,6 @@ SITES = (
 KEYS = ("api_key", "app_key")
 #: Datadog's retention in hours (15 months of 31 days): more look-back reads nothing more.
 RETENTION_HOURS = RETENTION_MONTHS * 31 * 24
-#: An example of each accepted date form, for error messages.
-DATE_EXAMPLES = "such as 2026-11-01 or 2026-11-01T00:00:00Z"
 
 CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     th.Property(
@@ -167,84 +161,6 @@ def base_url(config: Mapping[str, t.Any]) -> str:
     return api_url.rstrip("/") if api_url else site_base_url(config["site"])
 
 
-def is_loopback(host: str | None) -> bool:
-    """True for localhost and 127.0.0.0/8 or ::1 addresses."""
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def redact(error: str, config: Mapping[str, t.Any]) -> str:
-    """A schema error with secret values masked: a key of the wrong type is quoted in it."""
-    for name, spec in CONFIG_SCHEMA["properties"].items():
-        value = config.get(name)
-        if spec.get("secret") and value is not None and not isinstance(value, str):
-            error = error.replace(repr(value), "***")
-    return error
-
-
-def setting_first(error: str) -> str:
-    """A schema error from the SDK, reworded to start with the setting it is about.
-
-    The SDK writes ``<what> in config['<setting>']`` (``'x' is a required property`` for a
-    missing one); ours reads ``<setting>: <what>``, as our own checks do.
-    """
-    located = re.fullmatch(r"(.*) in config\['([^']+)'\](.*)", error, re.DOTALL)
-    if located:
-        what, setting, deeper = located.groups()
-        return f"{setting}{deeper}: {what}"
-    missing = re.fullmatch(r"'([^']+)' is a required property", error)
-    if missing:
-        return f"{missing[1]}: required, and not set"
-    return error
-
-
-def unknown_setting_warnings(config: Mapping[str, t.Any], known: Iterable[str]) -> list[str]:
-    """One warning per setting this tap does not have, with the closest one it does have."""
-    names = sorted(known)
-    warnings = []
-    for name in sorted(set(config) - set(names)):
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f"did you mean {close[0]}?" if close else "see tap-datadog-costs --about"
-        warnings.append(f"{name}: not a setting of this tap ({hint}): ignored")
-    return warnings
-
-
-def cross_field_errors(config: Mapping[str, t.Any], now: dt.datetime) -> list[str]:
-    """One line per wrong setting that the schema let through, naming it and what is allowed.
-
-    No line quotes a key or a URL: either may hold a secret.
-    """
-    errors = [error for key in KEYS if (error := key_error(key, config[key]))]
-    dates: dict[str, dt.datetime] = {}
-    for setting in ("start_date", "end_date"):
-        if config.get(setting):
-            try:
-                dates[setting] = setting_instant(config[setting])
-            except ValueError:
-                errors.append(
-                    f"{setting}: '{config[setting]}' is not an ISO date or date-time, "
-                    + DATE_EXAMPLES
-                )
-                continue
-    if "start_date" in dates and dates["start_date"] > now:
-        errors.append("start_date: must not be in the future")
-    if "start_date" in dates and "end_date" in dates and dates["start_date"] >= dates["end_date"]:
-        errors.append("start_date: must be before end_date")
-    if config.get("ca_bundle") and not Path(config["ca_bundle"]).is_file():
-        errors.append("ca_bundle: no file at that path: give a PEM file of CA certificates")
-    if config.get("api_url"):
-        error = api_url_error(str(config["api_url"]))
-        if error:
-            errors.append(f"api_url: {error}")
-    return errors
-
-
 def key_value(value: object) -> str:
     """A key as sent: surrounding white space (a newline from a file or YAML) is no part of it."""
     return str(value).strip()
@@ -262,33 +178,58 @@ def setting_instant(value: object) -> dt.datetime:
     return instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
-def key_error(setting: str, value: object) -> str | None:
-    """What is wrong with a key, without quoting it; surrounding white space is allowed."""
-    key = key_value(value)
-    if not key:
-        return f"{setting}: must not be empty"
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):  # noqa: PLR2004 - C0 controls, DEL
-        return (
-            f"{setting}: contains a control character (a line break or tab inside the key): "
-            "copy the key again"
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The settings of a run, read once from a config the schema and the checks accepted.
+
+    Every default is the schema's: the SDK fills them in before the config gets here.
+    """
+
+    api_key: str
+    app_key: str
+    site: str
+    base_url: str
+    api_url: str | None
+    start_date: dt.datetime | None
+    end_date: dt.datetime | None
+    lookback_hours: int
+    product_families: tuple[str, ...]
+    include_descendants: bool
+    include_connected_accounts: bool
+    max_retries: int
+    max_wait_seconds: int
+    max_answer_mb: int
+    ca_bundle: str | None
+    request_timeout: int
+    billing_currency: str
+    cost_attribution_tag_keys: tuple[str, ...]
+    progress_seconds: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, t.Any]) -> Settings:
+        """The typed settings of a checked config (keys as sent, dates as UTC instants)."""
+
+        def instant(name: str) -> dt.datetime | None:
+            return setting_instant(config[name]) if config.get(name) else None
+
+        return cls(
+            api_key=key_value(config["api_key"]),
+            app_key=key_value(config["app_key"]),
+            site=config["site"],
+            base_url=base_url(config),
+            api_url=config.get("api_url") or None,
+            start_date=instant("start_date"),
+            end_date=instant("end_date"),
+            lookback_hours=int(config["lookback_hours"]),
+            product_families=tuple(config["product_families"]),
+            include_descendants=bool(config["include_descendants"]),
+            include_connected_accounts=bool(config["include_connected_accounts"]),
+            max_retries=int(config["max_retries"]),
+            max_wait_seconds=int(config["max_wait_seconds"]),
+            max_answer_mb=int(config["max_answer_mb"]),
+            ca_bundle=config.get("ca_bundle") or None,
+            request_timeout=int(config["request_timeout"]),
+            billing_currency=config["billing_currency"],
+            cost_attribution_tag_keys=tuple(config["cost_attribution_tag_keys"]),
+            progress_seconds=int(config["progress_seconds"]),
         )
-    return None
-
-
-def api_url_error(value: str) -> str | None:
-    """What is wrong with api_url, never quoting it: it may carry a password or a token."""
-    try:
-        url = urlsplit(value)
-        if url.port == 0:
-            raise ValueError  # noqa: TRY301 - the same answer as a port urlsplit refuses
-    except ValueError:
-        return "the port must be a number from 1 to 65535"
-    if url.scheme not in {"http", "https"} or not url.hostname:
-        return "must be an http(s) URL such as https://api.datadoghq.com"
-    if url.username or url.password:
-        return "must not carry a user or password: the keys go in api_key and app_key"
-    if url.query or url.fragment or value.rstrip().endswith(("?", "#")):
-        return "must be scheme://host[:port][/path], with no ?query or #fragment"
-    if url.scheme != "https" and not is_loopback(url.hostname):
-        return "must use https unless the host is loopback (127.0.0.1, localhost)"
-    return None

@@ -12,7 +12,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
-from tap_datadog_costs import redaction, settings
+from tap_datadog_costs import redaction, setting_checks
 from tap_datadog_costs.auth import DatadogAuthenticator
 from tap_datadog_costs.errors import (
     NON_PARENT_MARKER,
@@ -27,6 +27,7 @@ from tap_datadog_costs.periods import (
     utc_now,
 )
 from tap_datadog_costs.rate_limit import RateLimitPacer
+from tap_datadog_costs.settings import CONFIG_SCHEMA, Settings
 from tap_datadog_costs.state import bookmarks_from
 from tap_datadog_costs.streams import STREAM_TYPES
 from tap_datadog_costs.streams.costs import EstimatedCostsStream
@@ -51,7 +52,7 @@ class TapDatadogCosts(Tap):
     name = "tap-datadog-costs"
     message_writer_class = BufferedRecordWriter
     # The SDK adds its built-in settings to this dict in place: a copy keeps ours pure.
-    config_jsonschema = copy.deepcopy(settings.CONFIG_SCHEMA)
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -61,14 +62,14 @@ class TapDatadogCosts(Tap):
         """
         redaction.remember(self.config)
         errors = [
-            settings.setting_first(settings.redact(error, self.config))
+            setting_checks.setting_first(setting_checks.redact(error, self.config))
             for error in super()._validate_config(raise_errors=False)
         ]
         known = self.config_jsonschema["properties"]  # ours and the SDK's built-in ones
-        for warning in settings.unknown_setting_warnings(self.config, known):
+        for warning in setting_checks.unknown_setting_warnings(self.config, known):
             self.logger.warning("%s", warning)
         if not errors:
-            errors = settings.cross_field_errors(self.config, utc_now())
+            errors = setting_checks.cross_field_errors(self.config, utc_now())
         if errors and raise_errors:
             msg = "Config validation failed"
             raise ConfigValidationError(msg, errors=errors)
@@ -81,21 +82,26 @@ class TapDatadogCosts(Tap):
         return utc_now()
 
     @functools.cached_property
+    def settings(self) -> Settings:
+        """The run's settings, typed, read once from the checked config."""
+        return Settings.from_config(self.config)
+
+    @functools.cached_property
     def read_at(self) -> str:
         """The run's instant as cost rows carry it: the latest read of a key wins."""
         return isoformat(self.now)
 
     @functools.cached_property
     def base_url(self) -> str:
-        return settings.base_url(self.config)
+        return self.settings.base_url
 
     @functools.cached_property
     def start_date(self) -> dt.datetime:
         """``start_date``, or Datadog's retention edge when unset or older (warned once)."""
         edge = retention_start(self.now)
-        if not self.config.get("start_date"):
+        start = self.settings.start_date
+        if start is None:
             return edge
-        start = settings.setting_instant(self.config["start_date"])
         if start < edge:
             self.logger.warning(
                 "start_date %s is older than the 15 months Datadog keeps usage and cost: "
@@ -108,20 +114,17 @@ class TapDatadogCosts(Tap):
 
     @functools.cached_property
     def end_date(self) -> dt.datetime:
-        if self.config.get("end_date"):
-            return min(settings.setting_instant(self.config["end_date"]), self.now)
-        return self.now
+        end = self.settings.end_date
+        return self.now if end is None else min(end, self.now)
 
     @functools.cached_property
     def datadog_authenticator(self) -> DatadogAuthenticator:
-        # Surrounding white space (a newline from a file) is no part of a key.
-        api_key, app_key = (settings.key_value(self.config[key]) for key in settings.KEYS)
-        return DatadogAuthenticator(api_key, app_key)
+        return DatadogAuthenticator(self.settings.api_key, self.settings.app_key)
 
     @functools.cached_property
     def certificate_authority(self) -> str | bool:
         """What TLS is verified against (never off): ca_bundle, the environment, or certifi."""
-        return certificate_authority(self.config.get("ca_bundle"))
+        return certificate_authority(self.settings.ca_bundle)
 
     @functools.cached_property
     def shared_answers(self) -> dict[str, requests.Response]:
@@ -133,7 +136,7 @@ class TapDatadogCosts(Tap):
 
     @functools.cached_property
     def rate_limit_pacer(self) -> RateLimitPacer:
-        return RateLimitPacer(max_wait=self.config["max_wait_seconds"])
+        return RateLimitPacer(max_wait=self.settings.max_wait_seconds)
 
     @classmethod
     @override

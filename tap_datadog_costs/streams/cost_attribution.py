@@ -92,8 +92,9 @@ class CostAttributionStream(PublishedMonthlyStream):
             "fields": "*",
             "include_descendants": flag(self.include_descendants),
         }
-        if self.config["cost_attribution_tag_keys"]:
-            params["tag_breakdown_keys"] = ",".join(self.config["cost_attribution_tag_keys"])
+        tag_keys = self.datadog_tap.settings.cost_attribution_tag_keys
+        if tag_keys:
+            params["tag_breakdown_keys"] = ",".join(tag_keys)
         return self.with_cursor(params, next_page_token)
 
     @override
@@ -119,8 +120,8 @@ class CostAttributionStream(PublishedMonthlyStream):
 
     @override
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
-        site = self.config["site"]
-        if site in NO_ATTRIBUTION_SITES and not self.config.get("api_url"):
+        site = self.datadog_tap.settings.site
+        if site in NO_ATTRIBUTION_SITES and not self.datadog_tap.settings.api_url:
             self.periods_read = set()  # not an answer: withdraw nothing
             self.logger.warning(
                 "cost_attribution: Datadog does not offer cost attribution on %s (US1-FED): "

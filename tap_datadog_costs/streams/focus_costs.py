@@ -187,7 +187,7 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
             "ContractedCost": cost["cost"],
             "BillingAccountId": cost["account_public_id"] or account_id,
             "BillingAccountName": cost["account_name"] or account_name,
-            "BillingCurrency": self.config["billing_currency"],
+            "BillingCurrency": self.datadog_tap.settings.billing_currency,
             "BillingPeriodStart": start,
             "BillingPeriodEnd": end,
             "ChargePeriodStart": start,

@@ -65,7 +65,7 @@ class HourlyUsageStream(DatadogStream):
         params = {
             "filter[timestamp][start]": hour_param(context["window_start"]),
             "filter[timestamp][end]": hour_param(context["window_end"]),
-            "filter[product_families]": ",".join(self.config["product_families"]),
+            "filter[product_families]": ",".join(self.datadog_tap.settings.product_families),
             "filter[include_descendants]": flag(self.include_descendants),
             "filter[include_connected_accounts]": flag(self.include_connected_accounts),
             "page[limit]": PAGE_LIMIT,
@@ -79,9 +79,9 @@ class HourlyUsageStream(DatadogStream):
         bookmark = self.resume_point(context)
         how = self.how_read(context)
         if self.saved_bookmark(context) is not None:
-            how += f", {self.config['lookback_hours']} h before it re-read"
+            how += f", {self.datadog_tap.settings.lookback_hours} h before it re-read"
         if bookmark is not None:
-            lookback = timedelta(hours=self.config["lookback_hours"])
+            lookback = timedelta(hours=self.datadog_tap.settings.lookback_hours)
             start = max(start, floor_hour(bookmark) - lookback)
         windows = list(
             hour_windows(start, tap.end_date, include_descendants=self.include_descendants)

@@ -1,0 +1,133 @@
+"""The checks of a config that a schema cannot state, and settings messages a newcomer reads.
+
+One line per wrong setting, setting first; no line quotes a key or a URL (either may hold a
+secret).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import typing as t
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tap_datadog_costs.settings import CONFIG_SCHEMA, KEYS, key_value, setting_instant
+
+if t.TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Iterable, Mapping
+
+#: An example of each accepted date form, for error messages.
+DATE_EXAMPLES = "such as 2026-11-01 or 2026-11-01T00:00:00Z"
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for localhost and 127.0.0.0/8 or ::1 addresses."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def redact(error: str, config: Mapping[str, t.Any]) -> str:
+    """A schema error with secret values masked: a key of the wrong type is quoted in it."""
+    for name, spec in CONFIG_SCHEMA["properties"].items():
+        value = config.get(name)
+        if spec.get("secret") and value is not None and not isinstance(value, str):
+            error = error.replace(repr(value), "***")
+    return error
+
+
+def setting_first(error: str) -> str:
+    """A schema error from the SDK, reworded to start with the setting it is about.
+
+    The SDK writes ``<what> in config['<setting>']`` (``'x' is a required property`` for a
+    missing one); ours reads ``<setting>: <what>``, as our own checks do.
+    """
+    located = re.fullmatch(r"(.*) in config\['([^']+)'\](.*)", error, re.DOTALL)
+    if located:
+        what, setting, deeper = located.groups()
+        return f"{setting}{deeper}: {what}"
+    missing = re.fullmatch(r"'([^']+)' is a required property", error)
+    if missing:
+        return f"{missing[1]}: required, and not set"
+    return error
+
+
+def unknown_setting_warnings(config: Mapping[str, t.Any], known: Iterable[str]) -> list[str]:
+    """One warning per setting this tap does not have, with the closest one it does have."""
+    names = sorted(known)
+    warnings = []
+    for name in sorted(set(config) - set(names)):
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]}?" if close else "see tap-datadog-costs --about"
+        warnings.append(f"{name}: not a setting of this tap ({hint}): ignored")
+    return warnings
+
+
+def cross_field_errors(config: Mapping[str, t.Any], now: dt.datetime) -> list[str]:
+    """One line per wrong setting that the schema let through, naming it and what is allowed.
+
+    No line quotes a key or a URL: either may hold a secret.
+    """
+    errors = [error for key in KEYS if (error := key_error(key, config[key]))]
+    dates: dict[str, dt.datetime] = {}
+    for setting in ("start_date", "end_date"):
+        if config.get(setting):
+            try:
+                dates[setting] = setting_instant(config[setting])
+            except ValueError:
+                errors.append(
+                    f"{setting}: '{config[setting]}' is not an ISO date or date-time, "
+                    + DATE_EXAMPLES
+                )
+                continue
+    if "start_date" in dates and dates["start_date"] > now:
+        errors.append("start_date: must not be in the future")
+    if "start_date" in dates and "end_date" in dates and dates["start_date"] >= dates["end_date"]:
+        errors.append("start_date: must be before end_date")
+    if config.get("ca_bundle") and not Path(config["ca_bundle"]).is_file():
+        errors.append("ca_bundle: no file at that path: give a PEM file of CA certificates")
+    if config.get("api_url"):
+        error = api_url_error(str(config["api_url"]))
+        if error:
+            errors.append(f"api_url: {error}")
+    return errors
+
+
+def key_error(setting: str, value: object) -> str | None:
+    """What is wrong with a key, without quoting it; surrounding white space is allowed."""
+    key = key_value(value)
+    if not key:
+        return f"{setting}: must not be empty"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):  # noqa: PLR2004 - C0 controls, DEL
+        return (
+            f"{setting}: contains a control character (a line break or tab inside the key): "
+            "copy the key again"
+        )
+    return None
+
+
+def api_url_error(value: str) -> str | None:
+    """What is wrong with api_url, never quoting it: it may carry a password or a token."""
+    try:
+        url = urlsplit(value)
+        if url.port == 0:
+            raise ValueError  # noqa: TRY301 - the same answer as a port urlsplit refuses
+    except ValueError:
+        return "the port must be a number from 1 to 65535"
+    if url.scheme not in {"http", "https"} or not url.hostname:
+        return "must be an http(s) URL such as https://api.datadoghq.com"
+    if url.username or url.password:
+        return "must not carry a user or password: the keys go in api_key and app_key"
+    if url.query or url.fragment or value.rstrip().endswith(("?", "#")):
+        return "must be scheme://host[:port][/path], with no ?query or #fragment"
+    if url.scheme != "https" and not is_loopback(url.hostname):
+        return "must use https unless the host is loopback (127.0.0.1, localhost)"
+    return None
