@@ -1,5 +1,8 @@
 """One sync against the simulator with rate limits and faults on, measured against a clean one.
 
+Both are the tap's command line, as a user runs it; the benchmark imports nothing from the
+tests.
+
     .venv/bin/python -m benchmarks.reliability [--days 30]
 
 Prints requests sent, 429s received, retries, pacing waits, wall time, and whether the
@@ -9,22 +12,45 @@ records equal those of an undisturbed run of the same sync. docs/reliability.md 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-from simulator import DatadogSimulator
-from tests.harness import (
-    ESTIMATED,
-    HOURLY,
-    MAPPING,
-    ORGS,
-    PRIMARY_KEYS,
-    data_of,
-    pacing_waits,
-    recent_config,
-    retries,
-    sync,
-    tap_log,
-)
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from simulator import PARENT_KEYS, DatadogSimulator  # noqa: E402
+
+# The endpoints, as Datadog's API reference spells them.
+HOURLY = "/api/v2/usage/hourly_usage"
+ESTIMATED = "/api/v2/usage/estimated_cost"
+MAPPING = "/api/v2/usage/billing_dimension_mapping"
+ORGS = "/api/v1/org"
+#: When a run read a row: the tap's clock, which differs between two runs by design.
+RUN_FIELDS = ("read_at", "x_ReadAt")
+
+
+def sync(config: dict, folder: Path) -> tuple[list[dict], list[str]]:
+    """The tap's CLI, as a user runs it: its records (without RUN_FIELDS) and its log lines."""
+    config_file = folder / "config.json"
+    config_file.write_text(json.dumps(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "tap_datadog_costs", "--config", str(config_file)],
+        capture_output=True, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    records = [
+        {"stream": m["stream"], **{k: v for k, v in m["record"].items() if k not in RUN_FIELDS}}
+        for m in map(json.loads, result.stdout.splitlines())
+        if m["type"] == "RECORD"
+    ]
+    return records, result.stderr.decode().splitlines()
+
 
 #: Faults per endpoint: (kind, good answers before it, seconds) — at most two in a row.
 FAULTS = {
@@ -42,9 +68,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30, help="days of hourly usage to sync")
     days = parser.parse_args().days
-    with DatadogSimulator() as sim:
-        config = recent_config(sim, days=days, request_timeout=1)
-        clean = sync(config)
+    with DatadogSimulator() as sim, tempfile.TemporaryDirectory() as folder:
+        start = sim.now - dt.timedelta(days=days)
+        config = {
+            "api_key": PARENT_KEYS[0],
+            "app_key": PARENT_KEYS[1],
+            "api_url": sim.url,
+            "start_date": start.isoformat(),
+            "end_date": sim.now.isoformat(),
+            "request_timeout": 1,
+        }
+        clean, _ = sync(config, Path(folder))
         clean_requests = len(sim.requests)
         sim.set_rate_limit(HOURLY, LIMIT, PERIOD)
         for path, faults in FAULTS.items():
@@ -52,15 +86,12 @@ def main() -> None:
                 sim.inject(path, kind, seconds=seconds, after=after)
         sim.clear_requests()
         started = time.monotonic()
-        with tap_log() as log:
-            faulty = sync(config)
+        faulty, log = sync(config, Path(folder))
         wall = time.monotonic() - started
         answers = [r["status"] for r in sim.requests]
-    equal = all(
-        [data_of(r) for r in faulty.records(s)] == [data_of(r) for r in clean.records(s)]
-        for s in PRIMARY_KEYS
-    )  # read_at, the run's own instant, differs by design
-    waits = pacing_waits(log)
+    equal = faulty == clean  # read_at, the run's own instant, left out
+    retries = [line for line in log if "; retrying in " in line]
+    waits = [float(m[1]) for line in log if (m := re.search(r"spent: waiting ([\d.]+) s", line))]
     print(
         f"sync: {days} days, hourly usage limited to {LIMIT} requests per {PERIOD} s, "
         f"{sum(map(len, FAULTS.values()))} faults injected, request_timeout=1"
@@ -68,11 +99,11 @@ def main() -> None:
     for label, value in [
         ("requests (clean run)", clean_requests),
         ("requests", len(answers)),
-        ("429s received", sum(" answered 429 " in line for line in retries(log))),
-        ("retries", len(retries(log))),
+        ("429s received", sum(" answered 429 " in line for line in retries)),
+        ("retries", len(retries)),
         ("pacing waits", f"{len(waits)} ({sum(waits):.1f} s)"),
         ("wall time", f"{wall:.1f} s"),
-        ("records", sum(len(faulty.records(s)) for s in PRIMARY_KEYS)),
+        ("records", len(faulty)),
         ("records equal a clean run's", equal),
     ]:
         print(f"  {label:<28} {value}")
