@@ -75,14 +75,22 @@ PRIMARY_KEYS = {
 }
 #: Projected cost "becomes available around the 12th of the month" (the simulator's rule too).
 PROJECTED_FROM_DAY = 12
+#: A month's cost attribution comes "no later than the 19th" of the next (the simulator's: on it).
+ATTRIBUTED_FROM_DAY = 19
 
 
-def streams_with_rows(now: dt.datetime) -> set[str]:
-    """The streams a run at ``now`` (the real clock, under Meltano) has rows for.
+def streams_with_rows(now: dt.datetime, start: dt.datetime) -> set[str]:
+    """The streams a run at ``now`` from ``start`` has rows for.
 
-    Every stream, but projected cost before the 12th: a run then has none (an info line).
+    Every stream, but projected cost before the 12th (a run then has none: an info line), and
+    cost attribution when no month from ``start``'s to last month is attributed yet.
     """
-    return set(PRIMARY_KEYS) - (set() if now.day >= PROJECTED_FROM_DAY else {"projected_costs"})
+    last_month = (now.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    if now.day < ATTRIBUTED_FROM_DAY:
+        last_month = (last_month - dt.timedelta(days=1)).replace(day=1)
+    attributed = (start.year, start.month) <= (last_month.year, last_month.month)
+    without = {"projected_costs"} if now.day < PROJECTED_FROM_DAY else set()
+    return set(PRIMARY_KEYS) - without - (set() if attributed else {"cost_attribution"})
 
 
 #: When the run read a row: the tap's clock, which no oracle predicts.

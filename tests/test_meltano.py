@@ -101,11 +101,11 @@ def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any)
     database = tmp_path / "costs.duckdb"
     first_log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
     emitted = {stream: count for stream, count in records_emitted(first_log).items() if count}
-    assert set(emitted) == streams_with_rows(sim.now), emitted
+    start = sim.now - dt.timedelta(days=40)
+    assert set(emitted) == streams_with_rows(sim.now, start), emitted
     # The known trap: a loader that silently drops rows. Every record emitted is in the database.
     # (A stream with no rows, such as projected cost before the 12th, leaves an empty table.)
     assert {name: count for name, count in table_counts(database).items() if count} == emitted
-    start = sim.now - dt.timedelta(days=40)
     assert emitted["hourly_usage"] == len(sim.expected_hourly_usage(start, sim.now))
 
     # Costs per month in the database equal the simulator's totals.
