@@ -447,6 +447,49 @@ def quickstart(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+#: The tap's record count per stream, as Meltano logs it (a metric line per stream).
+RECORD_COUNT = re.compile(
+    r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"'
+)
+
+
+def meltano(*args: str, env: dict[str, str]) -> str:
+    """Run the project's meltano; return its log (tap and target output included)."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "meltano"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def records_emitted(log: str) -> dict[str, int]:
+    """Records the tap sent per stream, from a Meltano log."""
+    counts: dict[str, int] = {}
+    for value, stream in RECORD_COUNT.findall(log):
+        counts[stream] = counts.get(stream, 0) + int(value)
+    return counts
+
+
+def table_counts(database: Path) -> dict[str, int]:
+    """Rows per table of target-duckdb's schema ``datadog``."""
+    import duckdb  # noqa: PLC0415 - only the tests that load DuckDB need it
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'datadog'"
+        ).fetchall()
+        return {
+            name: connection.execute(f'select count(*) from datadog."{name}"').fetchone()[0]  # type: ignore[index]
+            for (name,) in tables
+        }
+
+
 def project_copy(project: Path) -> Path:
     """A copy of the project's files at ``project``, as a clone has them, with this checkout's
     installs (``.venv``, ``.meltano``) linked in."""

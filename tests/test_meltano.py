@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 import typing as t
-from pathlib import Path
 from urllib.parse import urlparse
 
 import duckdb
@@ -24,38 +23,17 @@ from tests.harness import (
     PRIMARY_KEYS,
     ROOT,
     duplicate_keys,
+    meltano,
     merge_on_keys,
     psql,
+    records_emitted,
     starting_bookmarks,
     streams_with_rows,
+    table_counts,
 )
 
-MELTANO = Path(sys.executable).parent / "meltano"
-RECORD_COUNT = re.compile(
-    r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"'
-)
-
-
-def meltano(*args: str, env: dict[str, str]) -> str:
-    """Run meltano in the project; return its log (tap and target output included)."""
-    result = subprocess.run(
-        [str(MELTANO), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
-def records_emitted(log: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value, stream in RECORD_COUNT.findall(log):
-        counts[stream] = counts.get(stream, 0) + int(value)
-    return counts
+if t.TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture
@@ -73,17 +51,6 @@ def project_env(tmp_path: Path) -> t.Iterator[tuple[dict[str, str], DatadogSimul
         }
         (tmp_path / "jsonl").mkdir()
         yield env, sim, tmp_path
-
-
-def table_counts(database: Path) -> dict[str, int]:
-    with duckdb.connect(str(database), read_only=True) as connection:
-        tables = connection.execute(
-            "select table_name from information_schema.tables where table_schema = 'datadog'"
-        ).fetchall()
-        return {
-            name: connection.execute(f'select count(*) from datadog."{name}"').fetchone()[0]  # type: ignore[index]
-            for (name,) in tables
-        }
 
 
 def duplicate_key_count(database: Path, stream: str) -> int:
