@@ -3,6 +3,11 @@
 Tests run the tap in-process (``sync``) or as the CLI (``run_cli``, ``start_cli``,
 ``run_until_killed``) against the Datadog simulator (``simulator/``), and read its output as a
 target would (``SyncResult``, ``merge_on_keys``).
+
+No test reads today's date. Every simulator starts at a fixed instant (``NOW``, unless a test
+names another); in-process, the clock starts there too (tests/conftest.py: time-machine);
+every child process (the CLI, Meltano, ``scripts/quickstart.py``, the docs' commands) runs
+under libfaketime started at the instant of the simulator it talks to (``clock_env``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import io
 import json
 import logging
@@ -19,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import typing as t
 from pathlib import Path
@@ -33,8 +40,13 @@ if t.TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: A fixed "now" for simulators shared by a module: expectations use it too.
+#: The suite's instant: simulators start at it, in-process runs (tests/conftest.py) and child
+#: processes (``clock_env``) run at it, unless a test names another. Expectations use it too.
 NOW = dt.datetime(2026, 11, 10, 12, tzinfo=dt.timezone.utc)
+#: libfaketime (Debian's `faketime`; .ci/run installs it): a child process's clock.
+FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+#: Preloaded before it: Python's time.sleep under libfaketime 0.9.10 (see the file).
+CLOCK_NANOSLEEP = ROOT / "tests" / "clock" / "clock_nanosleep.c"
 
 # The endpoints, as Datadog's API reference spells them.
 VALIDATE = "/api/v1/validate"
@@ -146,6 +158,77 @@ def recent_config(
     )
 
 
+# ---- the clock of child processes ----------------------------------------------------------
+@functools.cache
+def clock_nanosleep_library() -> Path:
+    """CLOCK_NANOSLEEP compiled with the system's C compiler, once per version of the file."""
+    source = CLOCK_NANOSLEEP.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:16]
+    library = Path(tempfile.gettempdir()) / f"tap-datadog-costs-clock-{digest}.so"
+    if not library.exists():
+        if shutil.which("cc") is None:
+            msg = "no C compiler to build tests/clock/clock_nanosleep.c (apt-get install gcc)"
+            raise RuntimeError(msg)
+        handle, name = tempfile.mkstemp(prefix=f"{library.name}.", dir=library.parent)
+        os.close(handle)
+        building = Path(name)
+        subprocess.run(
+            ["cc", "-shared", "-fPIC", "-O2", "-o", str(building), str(CLOCK_NANOSLEEP), "-ldl"],  # noqa: S607
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        building.chmod(0o755)
+        building.replace(library)  # whole or not at all, for a test run beside this one
+    return library
+
+
+def faketime_env(now: dt.datetime) -> dict[str, str]:
+    """Variables that start a child process's clock at ``now`` (libfaketime), ticking from there.
+
+    The processes it starts share its clock, as on a real machine (FAKETIME_DONT_RESET; else
+    each would start at ``now`` again). The monotonic clock stays real, so timeouts and waits
+    last what they say.
+    """
+    if not FAKETIME_LIBRARY.exists():
+        msg = f"libfaketime is not installed (apt-get install faketime): no {FAKETIME_LIBRARY}"
+        raise RuntimeError(msg)
+    return {
+        "LD_PRELOAD": f"{clock_nanosleep_library()} {FAKETIME_LIBRARY}",
+        "FAKETIME": f"@{now.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S}",
+        "FAKETIME_DONT_RESET": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "TZ": "UTC",  # the start-at time is read as local time
+    }
+
+
+#: libfaketime's shared clock of a process tree: /dev/shm/faketime_shm_<pid of its first process>
+#: and sem.faketime_sem_<pid>, removed when that process exits, unless it is killed or execs.
+FAKETIME_SHARED = re.compile(r"^(?:sem\.faketime_sem|faketime_shm)_(\d+)$")
+
+
+@contextlib.contextmanager
+def faketime_leftovers_removed(shm: Path = Path("/dev/shm")) -> Iterator[None]:  # noqa: S108
+    """Remove the shared clocks that process trees started meanwhile left behind (their first
+    process is gone)."""
+    before = set(shm.iterdir()) if shm.is_dir() else set()
+    try:
+        yield
+    finally:
+        for path in set(shm.iterdir()) - before if shm.is_dir() else ():
+            match = FAKETIME_SHARED.match(path.name)
+            if match and not Path(f"/proc/{match.group(1)}").exists():
+                path.unlink(missing_ok=True)
+
+
+def clock_env(now: dt.datetime, environ: t.Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default: this process's) for a child process whose clock starts at ``now``.
+
+    Any libfaketime setting inherited (a whole test run under ``faketime``) is replaced.
+    """
+    base = os.environ if environ is None else environ
+    kept = {k: v for k, v in base.items() if not k.startswith("FAKETIME") and k != "LD_PRELOAD"}
+    return {**kept, **faketime_env(now)}
+
+
 # ---- running the tap -----------------------------------------------------------------------
 @dataclasses.dataclass
 class SyncResult:
@@ -224,15 +307,22 @@ def cli_command(*args: str) -> list[str]:
 
 
 def run_cli(
-    *args: str, config: dict[str, t.Any] | None = None, tmp_path: Path, **environ: str
+    *args: str,
+    config: dict[str, t.Any] | None = None,
+    tmp_path: Path,
+    now: dt.datetime = NOW,
+    **environ: str,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the tap CLI in a child process (real exit codes, real stderr), ``environ`` set."""
+    """Run the tap CLI in a child process (real exit codes, real stderr), ``environ`` set.
+
+    Its clock starts at ``now``: the instant of the simulator it talks to.
+    """
     command = cli_command(*args)
     if config is not None:
         config_file = tmp_path / "config.json"
         config_file.write_text(json.dumps(config))
         command += ["--config", str(config_file)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **environ}
+    env = clock_env(now, {**os.environ, "PYTHONPATH": str(ROOT), **environ})
     return subprocess.run(command, capture_output=True, check=False, env=env, timeout=300)
 
 
@@ -248,9 +338,10 @@ sys.exit(status)
 
 
 def run_cli_measured(
-    config: dict[str, t.Any], tmp_path: Path, timeout: float = 300
+    config: dict[str, t.Any], tmp_path: Path, timeout: float = 300, now: dt.datetime = NOW
 ) -> tuple[subprocess.CompletedProcess[bytes], float]:
-    """A sync through the CLI, and the peak memory (RSS, MB) of the tap's process."""
+    """A sync through the CLI (its clock at ``now``), and the peak memory (RSS, MB) of the
+    tap's process."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     peak_file = tmp_path / "peak_kb"
@@ -261,19 +352,19 @@ def run_cli_measured(
         str(peak_file),
         *cli_command("--config", str(config_file)),
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = clock_env(now, {**os.environ, "PYTHONPATH": str(ROOT)})
     result = subprocess.run(command, capture_output=True, check=False, env=env, timeout=timeout)
     return result, int(peak_file.read_text()) / 1024
 
 
 def start_cli(
-    tmp_path: Path, name: str, config: dict[str, t.Any], *args: str
+    tmp_path: Path, name: str, config: dict[str, t.Any], *args: str, now: dt.datetime = NOW
 ) -> subprocess.Popen[bytes]:
-    """The CLI in a child process at DEBUG level, its output piped back."""
+    """The CLI in a child process at DEBUG level (its clock at ``now``), its output piped back."""
     config_file = tmp_path / f"{name}.json"
     config_file.write_text(json.dumps(config))
     command = cli_command(*args, "--config", str(config_file))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOGLEVEL": "DEBUG"}
+    env = clock_env(now, {**os.environ, "PYTHONPATH": str(ROOT), "LOGLEVEL": "DEBUG"})
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
@@ -301,9 +392,9 @@ def nth(
 
 
 def run_until_killed(
-    config_file: Path, kill_when: Callable[[dict[str, t.Any]], bool]
+    config_file: Path, kill_when: Callable[[dict[str, t.Any]], bool], now: dt.datetime = NOW
 ) -> tuple[list[dict[str, t.Any]], bool]:
-    """Run the CLI and kill it at the first message ``kill_when`` accepts.
+    """Run the CLI (its clock at ``now``) and kill it at the first message ``kill_when`` accepts.
 
     Returns what a target got by then, and whether the kill came before the run ended.
     """
@@ -313,6 +404,7 @@ def run_until_killed(
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         cwd=ROOT,
+        env=clock_env(now),
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
@@ -429,9 +521,15 @@ def assert_same_records(result: SyncResult, clean: SyncResult) -> None:
 
 
 # ---- a PostgreSQL server of the test's own ------------------------------------------------
-def quickstart(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """`make run`'s script, into a DuckDB file and Meltano database of ``tmp_path``."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAP_DATADOG_COSTS_")}
+def quickstart(
+    tmp_path: Path, now: dt.datetime = NOW, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`make run`'s script, into a DuckDB file and Meltano database of ``tmp_path``.
+
+    Its clock, and so that of the simulator it starts (``python -m simulator``), of Meltano,
+    the tap and dbt, starts at ``now``.
+    """
+    clean = {k: v for k, v in clock_env(now).items() if not k.startswith("TAP_DATADOG_COSTS_")}
     isolated = {
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
         "TARGET_DUCKDB_FILEPATH": str(tmp_path / "costs.duckdb"),
@@ -517,7 +615,6 @@ def postgres_server() -> Iterator[str]:
     """
     import shutil  # noqa: PLC0415 - only the tests that start a server need it
     import socket  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
 
     if not (POSTGRES_BIN / "initdb").exists():
         msg = "PostgreSQL 15 is not installed (apt-get install postgresql): .ci/run installs it"

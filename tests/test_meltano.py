@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,8 +19,10 @@ from simulator import PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
 from tests.harness import (
     ESTIMATED,
+    NOW,
     PRIMARY_KEYS,
     ROOT,
+    clock_env,
     duplicate_keys,
     meltano,
     merge_on_keys,
@@ -38,10 +39,11 @@ if t.TYPE_CHECKING:
 
 @pytest.fixture
 def project_env(tmp_path: Path) -> t.Iterator[tuple[dict[str, str], DatadogSimulator, Path]]:
-    """A simulator and an environment isolating Meltano's state and outputs in tmp_path."""
-    with DatadogSimulator() as sim:
+    """A simulator and an environment isolating Meltano's state and outputs in tmp_path; Meltano,
+    the tap and the loaders run at the simulator's instant."""
+    with DatadogSimulator(now=NOW) as sim:
         env = {
-            **os.environ,
+            **clock_env(sim.now),
             "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "TAP_DATADOG_COSTS_API_URL": sim.url,
@@ -123,9 +125,16 @@ def test_meltano_run_into_jsonl_writes_one_file_set_per_run_each_key_once(
 ) -> None:
     """Files to hand on: a run's own set, every key once, no row of the last run appended."""
     env, sim, tmp_path = project_env
+    # A run's files are named by the second it started: the second run starts a minute on.
     logs = [
-        meltano("--environment=dev", "run", "tap-datadog-costs", "target-jsonl", env=env)
-        for _ in range(2)
+        meltano(
+            "--environment=dev",
+            "run",
+            "tap-datadog-costs",
+            "target-jsonl",
+            env=clock_env(sim.now + dt.timedelta(minutes=minutes), env),
+        )
+        for minutes in range(2)
     ]
     start = sim.now - dt.timedelta(days=40)
     for stream in PRIMARY_KEYS:
@@ -243,6 +252,7 @@ def test_a_product_dropped_from_the_estimate_stays_in_duckdb_and_the_summary_lea
         text=True,
         check=True,
         timeout=120,
+        env=clock_env(sim.now),
     ).stdout
     line = next(line for line in summary.splitlines() if line.startswith(f"  {month} "))
     assert line.split()[1:3] == ["estimate", f"{expected:,.2f}"]
@@ -261,7 +271,9 @@ def test_target_postgres_honours_activate_version_and_drops_the_stale_estimate(
         postgres, "select count(*) from datadog_dev.estimated_costs where product_name = 'apm_host'"
     )
     month, expected = drop_from_the_next_estimate(sim, "apm_host")
-    meltano("--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=env)
+    # The next run starts later, as a next run does: the table's version is its start time.
+    later = clock_env(sim.now + dt.timedelta(minutes=1), env)
+    meltano("--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=later)
 
     live = "from datadog_dev.estimated_costs where _sdc_deleted_at is null"
     assert int(first[0][0]) > 0
@@ -276,7 +288,7 @@ def test_target_postgres_honours_activate_version_and_drops_the_stale_estimate(
 
 
 def loader_config(environment: str, loader: str) -> dict[str, t.Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_")}
+    env = {k: v for k, v in clock_env(NOW).items() if not k.startswith("TARGET_")}
     printed = meltano(f"--environment={environment}", "config", "print", loader, env=env)
     return t.cast(
         "dict[str, t.Any]", json.loads(printed[printed.index("{") : printed.rindex("}") + 1])

@@ -8,6 +8,7 @@ output/test/report.png.
 
 from __future__ import annotations
 
+import datetime as dt
 import html.parser
 import re
 import shutil
@@ -24,6 +25,8 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
 SCREENSHOT = ROOT / "output" / "test" / "report.png"
+#: When `make run` runs here: after the 12th, when Datadog has this month's projection to draw.
+AT = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
 WIDTH, HEIGHT = 1280, 2600
 #: The most products and orgs the report names before it adds up the rest (transform's vars).
 TOP_PRODUCTS, TOP_ORGS, TOP_MOVERS = 7, 9, 5
@@ -117,7 +120,7 @@ def one(connection: duckdb.DuckDBPyConnection, query: str) -> t.Any:
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Marks]:
     """`make run`'s script once: its output, the report file and what Chromium drew of it."""
     tmp_path = tmp_path_factory.mktemp("report")
-    result = quickstart(tmp_path)
+    result = quickstart(tmp_path, now=AT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = tmp_path / "report.html"
     marks = Marks()
@@ -178,6 +181,7 @@ def test_every_chart_drew_as_many_marks_as_the_database_has(
     product_groups = min(products, TOP_PRODUCTS + 1)  # the largest, then `other products`
     org_groups = min(orgs, TOP_ORGS + 1)
     assert (months >= 13, products >= 3, orgs >= 3) == (True, True, True)  # the simulator's
+    assert projected  # from the 12th (AT): the projection's line and marker are drawn
     assert marks.bars == {
         "chart-months": months * product_groups,  # a stacked bar per month and product
         "chart-orgs": months * org_groups,
