@@ -1,13 +1,22 @@
-"""Shared fixtures: simulators that live for one test module."""
+"""Shared fixtures: the pinned clock, and simulators that live for one test module."""
 
 from __future__ import annotations
 
 import typing as t
 
 import pytest
+import time_machine
 
 from simulator import DatadogSimulator
-from tests.harness import NOW, postgres_server
+from tests.harness import NOW, faketime_leftovers_removed, postgres_server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pinned_clock() -> t.Iterator[None]:
+    """In this process the clock starts at NOW and ticks (time-machine): no test, fixture or
+    simulator here reads today's date. Child processes get it from harness.clock_env."""
+    with time_machine.travel(NOW, tick=True), faketime_leftovers_removed():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +35,9 @@ def sim(simulator: DatadogSimulator) -> DatadogSimulator:
 
 @pytest.fixture(scope="module")
 def live() -> t.Iterator[DatadogSimulator]:
-    """A simulator at the current hour, so CLI runs (real clock) and in-process runs agree."""
-    with DatadogSimulator() as sim:
+    """A second simulator at NOW, for CLI runs (their clock starts at NOW too) and tests that
+    disturb it (faults, replays), so the module's ``simulator`` stays as Datadog would be."""
+    with DatadogSimulator(now=NOW) as sim:
         yield sim
 
 

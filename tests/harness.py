@@ -3,6 +3,11 @@
 Tests run the tap in-process (``sync``) or as the CLI (``run_cli``, ``start_cli``,
 ``run_until_killed``) against the Datadog simulator (``simulator/``), and read its output as a
 target would (``SyncResult``, ``merge_on_keys``).
+
+No test reads today's date. Every simulator starts at a fixed instant (``NOW``, unless a test
+names another); in-process, the clock starts there too (tests/conftest.py: time-machine);
+every child process (the CLI, Meltano, ``scripts/quickstart.py``, the docs' commands) runs
+under libfaketime started at the instant of the simulator it talks to (``clock_env``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import io
 import json
 import logging
@@ -19,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import typing as t
 from decimal import Decimal
@@ -34,8 +41,13 @@ if t.TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: A fixed "now" for simulators shared by a module: expectations use it too.
+#: The suite's instant: simulators start at it, in-process runs (tests/conftest.py) and child
+#: processes (``clock_env``) run at it, unless a test names another. Expectations use it too.
 NOW = dt.datetime(2026, 11, 10, 12, tzinfo=dt.timezone.utc)
+#: libfaketime (Debian's `faketime`; .ci/run installs it): a child process's clock.
+FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+#: Preloaded before it: Python's time.sleep under libfaketime 0.9.10 (see the file).
+CLOCK_NANOSLEEP = ROOT / "tests" / "clock" / "clock_nanosleep.c"
 
 # The endpoints, as Datadog's API reference spells them.
 VALIDATE = "/api/v1/validate"
@@ -76,14 +88,22 @@ PRIMARY_KEYS = {
 }
 #: Projected cost "becomes available around the 12th of the month" (the simulator's rule too).
 PROJECTED_FROM_DAY = 12
+#: A month's cost attribution comes "no later than the 19th" of the next (the simulator's: on it).
+ATTRIBUTED_FROM_DAY = 19
 
 
-def streams_with_rows(now: dt.datetime) -> set[str]:
-    """The streams a run at ``now`` (the real clock, under Meltano) has rows for.
+def streams_with_rows(now: dt.datetime, start: dt.datetime) -> set[str]:
+    """The streams a run at ``now`` from ``start`` has rows for.
 
-    Every stream, but projected cost before the 12th: a run then has none (an info line).
+    Every stream, but projected cost before the 12th (a run then has none: an info line), and
+    cost attribution when no month from ``start``'s to last month is attributed yet.
     """
-    return set(PRIMARY_KEYS) - (set() if now.day >= PROJECTED_FROM_DAY else {"projected_costs"})
+    last_month = (now.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    if now.day < ATTRIBUTED_FROM_DAY:
+        last_month = (last_month - dt.timedelta(days=1)).replace(day=1)
+    attributed = (start.year, start.month) <= (last_month.year, last_month.month)
+    without = {"projected_costs"} if now.day < PROJECTED_FROM_DAY else set()
+    return set(PRIMARY_KEYS) - without - (set() if attributed else {"cost_attribution"})
 
 
 #: When the run read a row: the tap's clock, which no oracle predicts.
@@ -137,6 +157,77 @@ def recent_config(
     return tap_config(
         sim.url, keys, start_date=start.isoformat(), end_date=sim.now.isoformat(), **more
     )
+
+
+# ---- the clock of child processes ----------------------------------------------------------
+@functools.cache
+def clock_nanosleep_library() -> Path:
+    """CLOCK_NANOSLEEP compiled with the system's C compiler, once per version of the file."""
+    source = CLOCK_NANOSLEEP.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:16]
+    library = Path(tempfile.gettempdir()) / f"tap-datadog-costs-clock-{digest}.so"
+    if not library.exists():
+        if shutil.which("cc") is None:
+            msg = "no C compiler to build tests/clock/clock_nanosleep.c (apt-get install gcc)"
+            raise RuntimeError(msg)
+        handle, name = tempfile.mkstemp(prefix=f"{library.name}.", dir=library.parent)
+        os.close(handle)
+        building = Path(name)
+        subprocess.run(
+            ["cc", "-shared", "-fPIC", "-O2", "-o", str(building), str(CLOCK_NANOSLEEP), "-ldl"],  # noqa: S607
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        building.chmod(0o755)
+        building.replace(library)  # whole or not at all, for a test run beside this one
+    return library
+
+
+def faketime_env(now: dt.datetime) -> dict[str, str]:
+    """Variables that start a child process's clock at ``now`` (libfaketime), ticking from there.
+
+    The processes it starts share its clock, as on a real machine (FAKETIME_DONT_RESET; else
+    each would start at ``now`` again). The monotonic clock stays real, so timeouts and waits
+    last what they say.
+    """
+    if not FAKETIME_LIBRARY.exists():
+        msg = f"libfaketime is not installed (apt-get install faketime): no {FAKETIME_LIBRARY}"
+        raise RuntimeError(msg)
+    return {
+        "LD_PRELOAD": f"{clock_nanosleep_library()} {FAKETIME_LIBRARY}",
+        "FAKETIME": f"@{now.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S}",
+        "FAKETIME_DONT_RESET": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "TZ": "UTC",  # the start-at time is read as local time
+    }
+
+
+#: libfaketime's shared clock of a process tree: /dev/shm/faketime_shm_<pid of its first process>
+#: and sem.faketime_sem_<pid>, removed when that process exits, unless it is killed or execs.
+FAKETIME_SHARED = re.compile(r"^(?:sem\.faketime_sem|faketime_shm)_(\d+)$")
+
+
+@contextlib.contextmanager
+def faketime_leftovers_removed(shm: Path = Path("/dev/shm")) -> Iterator[None]:  # noqa: S108
+    """Remove the shared clocks that process trees started meanwhile left behind (their first
+    process is gone)."""
+    before = set(shm.iterdir()) if shm.is_dir() else set()
+    try:
+        yield
+    finally:
+        for path in set(shm.iterdir()) - before if shm.is_dir() else ():
+            match = FAKETIME_SHARED.match(path.name)
+            if match and not Path(f"/proc/{match.group(1)}").exists():
+                path.unlink(missing_ok=True)
+
+
+def clock_env(now: dt.datetime, environ: t.Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default: this process's) for a child process whose clock starts at ``now``.
+
+    Any libfaketime setting inherited (a whole test run under ``faketime``) is replaced.
+    """
+    base = os.environ if environ is None else environ
+    kept = {k: v for k, v in base.items() if not k.startswith("FAKETIME") and k != "LD_PRELOAD"}
+    return {**kept, **faketime_env(now)}
 
 
 # ---- running the tap -----------------------------------------------------------------------
@@ -217,15 +308,22 @@ def cli_command(*args: str) -> list[str]:
 
 
 def run_cli(
-    *args: str, config: dict[str, t.Any] | None = None, tmp_path: Path, **environ: str
+    *args: str,
+    config: dict[str, t.Any] | None = None,
+    tmp_path: Path,
+    now: dt.datetime = NOW,
+    **environ: str,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the tap CLI in a child process (real exit codes, real stderr), ``environ`` set."""
+    """Run the tap CLI in a child process (real exit codes, real stderr), ``environ`` set.
+
+    Its clock starts at ``now``: the instant of the simulator it talks to.
+    """
     command = cli_command(*args)
     if config is not None:
         config_file = tmp_path / "config.json"
         config_file.write_text(json.dumps(config))
         command += ["--config", str(config_file)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **environ}
+    env = clock_env(now, {**os.environ, "PYTHONPATH": str(ROOT), **environ})
     return subprocess.run(command, capture_output=True, check=False, env=env, timeout=300)
 
 
@@ -241,9 +339,10 @@ sys.exit(status)
 
 
 def run_cli_measured(
-    config: dict[str, t.Any], tmp_path: Path, timeout: float = 300
+    config: dict[str, t.Any], tmp_path: Path, timeout: float = 300, now: dt.datetime = NOW
 ) -> tuple[subprocess.CompletedProcess[bytes], float]:
-    """A sync through the CLI, and the peak memory (RSS, MB) of the tap's process."""
+    """A sync through the CLI (its clock at ``now``), and the peak memory (RSS, MB) of the
+    tap's process."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     peak_file = tmp_path / "peak_kb"
@@ -254,19 +353,19 @@ def run_cli_measured(
         str(peak_file),
         *cli_command("--config", str(config_file)),
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = clock_env(now, {**os.environ, "PYTHONPATH": str(ROOT)})
     result = subprocess.run(command, capture_output=True, check=False, env=env, timeout=timeout)
     return result, int(peak_file.read_text()) / 1024
 
 
 def start_cli(
-    tmp_path: Path, name: str, config: dict[str, t.Any], *args: str
+    tmp_path: Path, name: str, config: dict[str, t.Any], *args: str, now: dt.datetime = NOW
 ) -> subprocess.Popen[bytes]:
-    """The CLI in a child process at DEBUG level, its output piped back."""
+    """The CLI in a child process at DEBUG level (its clock at ``now``), its output piped back."""
     config_file = tmp_path / f"{name}.json"
     config_file.write_text(json.dumps(config))
     command = cli_command(*args, "--config", str(config_file))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOGLEVEL": "DEBUG"}
+    env = clock_env(now, {**os.environ, "PYTHONPATH": str(ROOT), "LOGLEVEL": "DEBUG"})
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
@@ -294,9 +393,9 @@ def nth(
 
 
 def run_until_killed(
-    config_file: Path, kill_when: Callable[[dict[str, t.Any]], bool]
+    config_file: Path, kill_when: Callable[[dict[str, t.Any]], bool], now: dt.datetime = NOW
 ) -> tuple[list[dict[str, t.Any]], bool]:
-    """Run the CLI and kill it at the first message ``kill_when`` accepts.
+    """Run the CLI (its clock at ``now``) and kill it at the first message ``kill_when`` accepts.
 
     Returns what a target got by then, and whether the kill came before the run ended.
     """
@@ -306,6 +405,7 @@ def run_until_killed(
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         cwd=ROOT,
+        env=clock_env(now),
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
@@ -422,9 +522,15 @@ def assert_same_records(result: SyncResult, clean: SyncResult) -> None:
 
 
 # ---- a PostgreSQL server of the test's own ------------------------------------------------
-def quickstart(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """`make run`'s script, into a DuckDB file and Meltano database of ``tmp_path``."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAP_DATADOG_COSTS_")}
+def quickstart(
+    tmp_path: Path, now: dt.datetime = NOW, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`make run`'s script, into a DuckDB file and Meltano database of ``tmp_path``.
+
+    Its clock, and so that of the simulator it starts (``python -m simulator``), of Meltano,
+    the tap and dbt, starts at ``now``.
+    """
+    clean = {k: v for k, v in clock_env(now).items() if not k.startswith("TAP_DATADOG_COSTS_")}
     isolated = {
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
         "TARGET_DUCKDB_FILEPATH": str(tmp_path / "costs.duckdb"),
@@ -440,27 +546,47 @@ def quickstart(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-#: libfaketime (Debian's libfaketime package), preloaded to run a process at a fixed instant.
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+#: The tap's record count per stream, as Meltano logs it (a metric line per stream).
+RECORD_COUNT = re.compile(
+    r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"'
+)
 
 
-def faketime_env(instant: dt.datetime) -> dict[str, str]:
-    """The environment that starts a process and its children's clocks at ``instant`` (UTC).
+def meltano(*args: str, env: dict[str, str]) -> str:
+    """Run the project's meltano; return its log (tap and target output included)."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "meltano"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
 
-    For ``quickstart(tmp_path, **faketime_env(...))``: the simulator, Meltano, the tap and dbt
-    all start there and tick on from it. The monotonic clock is faked too: with
-    FAKETIME_DONT_FAKE_MONOTONIC=1, libfaketime 0.9.10 makes Python 3.11's ``time.sleep`` fail
-    (EINVAL), and the Quickstart sleeps while it waits for the simulator to stop.
-    """
-    if not LIBFAKETIME.exists():
-        msg = f"{LIBFAKETIME} is missing: apt-get install libfaketime"
-        raise RuntimeError(msg)
-    utc = instant.astimezone(dt.timezone.utc)
-    return {
-        "LD_PRELOAD": str(LIBFAKETIME),
-        "FAKETIME": utc.strftime("@%Y-%m-%d %H:%M:%S"),
-        "TZ": "UTC",
-    }
+
+def records_emitted(log: str) -> dict[str, int]:
+    """Records the tap sent per stream, from a Meltano log."""
+    counts: dict[str, int] = {}
+    for value, stream in RECORD_COUNT.findall(log):
+        counts[stream] = counts.get(stream, 0) + int(value)
+    return counts
+
+
+def table_counts(database: Path) -> dict[str, int]:
+    """Rows per table of target-duckdb's schema ``datadog``."""
+    import duckdb  # noqa: PLC0415 - only the tests that load DuckDB need it
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'datadog'"
+        ).fetchall()
+        return {
+            name: connection.execute(f'select count(*) from datadog."{name}"').fetchone()[0]  # type: ignore[index]
+            for (name,) in tables
+        }
 
 
 def project_copy(project: Path) -> Path:
@@ -490,7 +616,6 @@ def postgres_server() -> Iterator[str]:
     """
     import shutil  # noqa: PLC0415 - only the tests that start a server need it
     import socket  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
 
     if not (POSTGRES_BIN / "initdb").exists():
         msg = "PostgreSQL 15 is not installed (apt-get install postgresql): .ci/run installs it"
@@ -634,22 +759,3 @@ def assert_periods_add_up_to_the_latest_answer(
     latest = period_sums(stream, latest_answer_rows(sim, stream, start))
     expected = {k: v for k, v in latest.items() if k[0] in periods}
     assert ours == expected, (stream, sorted(set(ours.items()) ^ set(expected.items())))
-
-
-# ---- Meltano -------------------------------------------------------------------------------
-MELTANO = ROOT / ".venv" / "bin" / "meltano"
-
-
-def meltano(*args: str, env: dict[str, str]) -> str:
-    """Run meltano in the project; return its log (tap and target output included)."""
-    result = subprocess.run(
-        [str(MELTANO), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr

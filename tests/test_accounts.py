@@ -19,7 +19,7 @@ import requests
 import yaml
 
 from simulator import DatadogSimulator
-from tests.harness import ROOT, project_copy, starting_bookmarks
+from tests.harness import NOW, ROOT, clock_env, project_copy, starting_bookmarks
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -63,7 +63,9 @@ def accounts(tmp_path: Path) -> t.Iterator[tuple[Path, dict[str, DatadogSimulato
     """A copy of the project with the doc's account files, each pointed at its own simulator."""
     project = project_copy(tmp_path / "project")
     simulators = {
-        name: DatadogSimulator(org_prefix=f"{prefix.lower()}-", keys=(f"{name}-api", f"{name}-app"))
+        name: DatadogSimulator(
+            now=NOW, org_prefix=f"{prefix.lower()}-", keys=(f"{name}-api", f"{name}-app")
+        )
         for name, prefix in ACCOUNTS.items()
     }
     for sim in simulators.values():
@@ -93,12 +95,12 @@ SECRETS = {
 
 
 def base_env() -> dict[str, str]:
-    """This environment without any tap setting, reading from last month on (its historical
-    cost is there, and a few weeks of usage)."""
-    this_month = dt.datetime.now(dt.timezone.utc).replace(day=1, hour=0, minute=0, second=0)
-    last_month = (this_month - dt.timedelta(days=1)).replace(day=1, microsecond=0)
+    """This environment without any tap setting, at the simulators' instant (NOW), reading from
+    last month on (its historical cost is there, and a few weeks of usage)."""
+    this_month = NOW.replace(day=1, hour=0)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TAP_DATADOG_COSTS_")},
+        **{k: v for k, v in clock_env(NOW).items() if not k.startswith("TAP_DATADOG_COSTS_")},
         "TAP_DATADOG_COSTS_START_DATE": last_month.isoformat(),
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
@@ -175,8 +177,8 @@ def test_three_accounts_in_parallel_share_no_key_row_or_bookmark(
 def test_each_account_refuses_the_others_keys() -> None:
     """What makes the test above mean something: the simulators check keys as Datadog does."""
     with (
-        DatadogSimulator(keys=("a-api", "a-app")) as first,
-        DatadogSimulator(keys=("b-api", "b-app")) as second,
+        DatadogSimulator(now=NOW, keys=("a-api", "a-app")) as first,
+        DatadogSimulator(now=NOW, keys=("b-api", "b-app")) as second,
     ):
         refused = (first, ("b-api", "b-app"), 403), (second, ("a-api", "a-app"), 403)
         for sim, keys, status in (*refused, (first, ("a-api", "a-app"), 200)):

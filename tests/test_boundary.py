@@ -19,6 +19,7 @@ from tests.harness import (
     ROOT,
     SUMMARY,
     cli_command,
+    clock_env,
     error_lines,
     merge_on_keys,
     recent_config,
@@ -86,6 +87,7 @@ def test_a_signal_stops_before_the_next_record_fails_and_leaves_a_safe_state(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
+        env=clock_env(live.now),
     ) as process:
         assert process.stdout is not None
         assert process.stderr is not None
@@ -122,6 +124,7 @@ def test_a_reader_that_closes_stdout_ends_the_run_quietly_and_non_zero(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
+        env=clock_env(live.now),
     ) as process:
         assert process.stdout is not None
         assert process.stderr is not None

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from simulator import PARENT_KEYS, DatadogSimulator
-from tests.harness import ROOT, project_copy
+from tests.harness import NOW, ROOT, clock_env, project_copy
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -177,9 +177,13 @@ def script_for(blocks: list[list[str]], replace: dict[str, str]) -> tuple[str, l
 def test_the_commands_of_each_doc_work_as_written(doc: Path, scratch: Path, tmp_path: Path) -> None:
     blocks = blocks_of(doc.read_text())
     commands = [command for block in blocks for command in block]
-    with DatadogSimulator() as sim:
+    with DatadogSimulator(now=NOW) as sim:  # every command runs at its instant (libfaketime)
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("TAP_DATADOG_COSTS_")},
+            **{
+                k: v
+                for k, v in clock_env(sim.now).items()
+                if not k.startswith("TAP_DATADOG_COSTS_")
+            },
             "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
             "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,37 +19,31 @@ from simulator import PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
 from tests.harness import (
     ESTIMATED,
+    NOW,
     PRIMARY_KEYS,
     ROOT,
+    clock_env,
     duplicate_keys,
     meltano,
     merge_on_keys,
     psql,
+    records_emitted,
     starting_bookmarks,
     streams_with_rows,
+    table_counts,
 )
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-RECORD_COUNT = re.compile(
-    r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"'
-)
-
-
-def records_emitted(log: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value, stream in RECORD_COUNT.findall(log):
-        counts[stream] = counts.get(stream, 0) + int(value)
-    return counts
-
 
 @pytest.fixture
 def project_env(tmp_path: Path) -> t.Iterator[tuple[dict[str, str], DatadogSimulator, Path]]:
-    """A simulator and an environment isolating Meltano's state and outputs in tmp_path."""
-    with DatadogSimulator() as sim:
+    """A simulator and an environment isolating Meltano's state and outputs in tmp_path; Meltano,
+    the tap and the loaders run at the simulator's instant."""
+    with DatadogSimulator(now=NOW) as sim:
         env = {
-            **os.environ,
+            **clock_env(sim.now),
             "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "TAP_DATADOG_COSTS_API_URL": sim.url,
@@ -60,17 +53,6 @@ def project_env(tmp_path: Path) -> t.Iterator[tuple[dict[str, str], DatadogSimul
         }
         (tmp_path / "jsonl").mkdir()
         yield env, sim, tmp_path
-
-
-def table_counts(database: Path) -> dict[str, int]:
-    with duckdb.connect(str(database), read_only=True) as connection:
-        tables = connection.execute(
-            "select table_name from information_schema.tables where table_schema = 'datadog'"
-        ).fetchall()
-        return {
-            name: connection.execute(f'select count(*) from datadog."{name}"').fetchone()[0]  # type: ignore[index]
-            for (name,) in tables
-        }
 
 
 def duplicate_key_count(database: Path, stream: str) -> int:
@@ -88,11 +70,11 @@ def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any)
     database = tmp_path / "costs.duckdb"
     first_log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
     emitted = {stream: count for stream, count in records_emitted(first_log).items() if count}
-    assert set(emitted) == streams_with_rows(sim.now), emitted
+    start = sim.now - dt.timedelta(days=40)
+    assert set(emitted) == streams_with_rows(sim.now, start), emitted
     # The known trap: a loader that silently drops rows. Every record emitted is in the database.
     # (A stream with no rows, such as projected cost before the 12th, leaves an empty table.)
     assert {name: count for name, count in table_counts(database).items() if count} == emitted
-    start = sim.now - dt.timedelta(days=40)
     assert emitted["hourly_usage"] == len(sim.expected_hourly_usage(start, sim.now))
 
     # Costs per month in the database equal the simulator's totals.
@@ -143,9 +125,16 @@ def test_meltano_run_into_jsonl_writes_one_file_set_per_run_each_key_once(
 ) -> None:
     """Files to hand on: a run's own set, every key once, no row of the last run appended."""
     env, sim, tmp_path = project_env
+    # A run's files are named by the second it started: the second run starts a minute on.
     logs = [
-        meltano("--environment=dev", "run", "tap-datadog-costs", "target-jsonl", env=env)
-        for _ in range(2)
+        meltano(
+            "--environment=dev",
+            "run",
+            "tap-datadog-costs",
+            "target-jsonl",
+            env=clock_env(sim.now + dt.timedelta(minutes=minutes), env),
+        )
+        for minutes in range(2)
     ]
     start = sim.now - dt.timedelta(days=40)
     for stream in PRIMARY_KEYS:
@@ -268,6 +257,7 @@ def test_a_product_dropped_from_the_estimate_is_withdrawn_in_duckdb_and_the_summ
         text=True,
         check=True,
         timeout=120,
+        env=clock_env(sim.now),
     ).stdout
     line = next(line for line in summary.splitlines() if line.startswith(f"  {month} "))
     assert line.split()[1:3] == ["estimate", f"{expected:,.2f}"]
@@ -286,7 +276,9 @@ def test_target_postgres_honours_activate_version_and_drops_the_stale_estimate(
         postgres, "select count(*) from datadog_dev.estimated_costs where product_name = 'apm_host'"
     )
     month, expected = drop_from_the_next_estimate(sim, "apm_host")
-    meltano("--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=env)
+    # The next run starts later, as a next run does: the table's version is its start time.
+    later = clock_env(sim.now + dt.timedelta(minutes=1), env)
+    meltano("--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=later)
 
     live = "from datadog_dev.estimated_costs where _sdc_deleted_at is null"
     assert int(first[0][0]) > 0
@@ -304,7 +296,7 @@ def test_target_postgres_honours_activate_version_and_drops_the_stale_estimate(
 
 
 def loader_config(environment: str, loader: str) -> dict[str, t.Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_")}
+    env = {k: v for k, v in clock_env(NOW).items() if not k.startswith("TARGET_")}
     printed = meltano(f"--environment={environment}", "config", "print", loader, env=env)
     return t.cast(
         "dict[str, t.Any]", json.loads(printed[printed.index("{") : printed.rindex("}") + 1])

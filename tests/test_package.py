@@ -14,7 +14,7 @@ import zipfile
 
 import pytest
 
-from tests.harness import ROOT, parse_messages, tap_config
+from tests.harness import ROOT, clock_env, parse_messages, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -68,7 +68,7 @@ def test_it_installs_in_a_clean_venv_and_extracts(
         [str(tap), "--about", "--format=json"],
         check=True,
         capture_output=True,
-        env=env,
+        env=clock_env(live.now, env),
         cwd=tmp_path,
     )
     assert json.loads(about.stdout)["name"] == "tap-datadog-costs"
@@ -78,7 +78,7 @@ def test_it_installs_in_a_clean_venv_and_extracts(
     run = subprocess.run(
         [str(tap), "--config", str(config)],
         capture_output=True,
-        env=env,
+        env=clock_env(live.now, env),
         cwd=tmp_path,
         timeout=300,
         check=False,

@@ -8,8 +8,10 @@ import typing as t
 
 import duckdb
 
-from tests.harness import quickstart, streams_with_rows
+from tests.harness import NOW, quickstart, streams_with_rows
 
+#: The tap's default start_date at NOW, when the Quickstart runs: 15 months before.
+RETENTION_START = dt.datetime(2025, 8, 10, 12, tzinfo=dt.timezone.utc)
 #: The dbt models a FinOps team queries (transform/models/marts).
 MODELS = ("cost_monthly", "cost_daily", "usage_daily", "unit_cost", "cost_by_tag", "focus")
 
@@ -39,11 +41,11 @@ def test_without_keys_it_extracts_from_the_simulator_and_prints_a_summary(tmp_pa
     tables = dict(
         re.findall(r"^  (\w+) +([\d,]+)$", result.stdout.split("Rows per table:")[1], re.MULTILINE)
     )
-    today = dt.datetime.now(dt.timezone.utc)
     with_rows = {name for name, count in tables.items() if count != "0"}
-    assert with_rows == streams_with_rows(today)  # every stream reaches DuckDB
+    assert with_rows == streams_with_rows(NOW, RETENTION_START)  # every stream reaches DuckDB
     cost_lines = [line.split() for line in lines if re.match(r"  20\d\d-\d\d ", line)]
     statuses = [line[1] for line in cost_lines]
+    assert cost_lines[-1][0] == f"{NOW:%Y-%m}"  # the simulator it started ran at NOW too
     # Every historical month (final, or preliminary before the 17th), and this month's estimate.
     assert len(cost_lines) == months + 1
     assert set(statuses[:-1]) <= {"final", "preliminary"}

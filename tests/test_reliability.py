@@ -28,6 +28,7 @@ from tests.harness import (
     HOURLY,
     KEY_SETTINGS,
     MAPPING,
+    NOW,
     PRIMARY_KEYS,
     SUMMARY,
     URL_SECRET,
@@ -64,7 +65,7 @@ def clean(live: DatadogSimulator) -> SyncResult:
 
 # ---- rate limits -------------------------------------------------------------------------
 def test_rate_limited_sync_paces_itself_and_gets_the_same_records() -> None:
-    with DatadogSimulator() as sim:
+    with DatadogSimulator(now=NOW) as sim:
         config = recent_config(sim, days=8)
         unlimited = sync(config)
         sim.set_rate_limit(HOURLY, 4, 2)

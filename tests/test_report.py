@@ -3,9 +3,9 @@
 Headless Chromium (Debian's `chromium`; .ci/run installs it) loads the file with no network,
 runs its scripts for a few seconds of virtual time, and hands back the DOM it drew: each chart
 must have drawn as many marks (bars, lines) as the database says, and a screenshot is saved to
-output/test/report.png. The Quickstart runs at fixed instants (libfaketime, ``faketime_env``),
-after the 12th of a month (Datadog's projection published) and before it, so no test depends on
-today's date.
+output/test/report.png. The Quickstart runs at fixed instants (libfaketime, through
+``quickstart(now=...)``), after the 12th of a month (Datadog's projection published) and before
+it, so no test depends on today's date.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import typing as t
 import duckdb
 import pytest
 
-from tests.harness import PROJECTED_FROM_DAY, ROOT, faketime_env, quickstart
+from tests.harness import PROJECTED_FROM_DAY, ROOT, quickstart
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -206,7 +206,7 @@ def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """`make run`'s script once per instant: its output, the report file and what Chromium drew."""
     tmp_path = tmp_path_factory.mktemp("report")
     instant = INSTANTS[request.param]
-    result = quickstart(tmp_path, **faketime_env(instant))
+    result = quickstart(tmp_path, now=instant)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = tmp_path / "report.html"
     marks = Marks()

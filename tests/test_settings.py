@@ -162,7 +162,7 @@ def test_a_start_date_older_than_datadogs_retention_is_clamped_with_one_warning(
 
 
 def test_keys_with_a_trailing_newline_work_and_are_never_printed(tmp_path: t.Any) -> None:
-    with DatadogSimulator() as sim:
+    with DatadogSimulator(now=NOW) as sim:
         start = (sim.now - dt.timedelta(hours=6)).isoformat()
         config = tap_config(
             sim.url, (f"{PARENT_KEYS[0]}\n", f"{PARENT_KEYS[1]}\r\n"), start_date=start

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
+import time_machine
 
 from simulator import (
     CHILD_KEYS,
@@ -44,6 +45,7 @@ from tests.harness import (
     ROOT,
     SUMMARY,
     VALIDATE,
+    clock_env,
 )
 
 UTC = timezone.utc
@@ -847,9 +849,9 @@ def test_revise_changes_late_data_estimates_and_this_months_mapping() -> None:
 
 # ---- construction and CLI ----------------------------------------------------------------
 def test_defaults_and_constructor_validation() -> None:
-    sim = DatadogSimulator()
-    current = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    assert sim.now in (current, current - timedelta(hours=1))
+    with time_machine.travel(datetime(2027, 1, 1, 0, 59, 59, tzinfo=UTC), tick=False):
+        sim = DatadogSimulator()
+    assert sim.now == datetime(2027, 1, 1, tzinfo=UTC)  # the clock's hour, by default
     assert sim.generation == 0
     with pytest.raises(ValueError, match="flux_capacitors"):
         DatadogSimulator(families=("flux_capacitors",))
@@ -858,11 +860,14 @@ def test_defaults_and_constructor_validation() -> None:
 
 
 def test_module_entry_point_serves_until_sigterm() -> None:
+    """`python -m simulator` (scripts/quickstart.py starts it) runs on its process's clock:
+    started under libfaketime, it is at that instant."""
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator", "--port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
+        env=clock_env(NOW),
     )
     try:
         line = process.stdout.readline()
@@ -871,6 +876,13 @@ def test_module_entry_point_serves_until_sigterm() -> None:
         assert requests.get(
             url + VALIDATE, headers={"DD-API-KEY": PARENT_KEYS[0]}, timeout=5
         ).json() == {"valid": True}
+        answer = requests.get(
+            url + SUMMARY,
+            params={"start_month": "2024-03"},
+            headers=dict(zip(("DD-API-KEY", "DD-APPLICATION-KEY"), PARENT_KEYS, strict=True)),
+            timeout=5,
+        ).json()
+        assert answer["last_updated"] == "2024-03-10T15:00:00Z"  # NOW, the clock it was given
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0

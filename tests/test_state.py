@@ -150,7 +150,7 @@ def test_end_date_in_the_past_reads_nothing_again() -> None:
 def test_interrupted_run_resumes_without_losing_a_record(
     tmp_path: t.Any, stop_after_states: int
 ) -> None:
-    with DatadogSimulator() as sim:
+    with DatadogSimulator(now=NOW) as sim:
         start = sim.now - dt.timedelta(days=10)
         config = tap_config(sim.url, start_date=start.isoformat(), lookback_hours=0)
         config_file = tmp_path / "config.json"

@@ -6,6 +6,7 @@ stopwatch), in one ERROR line and status 1, within bounded memory.
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import typing as t
 
@@ -14,8 +15,10 @@ import pytest
 from simulator import DatadogSimulator
 from tests.harness import (
     HOURLY,
+    NOW,
     ORGS,
     SUMMARY,
+    clock_env,
     error_lines,
     recent_config,
     run_cli,
@@ -70,21 +73,25 @@ def test_a_hostile_answer_ends_in_one_line_within_the_limits(  # noqa: PLR0913, 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1 (a company proxy's CA, say): cert and key files."""
+    """A self-signed certificate for 127.0.0.1 (a company proxy's CA, say): cert and key files.
+
+    Made on the clock of the runs that verify it: valid from the day before NOW (their start)
+    for two days, whatever today's date.
+    """
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",  # noqa: S607
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",  # noqa: S607
          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
          "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        check=True, capture_output=True, timeout=60, env=clock_env(NOW - dt.timedelta(days=1)),
     )  # fmt: skip
     return str(cert), str(key)
 
 
 @pytest.fixture(scope="module")
 def https(certificate: tuple[str, str]) -> t.Iterator[DatadogSimulator]:
-    with DatadogSimulator(tls=certificate) as sim:
+    with DatadogSimulator(now=NOW, tls=certificate) as sim:
         yield sim
 
 

@@ -24,8 +24,8 @@ from tests.harness import (
     PERIOD_SUMS,
     PRIMARY_KEYS,
     assert_periods_add_up_to_the_latest_answer,
+    clock_env,
     duplicate_keys,
-    faketime_env,
     meltano,
     merge_on_keys,
     periods_of,
@@ -338,7 +338,7 @@ def test_two_scheduled_runs_leave_every_open_period_equal_to_datadogs_latest_ans
         with DatadogSimulator(now=now) as sim:
             if now == RUN_2:
                 withdraw_a_product_a_day_and_an_org(sim)
-            run_env = {**env, **faketime_env(now), "TAP_DATADOG_COSTS_API_URL": sim.url}
+            run_env = {**clock_env(now, env), "TAP_DATADOG_COSTS_API_URL": sim.url}
             meltano("--environment=dev", "run", "tap-datadog-costs", loader, env=run_env)
     for stream in PERIOD_SUMS:
         rows = held_rows(loader, stream, place)
