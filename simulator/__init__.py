@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .data import PARENT_ID, PARENT_NAME, REGION, USAGE_TYPES
+from .catalog import USAGE_TYPES
+from .data import PARENT_ID, PARENT_NAME, REGION
 from .server import (
     CHILD_KEYS,
     EMPTY_KEYS,

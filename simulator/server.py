@@ -33,19 +33,22 @@ else:
     from typing_extensions import Self
 from urllib.parse import parse_qsl, urlsplit
 
-from .data import (
+from .catalog import (
     ATTRIBUTION_FIELDS,
     BILLING_DIMENSIONS,
     COST_ITEM_FIELDS,
     COST_KINDS,
     COST_PRODUCTS,
     DEFAULT_FAMILIES,
-    LINE_SOURCES,
     MAX_TAG_KEYS,
     PROJECTED_ITEM_FIELDS,
+    VIEWS,
+    is_family,
+)
+from .data import (
+    LINE_SOURCES,
     RETENTION_MONTHS,
     UTC,
-    VIEWS,
     Account,
     Attribution,
     CostEntry,
@@ -54,7 +57,6 @@ from .data import (
     Withdrawal,
     cents_to_float,
     floor_hour,
-    is_family,
     iso_z,
     month_start,
     shift_months,
