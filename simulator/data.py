@@ -14,7 +14,7 @@ import itertools
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, overload
 
 from .catalog import (
@@ -35,13 +35,21 @@ from .catalog import (
     is_family,
     usage_types,
 )
-
-UTC = timezone.utc
+from .periods import (
+    HOUR,
+    RETENTION_MONTHS,
+    Moment,
+    floor_hour,
+    iso_hour,
+    iso_z,
+    month_start,
+    months_between,
+    parse_instant,
+    shift_months,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-
-HOUR = timedelta(hours=1)
 
 PARENT_ID = "parent00001"
 PARENT_NAME = "Acme Parent"
@@ -51,8 +59,6 @@ MISSING_RECENT_HOURS = 3
 #: Day of the next month a month's historical cost appears; Datadog promises the 16th at the latest.
 HISTORICAL_AVAILABLE_DAY = 3
 HISTORICAL_FINAL_DAY = 17
-#: Datadog keeps usage and cost history for 15 months.
-RETENTION_MONTHS = 15
 OLD_MONTH_AGE = 12
 #: Container counts are null at 03:00 every day, as Datadog sends some null values.
 NULL_VALUE_HOUR = 3
@@ -66,7 +72,6 @@ MONTH_ONLY_AGE = 7
 #: Day of the next month a month's cost attribution appears ("no later than the 19th").
 ATTRIBUTION_AVAILABLE_DAY = 19
 
-Moment = datetime | date | str
 Endpoint = tuple[str, list[str], str]  # (endpoint id, keys, status)
 
 
@@ -78,52 +83,6 @@ def stable_int(*parts: object) -> int:
 def stable_id(*parts: object) -> str:
     """A 64-hex response id, like Datadog's."""
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
-
-
-def parse_instant(value: Moment) -> datetime:
-    """Parse the spellings Datadog accepts: ``YYYY-MM``, ``YYYY-MM-DDThh``, ``Z``, fractions."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    else:
-        text = value.strip().replace(" ", "+")  # an unencoded "+" in a query arrives as a space
-        text = f"{text[:-1]}+00:00" if text.endswith(("Z", "z")) else text  # Python 3.10 reads no Z
-        moment = datetime.fromisoformat(f"{text}-01" if len(text) == len("YYYY-MM") else text)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def floor_hour(moment: Moment) -> datetime:
-    """The hour an instant falls in."""
-    return parse_instant(moment).replace(minute=0, second=0, microsecond=0)
-
-
-def month_start(moment: Moment) -> datetime:
-    """The first instant (UTC) of the month an instant falls in."""
-    return floor_hour(moment).replace(day=1, hour=0)
-
-
-def shift_months(moment: datetime, months: int) -> datetime:
-    """Calendar month arithmetic, clamping the day (Jan 31 + 1 month = Feb 29/28)."""
-    index = moment.year * 12 + moment.month - 1 + months
-    year, month = divmod(index, 12)
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
-
-
-def months_between(first: datetime, last: datetime) -> int:
-    """Whole calendar months from ``first``'s month to ``last``'s month."""
-    return (last.year - first.year) * 12 + last.month - first.month
-
-
-def iso_hour(moment: datetime) -> str:
-    """Hourly usage timestamp format: ``YYYY-MM-DDTHH:00:00+00:00``."""
-    return moment.strftime("%Y-%m-%dT%H:00:00+00:00")
-
-
-def iso_z(moment: datetime) -> str:
-    """Date-time with a ``Z`` suffix, as the cost and billing endpoints write it."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @overload

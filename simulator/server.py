@@ -23,7 +23,7 @@ import traceback
 import zlib
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -47,20 +47,24 @@ from .catalog import (
 )
 from .data import (
     LINE_SOURCES,
-    RETENTION_MONTHS,
-    UTC,
     Account,
     Attribution,
     CostEntry,
-    Moment,
     Org,
     Withdrawal,
     cents_to_float,
+    stable_id,
+)
+from .periods import (
+    DAY,
+    RETENTION_MONTHS,
+    UTC,
+    Moment,
+    days_between,
     floor_hour,
     iso_z,
     month_start,
     shift_months,
-    stable_id,
 )
 
 if TYPE_CHECKING:
@@ -130,7 +134,6 @@ def gzip_bomb() -> bytes:
 
 
 JSON_API = "application/vnd.api+json"
-DAY = timedelta(days=1)
 
 
 class ApiError(Exception):
@@ -446,11 +449,6 @@ def estimated_cost(call: Call) -> Reply:
         raise ApiError(400, f"Invalid cost_aggregation: {aggregation}")
     per_day = (lambda day: day.day if aggregation else 1) if by_day else None
     return cost_reply(call, "estimated", periods, iso_z, per_day)
-
-
-def days_between(first: datetime, last: datetime) -> list[datetime]:
-    """Days first..last inclusive."""
-    return [first + n * DAY for n in range((last - first).days + 1)]
 
 
 def projected_cost(call: Call) -> Reply:
