@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from .catalog import USAGE_TYPES
 from .data import PARENT_ID, PARENT_NAME, REGION
-from .server import (
-    CHILD_KEYS,
-    EMPTY_KEYS,
-    NO_ATTRIBUTION_KEYS,
-    PARENT_KEYS,
-    USAGE_ONLY_KEYS,
-    DatadogSimulator,
-)
+from .keys import CHILD_KEYS, EMPTY_KEYS, NO_ATTRIBUTION_KEYS, PARENT_KEYS, USAGE_ONLY_KEYS
+from .server import DatadogSimulator
 
 __all__ = [
     "CHILD_KEYS",

@@ -55,6 +55,7 @@ from .data import (
     cents_to_float,
     stable_id,
 )
+from .keys import API_KEY_ROLES, KEY_ROLES, PARENT_ROLES
 from .periods import (
     DAY,
     RETENTION_MONTHS,
@@ -69,25 +70,6 @@ from .periods import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
-
-PARENT_KEYS = ("sim-api-key", "sim-app-key")
-CHILD_KEYS = ("child-api-key", "child-app-key")
-EMPTY_KEYS = ("empty-api-key", "empty-app-key")
-#: The parent org's keys, with an application key lacking org_management (usage and billing only).
-USAGE_ONLY_KEYS = ("sim-api-key", "usage-only-app-key")
-#: A parent account whose plan has no usage attribution: cost attribution answers 403, every
-#: other endpoint answers as it answers the parent's keys.
-NO_ATTRIBUTION_KEYS = ("noattr-api-key", "noattr-app-key")
-KEY_ROLES = {
-    PARENT_KEYS: "parent",
-    CHILD_KEYS: "child",
-    EMPTY_KEYS: "empty",
-    USAGE_ONLY_KEYS: "usage_only",
-    NO_ATTRIBUTION_KEYS: "no_attribution",
-}
-#: Roles that see the whole account (the parent org's keys).
-PARENT_ROLES = ("parent", "usage_only", "no_attribution")
-API_KEY_ROLES = {api_key: role for (api_key, _), role in KEY_ROLES.items()}
 
 NON_PARENT = "API called with non-parent org keys. Data is only available at the root level org"
 START_AFTER_END = "start_hr [YYYY-MM-DDThh] must be before end_hr [YYYY-MM-DDThh]"
