@@ -1,22 +1,21 @@
-"""HTTP front of the Datadog simulator: routing, validation, pagination, rate limits and faults.
+"""The Datadog simulator's socket server, and DatadogSimulator: what tests start and steer.
 
 A real socket server (not a mocked session) so the tap's HTTP stack, retries and back-off are
-exercised exactly as against api.datadoghq.com.
+exercised exactly as against api.datadoghq.com. DatadogSimulator serves each request (injected
+fault first, then rate limit, keys and the endpoint), logs it, revises the account, and answers
+the oracle's questions.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import socket
 import ssl
-import struct
 import sys
 import threading
 import time
 import traceback
-import zlib
 from collections import deque
 from dataclasses import replace
 from datetime import datetime
@@ -33,6 +32,15 @@ from .api import ApiError, Call, Reply
 from .catalog import COST_KINDS, DEFAULT_FAMILIES, VIEWS
 from .data import LINE_SOURCES, Account, Withdrawal
 from .endpoints import ROUTES
+from .faults import (
+    FAULT_KINDS,
+    FAULT_MESSAGES,
+    STREAMED_FAULTS,
+    echo_reply,
+    fault_reply,
+    reset_connection,
+    send_hostile,
+)
 from .keys import API_KEY_ROLES, KEY_ROLES
 from .periods import UTC
 
@@ -43,32 +51,8 @@ if TYPE_CHECKING:
     from .periods import Moment
 
 DEFAULT_RATE_LIMIT = (1000, 10)
-FAULT_KINDS = (
-    "500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect", "headers",
-    "echo", "trickle", "endless", "gzipbomb",
-)  # fmt: skip
-FAULT_MESSAGES = {
-    "403": "Forbidden",  # what Datadog answers a key lacking the endpoint's permission
-    "500": "Internal Server Error",
-    "503": "Service Unavailable",
-    "429": "Rate limit exceeded",
-}
-#: Faults answered by writing to the socket ourselves (see DatadogSimulator._send_hostile).
-STREAMED_FAULTS = ("trickle", "endless", "gzipbomb")
-#: How long a hostile answer goes on at most, if its client never gives up.
-HOSTILE_SECONDS = 60
-CHUNK_SIZE = 1 << 16
 
 
-@functools.cache
-def gzip_bomb() -> bytes:
-    """256 MB of spaces, gzipped (made once, in about a second)."""
-    squeeze = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    block = b" " * (1 << 20)
-    return b"".join(squeeze.compress(block) for _ in range(256)) + squeeze.flush()
-
-
-# ---- server ------------------------------------------------------------------------------
 class _Handler(BaseHTTPRequestHandler):
     """Hands every request to the simulator; HTTP/1.1 so clients keep connections alive."""
 
@@ -381,27 +365,22 @@ class DatadogSimulator:
             recorded = None if body is None else Reply.json(body)
         if kind == "reset":
             self._record(handler.command, split.path, params, 0)
-            # SO_LINGER 0: closing sends RST, the client sees the connection reset mid-request.
-            handler.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
-            handler.close_connection = True
+            reset_connection(handler)
             return
         if kind == "slow":
             time.sleep(seconds)
         if kind in STREAMED_FAULTS:
             self._record(handler.command, split.path, params, 200)
             reply = self._respond(route, keys, params, None)
-            self._send_hostile(handler, kind, reply, seconds)
+            send_hostile(handler, kind, reply, seconds)
             return
         if kind == "echo":  # a careless server repeating the credentials in its error text
             kind, extra_headers = "", {}
             self._record(handler.command, split.path, params, 403)
-            message = f"Forbidden: API key {keys[0]} with application key {keys[1]} is not valid"
-            self._send(handler, Reply.json({"errors": [message]}, 403))
+            self._send(handler, echo_reply(keys))
             return
         fault = (
-            self._fault_reply(kind, seconds)
+            fault_reply(kind, seconds)
             if kind in FAULT_MESSAGES or kind in {"nonjson", "redirect"}
             else recorded
         )
@@ -418,20 +397,6 @@ class DatadogSimulator:
     def _record(self, method: str, path: str, params: dict[str, str], status: int) -> None:
         with self._lock:
             self._log.append({"method": method, "path": path, "params": params, "status": status})
-
-    @staticmethod
-    def _fault_reply(kind: str, seconds: float) -> Reply:
-        if kind == "nonjson":
-            return Reply(200, b"<html>upstream error</html>", "text/html")
-        if kind == "redirect":  # to another host: a client following it would leak its keys
-            return Reply(302, b"", "text/html", {"Location": "http://127.0.0.2:9/elsewhere"})
-        reply = Reply.json({"errors": [FAULT_MESSAGES[kind]]}, int(kind))
-        if kind == "429":
-            reply.headers = {
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(max(1, math.ceil(seconds))),
-            }
-        return reply
 
     def _respond(
         self,
@@ -482,40 +447,6 @@ class DatadogSimulator:
             "X-RateLimit-Name": name,
         }
         return headers, count > limit
-
-    @staticmethod
-    def _send_hostile(
-        handler: BaseHTTPRequestHandler, kind: str, reply: Reply, seconds: float
-    ) -> None:
-        """Answers no client should wait for or hold in memory whole; each stops by itself.
-
-        trickle: the whole answer, status line first, one byte every ``seconds``; endless: a
-        chunked body that does not end; gzipbomb: 256 MB of spaces in a 250 kB gzip body.
-        """
-        handler.close_connection = True
-        deadline = time.monotonic() + HOSTILE_SECONDS
-        head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n"
-        try:
-            if kind == "trickle":
-                data = (f"{head}Content-Length: {len(reply.body)}\r\n\r\n").encode() + reply.body
-                for byte in data:
-                    if time.monotonic() > deadline:
-                        break
-                    handler.wfile.write(bytes([byte]))
-                    time.sleep(seconds)
-            elif kind == "endless":
-                handler.wfile.write(f"{head}Transfer-Encoding: chunked\r\n\r\n".encode())
-                chunk = b"%x\r\n%s\r\n" % (CHUNK_SIZE, b" " * CHUNK_SIZE)
-                while time.monotonic() < deadline:
-                    handler.wfile.write(chunk)
-            else:
-                body = gzip_bomb()
-                handler.wfile.write(
-                    f"{head}Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-                    + body
-                )
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
-            pass  # the client gave up: what it should do
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, reply: Reply, *, truncate: bool = False) -> None:
