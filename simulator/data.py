@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import calendar
 import functools
-import hashlib
 import itertools
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -47,6 +45,7 @@ from .periods import (
     parse_instant,
     shift_months,
 )
+from .stable import stable_id, stable_int
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -73,16 +72,6 @@ MONTH_ONLY_AGE = 7
 ATTRIBUTION_AVAILABLE_DAY = 19
 
 Endpoint = tuple[str, list[str], str]  # (endpoint id, keys, status)
-
-
-def stable_int(*parts: object) -> int:
-    """A reproducible pseudo-random int (Python's hash() changes per process)."""
-    return zlib.crc32("|".join(map(str, parts)).encode())
-
-
-def stable_id(*parts: object) -> str:
-    """A 64-hex response id, like Datadog's."""
-    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
 
 @overload

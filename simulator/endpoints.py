@@ -21,9 +21,10 @@ from .catalog import (
     VIEWS,
     is_family,
 )
-from .data import cents_to_float, stable_id
+from .data import cents_to_float
 from .keys import PARENT_ROLES
 from .periods import DAY, RETENTION_MONTHS, days_between, iso_z, month_start, shift_months
+from .stable import stable_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
