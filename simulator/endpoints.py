@@ -21,7 +21,7 @@ from .catalog import (
     VIEWS,
     is_family,
 )
-from .data import cents_to_float
+from .costs import cents_to_float
 from .keys import PARENT_ROLES
 from .periods import DAY, RETENTION_MONTHS, days_between, iso_z, month_start, shift_months
 from .stable import stable_id
