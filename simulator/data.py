@@ -7,18 +7,17 @@ and recomputing totals never drifts by a float ulp.
 
 from __future__ import annotations
 
-import calendar
 import functools
 import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .billing import Billing
 from .catalog import (
     AGGREGATION_FUNCTIONS,
     ATTRIBUTION_FIELDS,
     ATTRIBUTION_TAGS,
     BILLABLE_SUMMARY,
-    BILLING_DIMENSIONS,
     COST_ITEM_FIELDS,
     COST_PRODUCTS,
     DEFAULT_FAMILIES,
@@ -30,7 +29,6 @@ from .catalog import (
 from .costs import HISTORICAL_AVAILABLE_DAY, Costs, cents_to_float
 from .periods import (
     HOUR,
-    RETENTION_MONTHS,
     Moment,
     floor_hour,
     iso_z,
@@ -45,13 +43,22 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
 
+__all__ = ["LINE_SOURCES", "PARENT_ID", "PARENT_NAME", "Account", "Org", "Withdrawal"]
+# Re-exported: tests import these from simulator.data, where they were before the split.
+__all__ += [
+    "ATTRIBUTION_FIELDS",
+    "ATTRIBUTION_TAGS",
+    "BILLABLE_SUMMARY",
+    "COST_PRODUCTS",
+    "month_start",
+    "parse_instant",
+]
+
 PARENT_ID = "parent00001"
 PARENT_NAME = "Acme Parent"
 REGION = "us"
 #: Day of the next month a month's cost attribution appears ("no later than the 19th").
 ATTRIBUTION_AVAILABLE_DAY = 19
-
-Endpoint = tuple[str, list[str], str]  # (endpoint id, keys, status)
 
 
 #: The answers a withdrawal can narrow to: a cost kind, or one of these.
@@ -135,7 +142,7 @@ class Attribution:
 
 
 @dataclass(frozen=True)
-class Account(Usage, Costs):
+class Account(Usage, Costs, Billing):
     """A snapshot of the simulated account at one generation (immutable: revise() replaces it)."""
 
     now: datetime
@@ -313,20 +320,6 @@ class Account(Usage, Costs):
                     )
         return rows
 
-    # ---- billing dimension mapping --------------------------------------------------------
-    def mapping_entries(self, month: Moment) -> list[tuple[str, str, list[Endpoint]]]:
-        """(dimension, label, endpoints) of a month; this month's keys change per generation."""
-        first = month_start(month)
-        if not self.history_start <= first <= month_start(self.now):
-            return []
-        entries = []
-        for dimension, label, endpoints in BILLING_DIMENSIONS:
-            served = [(endpoint, list(keys), status) for endpoint, keys, status in endpoints]
-            if dimension == "infra_host" and first == month_start(self.now):
-                served[0][1].append(f"gen{self.generation}")
-            entries.append((dimension, label, served))
-        return entries
-
     def expected_mappings(self, month: Moment) -> list[dict[str, Any]]:
         """Flat mapping rows, one per (dimension, endpoint); NO_ENDPOINT where there is none."""
         first = month_start(month).isoformat()
@@ -343,93 +336,6 @@ class Account(Usage, Costs):
             for dimension, label, endpoints in self.mapping_entries(month)
             for endpoint, keys, status in (endpoints or [(NO_ENDPOINT, None, None)])
         ]
-
-    # ---- billable summary -----------------------------------------------------------------
-    def billable_hours(self, month: datetime) -> int:
-        """Billable hours of a month: all of a past one, this one's so far, none out of range."""
-        current = month_start(self.now)
-        oldest = max(self.history_start, shift_months(current, -RETENTION_MONTHS))
-        if not oldest <= month <= current:
-            return 0
-        end = min(shift_months(month, 1), self.usage_end)
-        return max(0, (end - month) // HOUR)
-
-    def billable_quantity(self, org: Org, month: datetime, product: str) -> int:
-        """An org's billable units: the month's final cost at list price, at least one.
-
-        A *_sum key of the current month counts the hours so far only; a 99th percentile of
-        hosts does not grow with the month.
-        """
-        key, _, price, per = BILLABLE_SUMMARY[product]
-        quantity = max(1, (sum(self.base_cents(org, month, product)) * per + price // 2) // price)
-        hours = self.billable_hours(month)
-        month_hours = calendar.monthrange(month.year, month.month)[1] * 24
-        if key.endswith("_sum") and hours < month_hours:
-            quantity = max(1, quantity * hours // month_hours)
-        return quantity
-
-    def billable_rows(self, orgs: list[Org], month: Moment) -> list[dict[str, Any]]:
-        """Flat billable usage rows (org, product) of a month: the served numbers, unnested."""
-        first = month_start(month)
-        hours = self.billable_hours(first)
-        if not hours:
-            return []
-        last_hour = first + (hours - 1) * HOUR
-        rows = []
-        accounts = {
-            product: sum(self.billable_quantity(o, first, product) for o in self.orgs)
-            for product in COST_PRODUCTS
-        }
-        for org in orgs:
-            for product in COST_PRODUCTS:
-                if not self.listed("billable", org, product, first):
-                    continue
-                key, unit, _, _ = BILLABLE_SUMMARY[product]
-                account = accounts[product]
-                own = self.billable_quantity(org, first, product)
-                rows.append(
-                    {
-                        "month": first.isoformat(),
-                        "public_id": org.public_id,
-                        "org_name": org.name,
-                        "account_name": self.parent.name,
-                        "account_public_id": self.parent.public_id,
-                        "billable_key": key,
-                        "product_name": product,
-                        "org_billable_usage": own,
-                        "account_billable_usage": account,
-                        # "The percentage of account usage the org represents": 0-100, as
-                        # Datadog's own attribution answers give percentages.
-                        "percentage_in_account": round(100 * own / account, 2),
-                        "usage_unit": unit,
-                        "elapsed_usage_hours": hours,
-                        "first_billable_usage_hour": first.isoformat(),
-                        "last_billable_usage_hour": last_hour.isoformat(),
-                    }
-                )
-        return rows
-
-    def billable_items(self, orgs: list[Org], month: Moment) -> list[dict[str, Any]]:
-        """Served /api/v1/usage/billable-summary items: one per org, its products nested."""
-        first = month_start(month)
-        rows = self.billable_rows(orgs, first)
-        items = []
-        for org in orgs:
-            own = [row for row in rows if row["public_id"] == org.public_id]
-            if not own:
-                continue
-            last_day = parse_instant(own[0]["last_billable_usage_hour"]).replace(hour=0)
-            items.append(
-                {
-                    **org.identity(self.parent),
-                    "start_date": first.isoformat(),
-                    "end_date": last_day.isoformat(),
-                    "num_orgs": len(self.orgs),
-                    "ratio_in_month": 1.0,
-                    "usage": {row["billable_key"]: billable_body(row) for row in own},
-                }
-            )
-        return items
 
     def expected_billable_usage(self, month: Moment) -> list[dict[str, Any]]:
         """Flat billable usage rows of a month for the whole account (parent first)."""
@@ -577,22 +483,6 @@ class Account(Usage, Costs):
     def expected_orgs(self) -> list[dict[str, Any]]:
         """The /api/v1/org list as served to the parent keys: the top-level org alone."""
         return [self.parent.as_served()]
-
-
-def billable_body(row: dict[str, Any]) -> dict[str, Any]:
-    """The UsageBillableSummaryBody of one flat billable row."""
-    return {
-        field: row[field]
-        for field in (
-            "account_billable_usage",
-            "elapsed_usage_hours",
-            "first_billable_usage_hour",
-            "last_billable_usage_hour",
-            "org_billable_usage",
-            "percentage_in_account",
-            "usage_unit",
-        )
-    }
 
 
 def split_cents(cents: int, weights: list[int]) -> list[int]:
