@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from .data import Account, Attribution, CostEntry
+    from .attribution import Attribution
+    from .costs import CostEntry
+    from .data import Account
 
 START_AFTER_END = "start_hr [YYYY-MM-DDThh] must be before end_hr [YYYY-MM-DDThh]"
 DESCENDANTS_WINDOW = (
