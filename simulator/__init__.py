@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .catalog import USAGE_TYPES
-from .data import PARENT_ID, PARENT_NAME, REGION
+from .catalog import REGION, USAGE_TYPES
+from .data import PARENT_ID, PARENT_NAME
 from .keys import CHILD_KEYS, EMPTY_KEYS, NO_ATTRIBUTION_KEYS, PARENT_KEYS, USAGE_ONLY_KEYS
 from .server import DatadogSimulator
 

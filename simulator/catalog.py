@@ -106,6 +106,8 @@ ATTRIBUTION_FIELDS = (
 )
 
 
+#: The region every org of the simulated account is in, as items spell it.
+REGION = "us"
 IDENTITY_FIELDS = ("org_name", "public_id", "account_name", "account_public_id", "region")
 # What real items carry of those (the recordings): usage items no account_*, cost items no
 # account_* and no region. Only the usage summary's org entries have all of them.
