@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from .data import PARENT_ID, PARENT_NAME, REGION, USAGE_TYPES
-from .server import (
-    CHILD_KEYS,
-    EMPTY_KEYS,
-    NO_ATTRIBUTION_KEYS,
-    PARENT_KEYS,
-    USAGE_ONLY_KEYS,
-    DatadogSimulator,
-)
+from .catalog import REGION, USAGE_TYPES
+from .data import PARENT_ID, PARENT_NAME
+from .keys import CHILD_KEYS, EMPTY_KEYS, NO_ATTRIBUTION_KEYS, PARENT_KEYS, USAGE_ONLY_KEYS
+from .server import DatadogSimulator
 
 __all__ = [
     "CHILD_KEYS",

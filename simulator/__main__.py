@@ -6,7 +6,7 @@ import argparse
 import signal
 import threading
 
-from .data import parse_instant
+from .periods import parse_instant
 from .server import DatadogSimulator
 
 

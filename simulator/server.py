@@ -1,29 +1,24 @@
-"""HTTP front of the Datadog simulator: routing, validation, pagination, rate limits and faults.
+"""The Datadog simulator's socket server, and DatadogSimulator: what tests start and steer.
 
 A real socket server (not a mocked session) so the tap's HTTP stack, retries and back-off are
-exercised exactly as against api.datadoghq.com.
+exercised exactly as against api.datadoghq.com. DatadogSimulator serves each request (injected
+fault first, then rate limit, keys and the endpoint), logs it, revises the account, and answers
+the oracle's questions.
 """
 
 from __future__ import annotations
 
-import base64
-import calendar
 import contextlib
-import functools
-import hashlib
-import json
 import math
 import socket
 import ssl
-import struct
 import sys
 import threading
 import time
 import traceback
-import zlib
 from collections import deque
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -33,567 +28,31 @@ else:
     from typing_extensions import Self
 from urllib.parse import parse_qsl, urlsplit
 
-from .data import (
-    ATTRIBUTION_FIELDS,
-    BILLING_DIMENSIONS,
-    COST_ITEM_FIELDS,
-    COST_KINDS,
-    COST_PRODUCTS,
-    DEFAULT_FAMILIES,
-    LINE_SOURCES,
-    MAX_TAG_KEYS,
-    PROJECTED_ITEM_FIELDS,
-    RETENTION_MONTHS,
-    UTC,
-    VIEWS,
-    Account,
-    Attribution,
-    CostEntry,
-    Moment,
-    Org,
-    Withdrawal,
-    cents_to_float,
-    floor_hour,
-    is_family,
-    iso_z,
-    month_start,
-    shift_months,
-    stable_id,
+from .api import ApiError, Call, Reply
+from .catalog import COST_KINDS, DEFAULT_FAMILIES, VIEWS
+from .data import LINE_SOURCES, Account, Withdrawal
+from .endpoints import ROUTES
+from .faults import (
+    FAULT_KINDS,
+    FAULT_MESSAGES,
+    STREAMED_FAULTS,
+    echo_reply,
+    fault_reply,
+    reset_connection,
+    send_hostile,
 )
+from .keys import API_KEY_ROLES, KEY_ROLES
+from .periods import UTC
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
-PARENT_KEYS = ("sim-api-key", "sim-app-key")
-CHILD_KEYS = ("child-api-key", "child-app-key")
-EMPTY_KEYS = ("empty-api-key", "empty-app-key")
-#: The parent org's keys, with an application key lacking org_management (usage and billing only).
-USAGE_ONLY_KEYS = ("sim-api-key", "usage-only-app-key")
-#: A parent account whose plan has no usage attribution: cost attribution answers 403, every
-#: other endpoint answers as it answers the parent's keys.
-NO_ATTRIBUTION_KEYS = ("noattr-api-key", "noattr-app-key")
-KEY_ROLES = {
-    PARENT_KEYS: "parent",
-    CHILD_KEYS: "child",
-    EMPTY_KEYS: "empty",
-    USAGE_ONLY_KEYS: "usage_only",
-    NO_ATTRIBUTION_KEYS: "no_attribution",
-}
-#: Roles that see the whole account (the parent org's keys).
-PARENT_ROLES = ("parent", "usage_only", "no_attribution")
-API_KEY_ROLES = {api_key: role for (api_key, _), role in KEY_ROLES.items()}
+    from .endpoints import Route
+    from .periods import Moment
 
-NON_PARENT = "API called with non-parent org keys. Data is only available at the root level org"
-START_AFTER_END = "start_hr [YYYY-MM-DDThh] must be before end_hr [YYYY-MM-DDThh]"
-DESCENDANTS_WINDOW = (
-    "The time range cannot exceed 24 hours when filter[include_descendants] is true"
-)
-SINGLE_ORG_WINDOW = "The time range cannot exceed 2 months"
-# No recorded or documented API wording found for these two; plain wordings. Datadog's docs
-# (docs.datadoghq.com/account_management/billing/usage_attribution/) say "Usage Attribution is
-# an advanced feature included in the Enterprise plan", and allow "up to three tag keys".
-NO_ATTRIBUTION = (
-    "Cost attribution is not available for your plan: Usage Attribution is an advanced feature "
-    "included in the Enterprise plan"
-)
-TOO_MANY_TAG_KEYS = f"tag_breakdown_keys cannot contain more than {MAX_TAG_KEYS} tag keys"
-#: Items per cost attribution page (the spec names no size; small so that paging is exercised).
-ATTRIBUTION_PAGE_SIZE = 100
 DEFAULT_RATE_LIMIT = (1000, 10)
-MAX_PAGE_SIZE = 500
-FAULT_KINDS = (
-    "500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect", "headers",
-    "echo", "trickle", "endless", "gzipbomb",
-)  # fmt: skip
-FAULT_MESSAGES = {
-    "403": "Forbidden",  # what Datadog answers a key lacking the endpoint's permission
-    "500": "Internal Server Error",
-    "503": "Service Unavailable",
-    "429": "Rate limit exceeded",
-}
-#: Faults answered by writing to the socket ourselves (see DatadogSimulator._send_hostile).
-STREAMED_FAULTS = ("trickle", "endless", "gzipbomb")
-#: How long a hostile answer goes on at most, if its client never gives up.
-HOSTILE_SECONDS = 60
-CHUNK_SIZE = 1 << 16
-JSON = "application/json"
 
 
-@functools.cache
-def gzip_bomb() -> bytes:
-    """256 MB of spaces, gzipped (made once, in about a second)."""
-    squeeze = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    block = b" " * (1 << 20)
-    return b"".join(squeeze.compress(block) for _ in range(256)) + squeeze.flush()
-
-
-JSON_API = "application/vnd.api+json"
-DAY = timedelta(days=1)
-
-
-class ApiError(Exception):
-    """A 4xx answer raised from deep inside parameter handling."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass
-class Reply:
-    """Status, body and headers of one answer."""
-
-    status: int
-    body: bytes
-    content_type: str = JSON
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def json(cls, payload: object, status: int = 200, content_type: str = JSON) -> Reply:
-        """A compact JSON answer."""
-        return cls(status, json.dumps(payload, separators=(",", ":")).encode(), content_type)
-
-    @classmethod
-    def error(cls, status: int, message: str, *, json_api: bool = False) -> Reply:
-        """Datadog's two error spellings: a list of strings, or JSON:API objects."""
-        if not json_api:
-            return cls.json({"errors": [message]}, status)
-        entry = {
-            "id": None,
-            "links": None,
-            "status": str(status),
-            "code": None,
-            "title": "Bad Request",
-            "detail": message,
-            "source": None,
-            "meta": None,
-        }
-        return cls.json({"errors": [entry]}, status, JSON_API)
-
-
-@dataclass(frozen=True)
-class Call:
-    """One authenticated request as the endpoint functions see it."""
-
-    account: Account
-    role: str
-    params: dict[str, str]
-
-    def orgs(self, *, include_descendants: bool = True) -> list[Org]:
-        """Orgs visible to the caller's keys."""
-        if self.role in PARENT_ROLES:
-            return self.account.orgs if include_descendants else [self.account.parent]
-        return self.account.children[:1] if self.role == "child" else []
-
-    def require_parent(self) -> None:
-        """Cost and billing endpoints refuse child orgs."""
-        if self.role == "child":
-            raise ApiError(400, NON_PARENT)
-
-    def text(self, name: str, *, required: bool = False) -> str | None:
-        """A raw parameter; empty counts as absent."""
-        value = self.params.get(name) or None
-        if value is None and required:
-            raise ApiError(400, f"{name} is required")
-        return value
-
-    def instant(self, name: str, *, required: bool = False) -> datetime | None:
-        """A timestamp parameter in any spelling Datadog accepts."""
-        value = self.text(name, required=required)
-        try:
-            return None if value is None else floor_hour(value)
-        except ValueError:
-            raise ApiError(400, f"Invalid {name}: {value}") from None
-
-    def month(self, name: str, *, required: bool = False) -> datetime | None:
-        """A month parameter (``YYYY-MM`` or any date-time inside the month)."""
-        value = self.instant(name, required=required)
-        return None if value is None else month_start(value)
-
-    def flag(self, name: str, *, default: bool = False) -> bool:
-        """A true/false parameter."""
-        value = (self.text(name) or str(default)).lower()
-        if value not in ("true", "false"):
-            raise ApiError(400, f"Invalid {name}: {value}")
-        return value == "true"
-
-    def choice(self, name: str, options: Iterable[str], default: str) -> str:
-        """An enumerated parameter."""
-        value = self.text(name) or default
-        if value not in options:
-            raise ApiError(400, f"Invalid {name}: {value}")
-        return value
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        """A bounded integer parameter."""
-        value = self.text(name) or str(default)
-        if not value.isdigit() or not low <= int(value) <= high:
-            raise ApiError(400, f"{name} must be between {low} and {high}")
-        return int(value)
-
-
-# ---- endpoints ---------------------------------------------------------------------------
-def validate(_call: Call) -> Reply:
-    """GET /api/v1/validate."""
-    return Reply.json({"valid": True})
-
-
-def list_orgs(call: Call) -> Reply:
-    """GET /api/v1/org: "data on your top-level organization" only, and only with org_management."""
-    if call.role == "usage_only":
-        raise ApiError(403, "Forbidden")
-    return Reply.json({"orgs": [org.as_served() for org in call.orgs()[:1]]})
-
-
-def usage_summary(call: Call) -> Reply:
-    """GET /api/v1/usage/summary: usage per month, and per org with include_org_details."""
-    call.require_parent()
-    account = call.account
-    current = month_start(account.now)
-    first = call.month("start_month", required=True)
-    if first < shift_months(current, -RETENTION_MONTHS):
-        raise ApiError(400, "start_month must be within the last 15 months")
-    last = min(call.month("end_month") or current, current)
-    details = call.flag("include_org_details")
-    call.flag("include_connected_accounts")
-    orgs = call.orgs()
-    usage = []
-    for month in account.summary_months(first, last):
-        entry: dict[str, Any] = {
-            "date": iso_z(month),
-            "apm_host_top99p": sum(account.summary_hosts(org, month) for org in orgs),
-            "container_avg": 0,
-        }
-        if details:
-            entry["orgs"] = [
-                {
-                    "id": stable_id("org", org.public_id)[:16],
-                    **org.identity(account.parent),
-                    "name": org.name,
-                    "apm_host_top99p": account.summary_hosts(org, month),
-                }
-                for org in orgs
-                if account.listed("summary", org, None, month)
-            ]
-            for org_entry in entry["orgs"]:
-                del org_entry["org_name"]  # the summary calls it `name`
-        usage.append(entry)
-    return Reply.json(
-        {
-            "start_date": iso_z(first),
-            "end_date": iso_z(last),
-            "last_updated": iso_z(account.now),
-            "apm_host_top99p_sum": sum(entry["apm_host_top99p"] for entry in usage),
-            "container_avg_sum": 0,
-            "usage": usage,
-        }
-    )
-
-
-def hourly_usage(call: Call) -> Reply:
-    """GET /api/v2/usage/hourly_usage: one item per (org, family, hour), paginated."""
-    start = call.instant("filter[timestamp][start]", required=True)
-    families = [
-        name.strip() for name in call.text("filter[product_families]", required=True).split(",")
-    ]
-    unknown = [name for name in families if name != "all" and not is_family(name)]
-    if unknown:
-        raise ApiError(400, f"Invalid product family: {','.join(unknown)}")
-    descendants = call.flag("filter[include_descendants]")
-    for ignored in ("filter[include_connected_accounts]", "filter[include_breakdown]"):
-        call.flag(ignored)
-    end = call.instant("filter[timestamp][end]") or start + DAY
-    if start >= end:
-        raise ApiError(400, START_AFTER_END)
-    if descendants and end - start > DAY:
-        raise ApiError(400, DESCENDANTS_WINDOW)
-    if not descendants and end > shift_months(start, 2):
-        raise ApiError(400, SINGLE_ORG_WINDOW)
-    limit = call.integer("page[limit]", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-    account = call.account
-    items = account.usage_items(
-        call.orgs(include_descendants=descendants), account.resolve_families(families), start, end
-    )
-    return paginate(call.params, items, limit)
-
-
-def paginate(
-    params: dict[str, str],
-    items: list[dict[str, Any]],
-    limit: int,
-    cursor_name: str = "page[next_record_id]",
-) -> Reply:
-    """Offset cursors bound to the query; ``meta`` is omitted when one page holds everything."""
-    query = sorted(
-        (key, value)
-        for key, value in params.items()
-        if not key.startswith("page[") and key != cursor_name
-    )
-    digest = hashlib.sha256(repr(query).encode()).hexdigest()[:16]
-    cursor = params.get(cursor_name)
-    offset = 0
-    if cursor:
-        try:
-            text, cursor_digest = base64.urlsafe_b64decode(cursor + "==").decode().split(":")
-            offset = int(text)
-        except ValueError:
-            cursor_digest = ""
-        if cursor_digest != digest:
-            raise ApiError(400, f"Invalid {cursor_name}")
-    page = items[offset : offset + limit]
-    if not cursor and len(items) <= limit:
-        return Reply.json({"data": page})
-    following = offset + limit
-    next_id = base64.urlsafe_b64encode(f"{following}:{digest}".encode()).decode().rstrip("=")
-    meta = {"pagination": {"next_record_id": next_id if following < len(items) else None}}
-    return Reply.json({"data": page, "meta": meta})
-
-
-def cost_reply(
-    call: Call,
-    kind: str,
-    periods: list[datetime],
-    date_of: Callable[[datetime], str],
-    per_day: Callable[[datetime], int] | None = None,
-) -> Reply:
-    """Historical, estimated and projected cost share one item shape."""
-    view = call.choice("view", VIEWS, "summary")
-    call.flag("include_connected_accounts")
-    orgs = call.orgs()
-    entries = [
-        entry
-        for period in (periods if orgs else [])
-        for entry in call.account.cost_entries(
-            kind, orgs, period, view, per_day(period) if per_day else None
-        )
-    ]
-    return Reply.json(
-        {"data": [cost_item(call.account, kind, entry, date_of(entry.period)) for entry in entries]}
-    )
-
-
-def cost_item(account: Account, kind: str, entry: CostEntry, date: str) -> dict[str, Any]:
-    """One served cost item."""
-    projected = kind == "projected"
-    charges = [
-        {
-            "product_name": charge.product_name,
-            "charge_type": charge.charge_type,
-            "cost": cents_to_float(charge.cents),
-        }
-        | (
-            {"last_aggregation_function": charge.last_aggregation_function}
-            if charge.last_aggregation_function
-            else {}
-        )
-        for charge in entry.charges
-    ]
-    return {
-        "id": stable_id(kind, entry.org.public_id, date, account.generation),
-        "type": "projected_cost" if projected else "cost_by_org",
-        "attributes": {
-            # Projected cost items carry the region too (recorded answer); the others do not.
-            **entry.org.identity(
-                account.parent, PROJECTED_ITEM_FIELDS if projected else COST_ITEM_FIELDS
-            ),
-            "date": date,
-            "projected_total_cost" if projected else "total_cost": cents_to_float(
-                entry.total_cents
-            ),
-            "charges": charges,
-        },
-    }
-
-
-def historical_cost(call: Call) -> Reply:
-    """GET /api/v2/usage/historical_cost: months from the 3rd of the next month on."""
-    call.require_parent()
-    account = call.account
-    first = call.month("start_month", required=True)
-    last = call.month("end_month") or month_start(account.now)
-    months = [month for month in account.cost_months("historical") if first <= month <= last]
-    return cost_reply(call, "historical", months, account.historical_date)
-
-
-def estimated_cost(call: Call) -> Reply:
-    """GET /api/v2/usage/estimated_cost: current and previous month, by month or by day."""
-    call.require_parent()
-    account = call.account
-    by_month, by_day = bool(call.text("start_month")), bool(call.text("start_date"))
-    if by_month and by_day:
-        raise ApiError(400, NON_PARENT)  # Datadog's recorded answer to this mistake, verbatim
-    if not (by_month or by_day):
-        raise ApiError(400, "Either start_month or start_date should be specified")
-    current = month_start(account.now)
-    months = account.cost_months("estimated")
-    if by_month:
-        first = call.month("start_month")
-        last = call.month("end_month") or current
-        periods = [month for month in months if first <= month <= last]
-    else:
-        first = call.instant("start_date").replace(hour=0)
-        last = min(
-            (call.instant("end_date") or account.now).replace(hour=0), account.now.replace(hour=0)
-        )
-        periods = days_between(max(first, months[0]), last)
-    if month_start(first) < shift_months(current, -2):
-        raise ApiError(400, "Estimated cost is only available for the current and previous month")
-    aggregation = call.text("cost_aggregation")
-    if aggregation not in (None, "cumulative"):
-        raise ApiError(400, f"Invalid cost_aggregation: {aggregation}")
-    per_day = (lambda day: day.day if aggregation else 1) if by_day else None
-    return cost_reply(call, "estimated", periods, iso_z, per_day)
-
-
-def days_between(first: datetime, last: datetime) -> list[datetime]:
-    """Days first..last inclusive."""
-    return [first + n * DAY for n in range((last - first).days + 1)]
-
-
-def projected_cost(call: Call) -> Reply:
-    """GET /api/v2/usage/projected_cost: the current month, dated its last day (quirk)."""
-    call.require_parent()
-
-    def last_day(month: datetime) -> str:
-        return iso_z(month.replace(day=calendar.monthrange(month.year, month.month)[1]))
-
-    return cost_reply(call, "projected", call.account.cost_months("projected"), last_day)
-
-
-def billing_dimension_mapping(call: Call) -> Reply:
-    """GET /api/v2/usage/billing_dimension_mapping."""
-    call.require_parent()
-    month = call.month("filter[month]") or month_start(call.account.now)
-    call.choice("filter[view]", ("active", "all"), "active")
-    entries = call.account.mapping_entries(month) if call.role in PARENT_ROLES else []
-    return Reply.json(
-        {
-            "data": [
-                {
-                    "id": dimension,
-                    "type": "billing_dimensions",
-                    "attributes": {
-                        "in_app_label": label,
-                        "timestamp": iso_z(month),
-                        "endpoints": [
-                            {"id": endpoint, "keys": keys, "status": status}
-                            for endpoint, keys, status in endpoints
-                        ],
-                    },
-                }
-                for dimension, label, endpoints in entries
-            ]
-        }
-    )
-
-
-def active_billing_dimensions(call: Call) -> Reply:
-    """GET /api/v2/cost_by_tag/active_billing_dimensions (this month's billed dimensions)."""
-    call.require_parent()
-    month = month_start(call.account.now)
-    values = (
-        [dimension for dimension, _, _ in BILLING_DIMENSIONS] if call.role in PARENT_ROLES else []
-    )
-    return Reply.json(
-        {
-            "data": {
-                "type": "billing_dimensions",
-                "id": stable_id("active_billing_dimensions", iso_z(month)),
-                "attributes": {"values": values, "month": iso_z(month)},
-            }
-        }
-    )
-
-
-def billable_summary(call: Call) -> Reply:
-    """GET /api/v1/usage/billable-summary: a month's billable usage per org and product."""
-    call.require_parent()
-    month = call.month("month") or month_start(call.account.now)
-    call.flag("include_connected_accounts")  # the simulated account has no connected accounts
-    return Reply.json({"usage": call.account.billable_items(call.orgs(), month)})
-
-
-def attribution_fields(text: str) -> list[tuple[str, str]]:
-    """(billing dimension, suffix) of each requested field; ``*``: every billed dimension.
-
-    Any active billing dimension may be named; those the account is not billed for are 0.
-    """
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if "*" in names:
-        return [(dimension, suffix) for dimension in COST_PRODUCTS for suffix in ATTRIBUTION_FIELDS]
-    known = {
-        f"{dimension}_{suffix}": (dimension, suffix)
-        for dimension, _, _ in BILLING_DIMENSIONS
-        for suffix in ATTRIBUTION_FIELDS
-    }
-    unknown = [name for name in names if name not in known]
-    if unknown or not names:
-        raise ApiError(400, f"Invalid fields: {','.join(unknown)}")
-    return list(dict.fromkeys(known[name] for name in names))
-
-
-def monthly_cost_attribution(call: Call) -> Reply:
-    """GET /api/v2/cost_by_tag/monthly_cost_attribution: cost per org and tags, paginated."""
-    call.require_parent()
-    if call.role == "no_attribution":
-        raise ApiError(403, NO_ATTRIBUTION)
-    account = call.account
-    first = call.month("start_month", required=True)
-    last = call.month("end_month") or month_start(account.now)
-    fields = attribution_fields(call.text("fields", required=True))
-    keys = [key.strip() for key in (call.text("tag_breakdown_keys") or "").split(",")]
-    keys = list(dict.fromkeys(key for key in keys if key))
-    if len(keys) > MAX_TAG_KEYS:
-        raise ApiError(400, TOO_MANY_TAG_KEYS)
-    descending = call.choice("sort_direction", ("desc", "asc"), "desc") == "desc"
-    # "Always sorted by total cost": of sort_name's dimension, else of the first field's.
-    sort_name = call.text("sort_name") or fields[0][0]
-    if sort_name not in [dimension for dimension, _, _ in BILLING_DIMENSIONS]:
-        raise ApiError(400, f"Invalid sort_name: {sort_name}")
-    descendants = call.flag("include_descendants", default=True)
-    entries = account.attributions(call.orgs(include_descendants=descendants), first, last, keys)
-
-    def order(entry: Attribution) -> tuple[datetime, int]:
-        cents = sum(entry.cents.get(sort_name, (0, 0)))
-        return entry.month, -cents if descending else cents
-
-    items = [account.attribution_item(entry, fields) for entry in sorted(entries, key=order)]
-    return paginate(call.params, items, ATTRIBUTION_PAGE_SIZE, "next_record_id")
-
-
-@dataclass(frozen=True)
-class Route:
-    """An endpoint: rate-limit name, handler, and how it authenticates and spells errors."""
-
-    name: str
-    answer: Callable[[Call], Reply]
-    api_key_only: bool = False
-    json_api_errors: bool = False
-
-
-ROUTES: dict[str, Route] = {
-    "/api/v1/validate": Route("validate", validate, api_key_only=True),
-    "/api/v1/org": Route("orgs", list_orgs),
-    "/api/v1/usage/summary": Route("usage_summary", usage_summary),
-    "/api/v1/usage/billable-summary": Route("usage_billable_summary", billable_summary),
-    "/api/v2/usage/hourly_usage": Route("usage_hourly_usage", hourly_usage),
-    "/api/v2/usage/historical_cost": Route("usage_historical_cost", historical_cost),
-    "/api/v2/usage/estimated_cost": Route("usage_estimated_cost", estimated_cost),
-    "/api/v2/usage/projected_cost": Route("usage_projected_cost", projected_cost),
-    "/api/v2/usage/billing_dimension_mapping": Route(
-        "usage_billing_dimension_mapping", billing_dimension_mapping, json_api_errors=True
-    ),
-    "/api/v2/cost_by_tag/active_billing_dimensions": Route(
-        "cost_by_tag_active_billing_dimensions", active_billing_dimensions
-    ),
-    "/api/v2/cost_by_tag/monthly_cost_attribution": Route(
-        "cost_by_tag_monthly_cost_attribution", monthly_cost_attribution
-    ),
-}
-
-
-# ---- server ------------------------------------------------------------------------------
 class _Handler(BaseHTTPRequestHandler):
     """Hands every request to the simulator; HTTP/1.1 so clients keep connections alive."""
 
@@ -906,27 +365,22 @@ class DatadogSimulator:
             recorded = None if body is None else Reply.json(body)
         if kind == "reset":
             self._record(handler.command, split.path, params, 0)
-            # SO_LINGER 0: closing sends RST, the client sees the connection reset mid-request.
-            handler.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
-            handler.close_connection = True
+            reset_connection(handler)
             return
         if kind == "slow":
             time.sleep(seconds)
         if kind in STREAMED_FAULTS:
             self._record(handler.command, split.path, params, 200)
             reply = self._respond(route, keys, params, None)
-            self._send_hostile(handler, kind, reply, seconds)
+            send_hostile(handler, kind, reply, seconds)
             return
         if kind == "echo":  # a careless server repeating the credentials in its error text
             kind, extra_headers = "", {}
             self._record(handler.command, split.path, params, 403)
-            message = f"Forbidden: API key {keys[0]} with application key {keys[1]} is not valid"
-            self._send(handler, Reply.json({"errors": [message]}, 403))
+            self._send(handler, echo_reply(keys))
             return
         fault = (
-            self._fault_reply(kind, seconds)
+            fault_reply(kind, seconds)
             if kind in FAULT_MESSAGES or kind in {"nonjson", "redirect"}
             else recorded
         )
@@ -943,20 +397,6 @@ class DatadogSimulator:
     def _record(self, method: str, path: str, params: dict[str, str], status: int) -> None:
         with self._lock:
             self._log.append({"method": method, "path": path, "params": params, "status": status})
-
-    @staticmethod
-    def _fault_reply(kind: str, seconds: float) -> Reply:
-        if kind == "nonjson":
-            return Reply(200, b"<html>upstream error</html>", "text/html")
-        if kind == "redirect":  # to another host: a client following it would leak its keys
-            return Reply(302, b"", "text/html", {"Location": "http://127.0.0.2:9/elsewhere"})
-        reply = Reply.json({"errors": [FAULT_MESSAGES[kind]]}, int(kind))
-        if kind == "429":
-            reply.headers = {
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(max(1, math.ceil(seconds))),
-            }
-        return reply
 
     def _respond(
         self,
@@ -1007,40 +447,6 @@ class DatadogSimulator:
             "X-RateLimit-Name": name,
         }
         return headers, count > limit
-
-    @staticmethod
-    def _send_hostile(
-        handler: BaseHTTPRequestHandler, kind: str, reply: Reply, seconds: float
-    ) -> None:
-        """Answers no client should wait for or hold in memory whole; each stops by itself.
-
-        trickle: the whole answer, status line first, one byte every ``seconds``; endless: a
-        chunked body that does not end; gzipbomb: 256 MB of spaces in a 250 kB gzip body.
-        """
-        handler.close_connection = True
-        deadline = time.monotonic() + HOSTILE_SECONDS
-        head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n"
-        try:
-            if kind == "trickle":
-                data = (f"{head}Content-Length: {len(reply.body)}\r\n\r\n").encode() + reply.body
-                for byte in data:
-                    if time.monotonic() > deadline:
-                        break
-                    handler.wfile.write(bytes([byte]))
-                    time.sleep(seconds)
-            elif kind == "endless":
-                handler.wfile.write(f"{head}Transfer-Encoding: chunked\r\n\r\n".encode())
-                chunk = b"%x\r\n%s\r\n" % (CHUNK_SIZE, b" " * CHUNK_SIZE)
-                while time.monotonic() < deadline:
-                    handler.wfile.write(chunk)
-            else:
-                body = gzip_bomb()
-                handler.wfile.write(
-                    f"{head}Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-                    + body
-                )
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
-            pass  # the client gave up: what it should do
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, reply: Reply, *, truncate: bool = False) -> None:
