@@ -165,6 +165,11 @@ def month_param(month: dt.datetime) -> str:
     return month.strftime(MONTH_PARAM_FORMAT)
 
 
+def month_range_params(first: dt.datetime, last: dt.datetime) -> dict[str, str]:
+    """The months ``first`` to ``last`` (inclusive) as ``start_month`` and ``end_month``."""
+    return {"start_month": month_param(first), "end_month": month_param(last)}
+
+
 def day_param(day: dt.datetime) -> str:
     """A day as daily cost's filters take it: ``YYYY-MM-DD``."""
     return day.strftime("%Y-%m-%d")

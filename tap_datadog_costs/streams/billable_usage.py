@@ -92,6 +92,11 @@ class BillableUsageStream(PublishedMonthlyStream):
         return None
 
     @override
+    def available_before(self, now: dt.datetime) -> dt.datetime:
+        """Billable usage serves the month in progress too: its usage so far."""
+        return now
+
+    @override
     def withdrawn_values(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         return {
             **split_billable_key(record["billable_key"]),

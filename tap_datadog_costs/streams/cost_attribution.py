@@ -13,8 +13,7 @@ from tap_datadog_costs.periods import (
     cost_attribution_final_at,
     isoformat,
     month_of,
-    month_param,
-    month_start,
+    month_range_params,
 )
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
@@ -79,16 +78,10 @@ class CostAttributionStream(PublishedMonthlyStream):
         return {**costs, "cost_status": WITHDRAWN, "read_at": self.datadog_tap.read_at}
 
     @override
-    def available_before(self, now: dt.datetime) -> dt.datetime:
-        """The current month is never attributed yet."""
-        return month_start(now)
-
-    @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         assert context is not None  # noqa: S101
         params = {
-            "start_month": month_param(context["first"]),
-            "end_month": month_param(context["last"]),
+            **month_range_params(context["first"], context["last"]),
             "fields": "*",
             "include_descendants": flag(self.include_descendants),
         }

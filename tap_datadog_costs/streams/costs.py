@@ -21,7 +21,7 @@ from tap_datadog_costs.periods import (
     isoformat,
     month_of,
     month_param,
-    month_start,
+    month_range_params,
 )
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
@@ -105,11 +105,7 @@ class CostStream(DatadogStream):
 
     def cost_params(self, first: dt.datetime, last: dt.datetime) -> dict[str, t.Any]:
         """Query for the months ``first`` to ``last`` (inclusive)."""
-        return {
-            "start_month": month_param(first),
-            "end_month": month_param(last),
-            **self.view_params(),
-        }
+        return {**month_range_params(first, last), **self.view_params()}
 
     @override
     def item_problem(self, item: dict[str, t.Any]) -> str | None:
@@ -175,11 +171,6 @@ class HistoricalCostsStream(PublishedMonthlyStream, CostStream):
     @override
     def cost_status(self, month: dt.datetime) -> str:
         return self.status_of(month)
-
-    @override
-    def available_before(self, now: dt.datetime) -> dt.datetime:
-        """The current month is only ever in estimated cost."""
-        return month_start(now)
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:

@@ -158,6 +158,14 @@ class PublishedMonthlyStream(MonthlyStream):
     def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
         return has_rows and now >= self.final_at(month)
 
+    @override
+    def available_before(self, now: dt.datetime) -> dt.datetime:
+        """A month is published once it has ended: the current one is not read.
+
+        Historical cost's current month is only in estimated cost; cost attribution has none.
+        """
+        return month_start(now)
+
     def status_of(self, month: dt.datetime) -> str:
         """``final`` or ``preliminary``: how far this run's rows of ``month`` may still change."""
         return "final" if self.datadog_tap.now >= self.final_at(month) else "preliminary"
