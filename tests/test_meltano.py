@@ -55,6 +55,13 @@ def project_env(tmp_path: Path) -> t.Iterator[tuple[dict[str, str], DatadogSimul
         yield env, sim, tmp_path
 
 
+def next_run(env: dict[str, str], sim: DatadogSimulator) -> dict[str, str]:
+    """``env`` for a next run: it starts a minute after the first, as a next run does (what a
+    run names, versions or dates by its start: target-jsonl's files, target-postgres' table
+    version, read_at, come after the first run's)."""
+    return clock_env(sim.now + dt.timedelta(minutes=1), env)
+
+
 def duplicate_key_count(database: Path, stream: str) -> int:
     keys = ", ".join(f'"{k}"' for k in PRIMARY_KEYS[stream])
     with duckdb.connect(str(database), read_only=True) as connection:
@@ -98,7 +105,9 @@ def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any)
 
     # Second run: starts from the saved state, and the merge leaves no duplicate keys.
     sim.revise()
-    second_log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+    second_log = meltano(
+        "--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=next_run(env, sim)
+    )
     resumed = starting_bookmarks(second_log)["hourly_usage"]
     assert resumed is not None
     assert parse_instant(resumed) > start
@@ -125,16 +134,9 @@ def test_meltano_run_into_jsonl_writes_one_file_set_per_run_each_key_once(
 ) -> None:
     """Files to hand on: a run's own set, every key once, no row of the last run appended."""
     env, sim, tmp_path = project_env
-    # A run's files are named by the second it started: the second run starts a minute on.
     logs = [
-        meltano(
-            "--environment=dev",
-            "run",
-            "tap-datadog-costs",
-            "target-jsonl",
-            env=clock_env(sim.now + dt.timedelta(minutes=minutes), env),
-        )
-        for minutes in range(2)
+        meltano("--environment=dev", "run", "tap-datadog-costs", "target-jsonl", env=run_env)
+        for run_env in (env, next_run(env, sim))
     ]
     start = sim.now - dt.timedelta(days=40)
     for stream in PRIMARY_KEYS:
@@ -235,7 +237,8 @@ def test_a_product_dropped_from_the_estimate_is_withdrawn_in_duckdb_and_the_summ
     env = {**env, "DBT_DUCKDB_PATH": str(database)}  # the report reads the dbt models
     meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
     month, expected = drop_from_the_next_estimate(sim, "apm_host")
-    meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+    later = next_run(env, sim)
+    meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=later)
     # The models without their tests: the replayed estimate is one answer edited by hand, which
     # focus_costs does not read, so FOCUS no longer adds up to it, as its dbt test rightly says.
     meltano("--environment=dev", "invoke", "dbt-duckdb", "run", env=env)
@@ -276,9 +279,9 @@ def test_target_postgres_honours_activate_version_and_drops_the_stale_estimate(
         postgres, "select count(*) from datadog_dev.estimated_costs where product_name = 'apm_host'"
     )
     month, expected = drop_from_the_next_estimate(sim, "apm_host")
-    # The next run starts later, as a next run does: the table's version is its start time.
-    later = clock_env(sim.now + dt.timedelta(minutes=1), env)
-    meltano("--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=later)
+    meltano(
+        "--environment=dev", "run", "tap-datadog-costs", "target-postgres", env=next_run(env, sim)
+    )
 
     live = "from datadog_dev.estimated_costs where _sdc_deleted_at is null"
     assert int(first[0][0]) > 0

@@ -108,7 +108,7 @@ def test_top_movers_compare_the_last_two_whole_months(tmp_path: t.Any) -> None:
 
 def test_the_second_run_says_it_is_incremental_and_what_changed(tmp_path: t.Any) -> None:
     assert quickstart(tmp_path).returncode == 0
-    second = quickstart(tmp_path)
+    second = quickstart(tmp_path, now=NOW + dt.timedelta(minutes=1))  # a next run starts later
     assert second.returncode == 0, second.stdout[-3000:]
     assert "Incremental run: each incremental stream resumed" in second.stdout
     assert "  hourly_usage: incremental from the bookmark " in second.stdout
