@@ -1,4 +1,4 @@
-# Two entry points, both safe to re-run on a fresh clone: `make run` and `make test`.
+# Entry points, all safe to re-run on a fresh clone: `make run`, `make test` and `make e2e`.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ LOCK_PYTHON := 3.11
 PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(filter $(LOCK_PYTHON),$(PYVER)),-c requirements.lock,)
 
-.PHONY: run test lint install lock clean
+.PHONY: run test e2e lint install lock clean
 
 install: $(VENV)/.installed
 
@@ -29,8 +29,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock meltano.yml
 run: install
 	$(BIN)/python scripts/quickstart.py
 
+# The suite without the end-to-end lane: the tap in-process and as a CLI against the simulator.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not e2e"
+
+# The end-to-end lane (tests marked e2e): Meltano into DuckDB, JSONL and PostgreSQL, dbt, the
+# Quickstart, the report in Chromium, the accounts and Dagster, the wheel in a clean venv, make
+# lock, and the docs' commands. `.ci/run` runs both lanes.
+e2e: install
+	$(BIN)/python -m pytest -m e2e
 
 # Lint and format checks over the whole repository; strict typing of the tap.
 lint: install

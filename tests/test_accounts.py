@@ -21,6 +21,8 @@ import yaml
 from simulator import DatadogSimulator
 from tests.harness import NOW, ROOT, clock_env, project_copy, starting_bookmarks
 
+pytestmark = pytest.mark.e2e  # Meltano runs of several accounts, and Dagster's own venv
+
 if t.TYPE_CHECKING:
     from pathlib import Path
 

@@ -470,6 +470,7 @@ def test_two_runs_a_day_apart_hold_exactly_what_datadog_has(
     check_all(second.oracle, held, from_start)
 
 
+@pytest.mark.e2e  # a Meltano run into DuckDB
 def test_meltano_into_duckdb_on_the_17th_lands_every_row_and_closes_october(
     tmp_path: Path,
 ) -> None:

@@ -4,9 +4,9 @@ A command is a line of a ```bash, ```sh or ```cron block (the cron line's comman
 starting with ``$ `` in a plain block. Each doc's commands run in order, in one bash script with
 ``set -euo pipefail``, in a scratch copy of the project (the repository's files, with this
 checkout's ``.venv`` and ``.meltano`` linked in) against the simulator. Only the placeholders in
-SUBSTITUTIONS are replaced (keys, the site, the user's own paths), and each must still be found in
-the docs. A command this test does not run must be in ELSEWHERE with the test or step that runs
-it; a new command in the docs fails here until it is one or the other.
+SUBSTITUTIONS are replaced (keys, the site, the user's own paths, the benchmarks' sizes), and each
+must still be found in the docs. A command this test does not run must be in ELSEWHERE with the
+test or step that runs it; a new command in the docs fails here until it is one or the other.
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ ELSEWHERE = {
     "make run": "tests/test_quickstart.py runs scripts/quickstart.py, what make run runs "
     "after make install",
     "make test": ".ci/run",
+    "make e2e": ".ci/run",
     "make lint": ".ci/run",
+    "make lock": "tests/test_package.py::test_make_lock_pins_every_dependency_at_versions_that_"
+    "install (in a scratch copy)",
     ".venv/bin/meltano install": "make install (before every test run; .ci/run)",
     POSTGRES_RUN: "tests/test_meltano.py::test_the_dbt_models_build_and_pass_their_tests_on_"
     "postgresql (the same run on a PostgreSQL server the test starts)",
@@ -75,6 +78,16 @@ def substitutions(url: str, project: Path, user_project: Path) -> dict[str, str]
             )
             for account in ("ACME_US1", "ACME_EU1", "CLIENT_B")
         },
+        # the benchmarks: each command as written, at a size that checks it works
+        ".venv/bin/python benchmarks/tap_vs_bare_loop.py": (
+            ".venv/bin/python benchmarks/tap_vs_bare_loop.py --days 2 --rounds 1 --orgs 3"
+        ),
+        ".venv/bin/python benchmarks/state_size.py": (
+            ".venv/bin/python benchmarks/state_size.py --orgs 3"
+        ),
+        ".venv/bin/python -m benchmarks.reliability": (
+            ".venv/bin/python -m benchmarks.reliability --days 2"
+        ),
         # "in your project": a new one with the README's definition pasted (user_meltano_project)
         "meltano install --plugin-type extractor tap-datadog-costs": (
             f"cd {user_project} && meltano install --plugin-type extractor tap-datadog-costs"
@@ -171,6 +184,7 @@ def script_for(blocks: list[list[str]], replace: dict[str, str]) -> tuple[str, l
     return "\n".join(lines) + "\n", skipped
 
 
+@pytest.mark.e2e  # every doc's commands: Meltano runs, dbt, the benchmarks, the accounts
 @pytest.mark.parametrize(
     "doc", [doc for doc in DOCS if blocks_of(doc.read_text())], ids=lambda doc: doc.name
 )
@@ -203,9 +217,11 @@ def test_the_commands_of_each_doc_work_as_written(doc: Path, scratch: Path, tmp_
     ran = [c for c in commands if without_comment(c) not in ELSEWHERE]
     assert len(ran) + len(skipped) == len(commands)
     if doc.name == "README.md":
-        readme_only = {p for p in replace if "_DATADOG_API_KEY=" not in p}
+        readme_only = {p for p in replace if "_DATADOG_API_KEY=" not in p and "benchmark" not in p}
         assert used == readme_only - {"cd /srv/tap-datadog-costs"}, readme_only - used
         check_readme_outcome(scratch, result.stderr)
+    if doc.name in {"benchmarks.md", "reliability.md"}:  # each benchmark ran, at its small size
+        assert used == {p for p in replace if "benchmark" in p and p in doc.read_text()}, used
     if doc.name == "scheduling.md":
         assert "cd /srv/tap-datadog-costs" in used
     if doc.name == "scaling.md":  # every account ran, with its keys

@@ -68,6 +68,14 @@ CASES: dict[str, tuple[list[tuple[str, str, int, float, dict[str, str]]], list[t
     "page cursors in a loop": ([], [looping_page("A"), looping_page("B"), looping_page("A")], {}, 1),
     "server echoing the keys": ([(SUMMARY, "echo", 1, 0, {})], [], {}, 1),
 }  # fmt: skip
+#: The words of a case's ERROR line (each starts with a key of the README's troubleshooting table).
+WORDS = {
+    "trickled answer": f"GET {HOURLY}: no whole answer from 127.0.0.1 within request_timeout (2 s); gave up after 2 attempts (max_retries: 1)",
+    "endless body": f"GET {HOURLY}: the answer from 127.0.0.1 is larger than max_answer_mb (1 MB); gave up after 2 attempts (max_retries: 1)",
+    "gzip bomb": f"GET {HOURLY}: the answer from 127.0.0.1 is larger than max_answer_mb (64 MB); gave up after 2 attempts (max_retries: 1)",
+    "429 asking for a day": f"Datadog answered 429 to GET {HOURLY}",
+    "spent budget for a day": f"GET {HOURLY}: the rate limit",
+}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -85,6 +93,9 @@ def test_a_hostile_case_ends_bounded_in_one_line_with_no_secret_and_no_bookmark_
     assert result.returncode == status, result.stderr[-2000:]
     errors = [line for line in result.stderr.decode().splitlines() if "| ERROR " in line]
     assert len(errors) == (1 if status else 0), errors
+    if case in WORDS:
+        assert errors[0].split(" | ", 3)[-1].startswith(WORDS[case]), errors
+    assert b"Traceback" not in result.stderr
     assert peak_mb < RSS_BOUND_MB
     output = result.stdout + result.stderr
     assert not [key for key in PARENT_KEYS if key.encode() in output]

@@ -33,6 +33,8 @@ from tests.harness import (
     table_counts,
 )
 
+pytestmark = pytest.mark.e2e  # Meltano runs into DuckDB, JSONL and PostgreSQL, and dbt
+
 if t.TYPE_CHECKING:
     from pathlib import Path
 

@@ -1,4 +1,5 @@
-"""What `pip install` users get: a wheel and an sdist that install and run in a clean venv."""
+"""What `pip install` users get: a wheel and an sdist that install and run in a clean venv; and
+the lock CI installs from, as `make lock` writes it."""
 
 from __future__ import annotations
 
@@ -13,8 +14,17 @@ import venv
 import zipfile
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
-from tests.harness import ROOT, clock_env, parse_messages, tap_config
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from tests.harness import ROOT, clock_env, parse_messages, project_copy, tap_config
+
+pytestmark = pytest.mark.e2e  # the wheel and sdist built and installed in clean venvs
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -86,3 +96,33 @@ def test_it_installs_in_a_clean_venv_and_extracts(
     assert run.returncode == 0, run.stderr[-2000:]
     streams = {m["stream"] for m in parse_messages(run.stdout) if m["type"] == "RECORD"}
     assert {"organizations", "hourly_usage", "estimated_costs"} <= streams
+
+
+def test_make_lock_pins_every_dependency_within_pyprojects_ranges(tmp_path: Path) -> None:
+    """README's `make lock`, in a scratch copy: a fresh resolution from the package registry."""
+    project = project_copy(tmp_path / "project")
+    result = subprocess.run(
+        ["make", "lock"],  # noqa: S607
+        cwd=project, capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    header, *lines = (project / "requirements.lock").read_text().splitlines()
+    assert header.startswith("# pip constraints for CI, on Python 3.11")
+    pins = dict(line.split("==") for line in lines)
+    assert len(pins) == len(lines)  # each line one exact pin, nothing else
+    pinned = {canonicalize_name(name): version for name, version in pins.items()}
+    project_table = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [
+        Requirement(spec)
+        for spec in [
+            *project_table["dependencies"],
+            *(s for extra in project_table["optional-dependencies"].values() for s in extra),
+        ]
+    ]
+    for requirement in wanted:
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue  # not for the Python the lock is for
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, requirement
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (requirement, pins)
+    assert not (project / ".lock-venv").exists()  # the scratch venv is removed

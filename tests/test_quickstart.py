@@ -7,8 +7,11 @@ import re
 import typing as t
 
 import duckdb
+import pytest
 
 from tests.harness import NOW, quickstart, streams_with_rows
+
+pytestmark = pytest.mark.e2e  # the Quickstart's Meltano runs, dbt and summary
 
 #: The tap's default start_date at NOW, when the Quickstart runs: 15 months before.
 RETENTION_START = dt.datetime(2025, 8, 10, 12, tzinfo=dt.timezone.utc)

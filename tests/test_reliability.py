@@ -22,7 +22,6 @@ from tap_datadog_costs.errors import DatadogAPIError
 from tap_datadog_costs.rate_limit import RateLimitPacer
 from tap_datadog_costs.tap import TapDatadogCosts
 from tests.harness import (
-    BAD_SETTINGS,
     ESTIMATED,
     HISTORICAL,
     HOURLY,
@@ -330,6 +329,7 @@ def test_more_bad_settings_are_refused_with_one_error_naming_them(
         raised.value.errors[0].startswith(setting)
         or f"config['{setting}']" in raised.value.errors[0]
     )
+    assert not [s for s in (*PARENT_KEYS, "sim-api", "sim-app") if s in str(raised.value)]
 
 
 def test_a_key_of_the_wrong_type_is_named_but_not_shown() -> None:
@@ -347,22 +347,9 @@ USAGE_FAULTS = [
 ]  # fmt: skip
 
 
-def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
+def test_keys_appear_in_nothing_the_tap_writes_under_faults_in_every_mode(
     api: DatadogSimulator, tmp_path: Path
 ) -> None:
-    bad = [
-        (config if "api_url" in config else {**config, "api_url": api.url}, setting)
-        for config, setting in [
-            *BAD_SETTINGS,
-            *MORE_BAD_SETTINGS,
-            ({**KEY_SETTINGS, "api_key": NUMERIC_KEY}, "api_key"),
-        ]
-    ]
-    refused = finish(
-        {f"bad{i}": start_cli(tmp_path, f"bad{i}", config) for i, (config, _) in enumerate(bad)}
-    )
-    assert api.requests == []  # every bad setting was refused before any request
-
     # A sync that meets every fault, and ends on a refusal; a connection test on a 503.
     for kind, after, seconds in USAGE_FAULTS:
         api.inject(HOURLY, kind, seconds=seconds, after=after)
@@ -382,12 +369,6 @@ def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
         }
     )
 
-    for (config, setting), (returncode, stdout, stderr) in zip(bad, refused.values(), strict=True):
-        assert returncode != 0, config
-        assert stdout == b"", config
-        assert any(
-            b"| ERROR " in line and setting.encode() in line for line in stderr.splitlines()
-        ), (setting, stderr[-600:])
     sync_code, sync_out, sync_err = ran["sync"]
     assert sync_code != 0
     assert len(retries(sync_err.decode().splitlines())) == 8  # six faults on usage, two on costs
@@ -405,7 +386,7 @@ def test_keys_appear_in_nothing_the_tap_writes_under_faults_and_bad_input(
     assert all(
         code == 0 for name, (code, _, _) in ran.items() if name.startswith(("about", "disc"))
     )
-    everything = b"".join(out + err for _, out, err in [*refused.values(), *ran.values()])
+    everything = b"".join(out + err for _, out, err in ran.values())
     assert b"DEBUG" in everything
     assert not SDK_RETRY_WORDS.search(everything.decode())
     for piece in SECRET_PIECES:

@@ -24,6 +24,8 @@ import pytest
 
 from tests.harness import PROJECTED_FROM_DAY, ROOT, quickstart
 
+pytestmark = pytest.mark.e2e  # the Quickstart, then the report in headless Chromium
+
 if t.TYPE_CHECKING:
     from pathlib import Path
 

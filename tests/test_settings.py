@@ -20,6 +20,7 @@ from tests.harness import (
     NOW,
     ROOT,
     SUMMARY,
+    URL_SECRET,
     requests_to,
     run_cli,
     sync,
@@ -71,25 +72,15 @@ def test_bad_setting_is_refused_with_one_error_naming_it(
         TapDatadogCosts(config=config)
     assert len(raised.value.errors) == 1
     assert setting in raised.value.errors[0]
+    # the CLI prints this line as it is (tests/test_messages.py): no key, no secret in a URL
+    assert not [
+        s for s in (*PARENT_KEYS, "sim-api", "sim-app", URL_SECRET) if s in str(raised.value)
+    ]
 
 
 def test_loopback_api_url_may_be_plain_http() -> None:
     for url in ("http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:8080"):
         assert TapDatadogCosts(config={**KEY_SETTINGS, "api_url": url}).base_url == url
-
-
-def test_cli_exits_non_zero_on_bad_setting_without_printing_keys(tmp_path: t.Any) -> None:
-    config = {
-        "api_key": "sekrit-api-1234",
-        "app_key": "sekrit-app-5678",
-        "start_date": "2999-01-01T00:00:00Z",
-    }
-    result = run_cli(config=config, tmp_path=tmp_path)
-    assert result.returncode != 0
-    assert b"start_date" in result.stderr
-    assert result.stdout == b""
-    for secret in (b"sekrit-api-1234", b"sekrit-app-5678"):
-        assert secret not in result.stderr
 
 
 MELTANO_KINDS = {"string": "string", "integer": "integer", "boolean": "boolean", "array": "array"}
@@ -142,12 +133,16 @@ def test_the_readme_settings_table_is_the_taps_own(tmp_path: t.Any) -> None:
 
 def test_a_start_date_older_than_datadogs_retention_is_clamped_with_one_warning() -> None:
     with DatadogSimulator(now=NOW) as sim:
-        config = tap_config(sim.url, start_date="2020-01-01T00:00:00Z")
+        edge = dt.datetime(2025, 8, 10, 12, tzinfo=dt.timezone.utc)  # NOW less 15 months
+        config = tap_config(
+            sim.url,
+            start_date="2020-01-01T00:00:00Z",
+            end_date=(edge + dt.timedelta(days=2)).isoformat(),  # where reading starts is enough
+        )
         with tap_log() as log:
             result = sync(config, now=NOW)
         hourly = requests_to(sim.requests, HOURLY)
         summary = requests_to(sim.requests, SUMMARY)
-    edge = dt.datetime(2025, 8, 10, 12, tzinfo=dt.timezone.utc)  # NOW less 15 months
     warned = [line for line in log if "older than the 15 months" in line]
     assert warned == [
         (

@@ -315,6 +315,7 @@ def held_rows(loader: str, stream: str, place: dict[str, str]) -> list[dict[str,
     return list(merged.values())
 
 
+@pytest.mark.e2e  # Meltano runs into each loader
 @pytest.mark.parametrize("loader", LOADERS)
 def test_two_scheduled_runs_leave_every_open_period_equal_to_datadogs_latest_answer(
     loader: str, tmp_path: Path, request: pytest.FixtureRequest
