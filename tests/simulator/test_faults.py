@@ -1,0 +1,79 @@
+"""Injected faults: server errors, 429s, resets, slow, truncated and non-JSON answers."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+import requests
+
+from tests.harness import (
+    HISTORICAL,
+    ORGS,
+    VALIDATE,
+)
+from tests.simulator.common import (
+    COST_PARAMS,
+    call,
+    recorded,
+)
+
+if TYPE_CHECKING:
+    from simulator import DatadogSimulator
+
+
+@pytest.mark.parametrize("kind", ["500", "503"])
+def test_server_errors_are_json(api: DatadogSimulator, kind: str) -> None:
+    api.inject(VALIDATE, kind, count=2)
+    statuses = [call(api, VALIDATE).status_code for _ in range(3)]
+    assert statuses == [int(kind), int(kind), 200]
+    api.inject(VALIDATE, kind)
+    assert isinstance(call(api, VALIDATE).json()["errors"][0], str)
+
+
+def test_injected_429_carries_reset(api: DatadogSimulator) -> None:
+    api.inject(VALIDATE, "429", seconds=3)
+    response = call(api, VALIDATE)
+    assert response.status_code == 429
+    assert response.headers["X-RateLimit-Reset"] == "3"
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+    assert {name.lower() for name in recorded("rate_limit_429_headers")} <= {
+        n.lower() for n in response.headers
+    }
+
+
+def test_reset_closes_the_connection_without_answer(api: DatadogSimulator) -> None:
+    api.clear_requests()
+    api.inject(VALIDATE, "reset")
+    with pytest.raises(requests.ConnectionError):
+        call(api, VALIDATE)
+    assert call(api, VALIDATE).status_code == 200
+    assert [entry["status"] for entry in api.requests] == [0, 200]
+
+
+def test_slow_answers_late_but_normally(api: DatadogSimulator) -> None:
+    api.inject(ORGS, "slow", seconds=0.3)
+    started = time.monotonic()
+    response = call(api, ORGS)
+    assert time.monotonic() - started >= 0.3
+    assert response.json()["orgs"] == api.expected_orgs()  # the top-level org alone
+
+
+def test_truncated_body_fails_to_read(api: DatadogSimulator) -> None:
+    api.clear_requests()
+    api.inject(ORGS, "truncated")
+    with pytest.raises(requests.RequestException):
+        call(api, ORGS)
+    assert api.requests[-1]["status"] == 200
+    assert call(api, ORGS).json() == {"orgs": api.expected_orgs()}
+
+
+def test_nonjson_is_html(api: DatadogSimulator) -> None:
+    api.inject(HISTORICAL, "nonjson")
+    response = call(api, HISTORICAL, COST_PARAMS[HISTORICAL])
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html"
+    assert response.text == "<html>upstream error</html>"
+    with pytest.raises(ValueError, match="meteor"):
+        api.inject(HISTORICAL, "meteor")
