@@ -14,7 +14,10 @@ import zipfile
 
 import pytest
 
-from tests.harness import ROOT, clock_env, parse_messages, tap_config
+from tests.support.clock import clock_env
+from tests.support.paths import ROOT
+from tests.support.running import parse_messages
+from tests.support.settings import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

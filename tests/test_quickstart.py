@@ -8,7 +8,9 @@ import typing as t
 
 import duckdb
 
-from tests.harness import NOW, quickstart, streams_with_rows
+from tests.support.clock import NOW
+from tests.support.endpoints import streams_with_rows
+from tests.support.loaders import quickstart
 
 #: The tap's default start_date at NOW, when the Quickstart runs: 15 months before.
 RETENTION_START = dt.datetime(2025, 8, 10, 12, tzinfo=dt.timezone.utc)

@@ -34,7 +34,8 @@ from simulator.data import (
     parse_instant,
 )
 from tests.fixtures import extract_recorded
-from tests.harness import (
+from tests.support.clock import clock_env
+from tests.support.endpoints import (
     ACTIVE,
     ESTIMATED,
     HISTORICAL,
@@ -42,11 +43,10 @@ from tests.harness import (
     MAPPING,
     ORGS,
     PROJECTED,
-    ROOT,
     SUMMARY,
     VALIDATE,
-    clock_env,
 )
+from tests.support.paths import ROOT
 
 UTC = timezone.utc
 

@@ -13,20 +13,12 @@ import typing as t
 import pytest
 
 from simulator import DatadogSimulator
-from tests.harness import (
-    HOURLY,
-    NOW,
-    ORGS,
-    SUMMARY,
-    clock_env,
-    error_lines,
-    recent_config,
-    run_cli,
-    run_cli_measured,
-    statuses,
-    sync,
-    tap_config,
-)
+from tests.support.clock import NOW, clock_env
+from tests.support.endpoints import HOURLY, ORGS, SUMMARY
+from tests.support.logs import error_lines
+from tests.support.running import run_cli, run_cli_measured, sync
+from tests.support.seen import statuses
+from tests.support.settings import recent_config, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
