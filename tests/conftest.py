@@ -8,13 +8,14 @@ import pytest
 import time_machine
 
 from simulator import DatadogSimulator
-from tests.harness import NOW, faketime_leftovers_removed, postgres_server
+from tests.support.clock import NOW, faketime_leftovers_removed
+from tests.support.postgres import postgres_server
 
 
 @pytest.fixture(scope="session", autouse=True)
 def pinned_clock() -> t.Iterator[None]:
     """In this process the clock starts at NOW and ticks (time-machine): no test, fixture or
-    simulator here reads today's date. Child processes get it from harness.clock_env."""
+    simulator here reads today's date. Child processes get it from tests.support.clock.clock_env."""
     with time_machine.travel(NOW, tick=True), faketime_leftovers_removed():
         yield
 

@@ -19,7 +19,10 @@ import requests
 import yaml
 
 from simulator import DatadogSimulator
-from tests.harness import NOW, ROOT, clock_env, project_copy, starting_bookmarks
+from tests.support.clock import NOW, clock_env
+from tests.support.loaders import project_copy
+from tests.support.logs import starting_bookmarks
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e  # Meltano runs of several accounts, and Dagster's own venv
 

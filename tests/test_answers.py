@@ -11,23 +11,18 @@ import typing as t
 import pytest
 
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
-from tests.harness import (
-    HISTORICAL,
-    HOURLY,
-    assert_same_records,
-    parse_messages,
-    recent_config,
-    requests_to,
-    run_cli,
-    sync,
-    tap_log,
-)
+from tests.support.endpoints import HISTORICAL, HOURLY
+from tests.support.logs import tap_log
+from tests.support.records import assert_same_records
+from tests.support.running import parse_messages, run_cli, sync
+from tests.support.seen import requests_to
+from tests.support.settings import recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
     from simulator import DatadogSimulator
-    from tests.harness import SyncResult
+    from tests.support.running import SyncResult
 
 GOOD_ATTRIBUTES = {
     "timestamp": "2026-11-01T10:00:00+00:00",

@@ -13,21 +13,13 @@ import typing as t
 import pytest
 
 from simulator import PARENT_KEYS
-from tests.harness import (
-    HOURLY,
-    PRIMARY_KEYS,
-    ROOT,
-    SUMMARY,
-    cli_command,
-    clock_env,
-    error_lines,
-    merge_on_keys,
-    recent_config,
-    records_of,
-    run_cli,
-    starting_bookmarks,
-    sync,
-)
+from tests.support.clock import clock_env
+from tests.support.endpoints import HOURLY, PRIMARY_KEYS, SUMMARY
+from tests.support.logs import error_lines, starting_bookmarks
+from tests.support.paths import ROOT
+from tests.support.records import merge_on_keys
+from tests.support.running import cli_command, records_of, run_cli, sync
+from tests.support.settings import recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

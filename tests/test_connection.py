@@ -8,7 +8,9 @@ import typing as t
 import pytest
 
 from simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS, USAGE_ONLY_KEYS
-from tests.harness import PRIMARY_KEYS, run_cli, tap_config
+from tests.support.endpoints import PRIMARY_KEYS
+from tests.support.running import run_cli
+from tests.support.settings import tap_config
 
 if t.TYPE_CHECKING:
     from simulator import DatadogSimulator

@@ -13,16 +13,12 @@ import pytest
 from simulator import DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
 from tap_datadog_costs.tap import TapDatadogCosts
-from tests.harness import (
-    ESTIMATED,
-    HISTORICAL,
-    NOW,
-    duplicate_keys,
-    merge_on_keys,
-    requests_to,
-    sync,
-    tap_config,
-)
+from tests.support.clock import NOW
+from tests.support.endpoints import ESTIMATED, HISTORICAL
+from tests.support.records import duplicate_keys, merge_on_keys
+from tests.support.running import sync
+from tests.support.seen import requests_to
+from tests.support.settings import tap_config
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 #: Every recorded real answer of the two cost endpoints (month and day requests alike).

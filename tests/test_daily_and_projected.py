@@ -8,18 +8,12 @@ from collections import defaultdict
 from decimal import Decimal
 
 from simulator import DatadogSimulator
-from tests.harness import (
-    ACTIVE,
-    ESTIMATED,
-    HISTORICAL,
-    PROJECTED,
-    duplicate_keys,
-    merge_on_keys,
-    requests_to,
-    sync,
-    tap_config,
-    tap_log,
-)
+from tests.support.endpoints import ACTIVE, ESTIMATED, HISTORICAL, PROJECTED
+from tests.support.logs import tap_log
+from tests.support.records import duplicate_keys, merge_on_keys
+from tests.support.running import sync
+from tests.support.seen import requests_to
+from tests.support.settings import tap_config
 
 UTC = dt.timezone.utc
 START = "2026-08-01T00:00:00+00:00"

@@ -25,21 +25,13 @@ import duckdb
 import pytest
 
 from simulator import PARENT_ID, DatadogSimulator
-from tests.harness import (
-    PRIMARY_KEYS,
-    SyncResult,
-    clock_env,
-    data_of,
-    duplicate_keys,
-    meltano,
-    merge_on_keys,
-    parse_messages,
-    records_emitted,
-    run_cli,
-    starting_bookmarks,
-    table_counts,
-    tap_config,
-)
+from tests.support.clock import clock_env
+from tests.support.endpoints import PRIMARY_KEYS
+from tests.support.loaders import meltano, records_emitted, table_counts
+from tests.support.logs import starting_bookmarks
+from tests.support.records import data_of, duplicate_keys, merge_on_keys
+from tests.support.running import SyncResult, parse_messages, run_cli
+from tests.support.settings import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

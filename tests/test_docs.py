@@ -20,7 +20,9 @@ import pytest
 import yaml
 
 from simulator import PARENT_KEYS, DatadogSimulator
-from tests.harness import NOW, ROOT, clock_env, project_copy
+from tests.support.clock import NOW, clock_env
+from tests.support.loaders import project_copy
+from tests.support.paths import ROOT
 
 if t.TYPE_CHECKING:
     from pathlib import Path

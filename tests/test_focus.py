@@ -12,7 +12,9 @@ import pytest
 
 from simulator import DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
-from tests.harness import duplicate_keys, merge_on_keys, sync, tap_config
+from tests.support.records import duplicate_keys, merge_on_keys
+from tests.support.running import sync
+from tests.support.settings import tap_config
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=UTC)

@@ -14,14 +14,9 @@ import typing as t
 import pytest
 
 from simulator import PARENT_KEYS
-from tests.harness import (
-    HOURLY,
-    SUMMARY,
-    parse_messages,
-    recent_config,
-    records_of,
-    run_cli_measured,
-)
+from tests.support.endpoints import HOURLY, SUMMARY
+from tests.support.running import parse_messages, records_of, run_cli_measured
+from tests.support.settings import recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

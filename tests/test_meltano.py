@@ -17,21 +17,13 @@ import yaml
 
 from simulator import PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
-from tests.harness import (
-    ESTIMATED,
-    NOW,
-    PRIMARY_KEYS,
-    ROOT,
-    clock_env,
-    duplicate_keys,
-    meltano,
-    merge_on_keys,
-    psql,
-    records_emitted,
-    starting_bookmarks,
-    streams_with_rows,
-    table_counts,
-)
+from tests.support.clock import NOW, clock_env
+from tests.support.endpoints import ESTIMATED, PRIMARY_KEYS, streams_with_rows
+from tests.support.loaders import meltano, records_emitted, table_counts
+from tests.support.logs import starting_bookmarks
+from tests.support.paths import ROOT
+from tests.support.postgres import psql
+from tests.support.records import duplicate_keys, merge_on_keys
 
 pytestmark = pytest.mark.e2e  # Meltano runs into DuckDB, JSONL and PostgreSQL, and dbt
 

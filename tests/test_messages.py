@@ -7,7 +7,9 @@ import typing as t
 
 import pytest
 
-from tests.harness import KEY_SETTINGS, PRIMARY_KEYS, run_cli
+from tests.support.endpoints import PRIMARY_KEYS
+from tests.support.running import run_cli
+from tests.support.settings import KEY_SETTINGS
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -22,7 +22,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from tests.harness import ROOT, clock_env, parse_messages, project_copy, tap_config
+from tests.support.clock import clock_env
+from tests.support.loaders import project_copy
+from tests.support.paths import ROOT
+from tests.support.running import parse_messages
+from tests.support.settings import tap_config
 
 pytestmark = pytest.mark.e2e  # the wheel and sdist built and installed in clean venvs
 

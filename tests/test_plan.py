@@ -9,7 +9,11 @@ import sys
 from simulator import DatadogSimulator
 from tap_datadog_costs.plan import hourly_usage_requests
 from tap_datadog_costs.rate_limit import AnnouncedRate
-from tests.harness import HOURLY, ROOT, recent_config, requests_to, sync
+from tests.support.endpoints import HOURLY
+from tests.support.paths import ROOT
+from tests.support.running import sync
+from tests.support.seen import requests_to
+from tests.support.settings import recent_config
 
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
 

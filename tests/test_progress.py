@@ -8,24 +8,22 @@ import typing as t
 
 from tap_datadog_costs.progress import Progress, duration
 from tap_datadog_costs.rate_limit import AnnouncedRate
-from tests.harness import (
+from tests.support.clock import NOW
+from tests.support.endpoints import (
     ACTIVE,
     ESTIMATED,
     HISTORICAL,
     HOURLY,
     MAPPING,
-    NOW,
     ORGS,
-    PLAN_LINE,
     PRIMARY_KEYS,
     PROJECTED,
     SUMMARY,
-    recent_config,
-    requests_to,
-    run_cli,
-    sync,
-    tap_log,
 )
+from tests.support.logs import PLAN_LINE, tap_log
+from tests.support.running import run_cli, sync
+from tests.support.seen import requests_to
+from tests.support.settings import recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -9,7 +9,9 @@ import typing as t
 import duckdb
 import pytest
 
-from tests.harness import NOW, quickstart, streams_with_rows
+from tests.support.clock import NOW
+from tests.support.endpoints import streams_with_rows
+from tests.support.loaders import quickstart
 
 pytestmark = pytest.mark.e2e  # the Quickstart's Meltano runs, dbt and summary
 

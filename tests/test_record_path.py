@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import typing as t
 
-from tests.harness import data_of, recent_config, selecting, sync
+from tests.support.records import data_of
+from tests.support.running import selecting, sync
+from tests.support.settings import recent_config
 
 if t.TYPE_CHECKING:
     from simulator import DatadogSimulator

@@ -21,34 +21,30 @@ from simulator import CHILD_KEYS, PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.errors import DatadogAPIError
 from tap_datadog_costs.rate_limit import RateLimitPacer
 from tap_datadog_costs.tap import TapDatadogCosts
-from tests.harness import (
+from tests.support.clock import NOW
+from tests.support.endpoints import (
     ESTIMATED,
     HISTORICAL,
     HOURLY,
-    KEY_SETTINGS,
     MAPPING,
-    NOW,
     PRIMARY_KEYS,
     SUMMARY,
-    URL_SECRET,
     VALIDATE,
+)
+from tests.support.logs import pacing_waits, retries, tap_log
+from tests.support.records import assert_same_records, merge_on_keys
+from tests.support.running import (
     SyncResult,
-    assert_same_records,
     finish,
-    merge_on_keys,
     nth,
-    pacing_waits,
     parse_messages,
-    recent_config,
-    retries,
     run_cli,
     run_until_killed,
     start_cli,
-    statuses,
     sync,
-    tap_log,
-    wait_for_requests,
 )
+from tests.support.seen import statuses, wait_for_requests
+from tests.support.settings import KEY_SETTINGS, URL_SECRET, recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -22,7 +22,9 @@ import typing as t
 import duckdb
 import pytest
 
-from tests.harness import PROJECTED_FROM_DAY, ROOT, quickstart
+from tests.support.endpoints import PROJECTED_FROM_DAY
+from tests.support.loaders import quickstart
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e  # the Quickstart, then the report in headless Chromium
 

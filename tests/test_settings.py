@@ -13,20 +13,13 @@ from singer_sdk.exceptions import ConfigValidationError
 from simulator import PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.settings import CONFIG_SCHEMA, SITES
 from tap_datadog_costs.tap import TapDatadogCosts
-from tests.harness import (
-    BAD_SETTINGS,
-    HOURLY,
-    KEY_SETTINGS,
-    NOW,
-    ROOT,
-    SUMMARY,
-    URL_SECRET,
-    requests_to,
-    run_cli,
-    sync,
-    tap_config,
-    tap_log,
-)
+from tests.support.clock import NOW
+from tests.support.endpoints import HOURLY, SUMMARY
+from tests.support.logs import tap_log
+from tests.support.paths import ROOT
+from tests.support.running import run_cli, sync
+from tests.support.seen import requests_to
+from tests.support.settings import BAD_SETTINGS, KEY_SETTINGS, URL_SECRET, tap_config
 
 SITE_URLS = {
     "datadoghq.com": "https://api.datadoghq.com",

@@ -11,7 +11,7 @@ from singer_sdk.testing import get_tap_test_class
 
 from simulator import DatadogSimulator
 from tap_datadog_costs.tap import TapDatadogCosts
-from tests.harness import tap_config
+from tests.support.settings import tap_config
 
 # get_tap_test_class syncs once per class with this config: the server must exist now. The
 # clock is fixed (below) so every stream has rows whatever the day: the 20th is after the 12th

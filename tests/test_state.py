@@ -10,21 +10,12 @@ import pytest
 
 from simulator import DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
-from tests.harness import (
-    HISTORICAL,
-    HOURLY,
-    MAPPING,
-    NOW,
-    PRIMARY_KEYS,
-    merge_on_keys,
-    nth,
-    recent_config,
-    records_of,
-    requests_to,
-    run_until_killed,
-    sync,
-    tap_config,
-)
+from tests.support.clock import NOW
+from tests.support.endpoints import HISTORICAL, HOURLY, MAPPING, PRIMARY_KEYS
+from tests.support.records import merge_on_keys
+from tests.support.running import nth, records_of, run_until_killed, sync
+from tests.support.seen import requests_to
+from tests.support.settings import recent_config, tap_config
 
 UTC = dt.timezone.utc
 START = NOW - dt.timedelta(days=10)

@@ -10,19 +10,13 @@ import pytest
 
 from simulator import USAGE_ONLY_KEYS, DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
-from tests.harness import (
-    HOURLY,
-    NOW,
-    ORGS,
-    PRIMARY_KEYS,
-    SyncResult,
-    data_of,
-    duplicate_keys,
-    requests_to,
-    sync,
-    tap_config,
-    tap_log,
-)
+from tests.support.clock import NOW
+from tests.support.endpoints import HOURLY, ORGS, PRIMARY_KEYS
+from tests.support.logs import tap_log
+from tests.support.records import data_of, duplicate_keys
+from tests.support.running import SyncResult, sync
+from tests.support.seen import requests_to
+from tests.support.settings import tap_config
 
 START = NOW - dt.timedelta(days=30)
 OCTOBER = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)

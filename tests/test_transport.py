@@ -12,17 +12,11 @@ import typing as t
 import pytest
 
 from simulator import DatadogSimulator
-from tests.harness import (
-    NOW,
-    ORGS,
-    SUMMARY,
-    clock_env,
-    error_lines,
-    recent_config,
-    run_cli,
-    sync,
-    tap_config,
-)
+from tests.support.clock import NOW, clock_env
+from tests.support.endpoints import ORGS, SUMMARY
+from tests.support.logs import error_lines
+from tests.support.running import run_cli, sync
+from tests.support.settings import recent_config, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

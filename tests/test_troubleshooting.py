@@ -16,15 +16,11 @@ import pytest
 
 from simulator import CHILD_KEYS, EMPTY_KEYS, PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.errors import NETWORK_FAILURES
-from tests.harness import (
-    HOURLY,
-    ROOT,
-    SUMMARY,
-    error_lines,
-    recent_config,
-    run_cli,
-    start_cli,
-)
+from tests.support.endpoints import HOURLY, SUMMARY
+from tests.support.logs import error_lines
+from tests.support.paths import ROOT
+from tests.support.running import run_cli, start_cli
+from tests.support.settings import recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

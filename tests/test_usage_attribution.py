@@ -11,14 +11,11 @@ import pytest
 
 from simulator import NO_ATTRIBUTION_KEYS, DatadogSimulator
 from tap_datadog_costs.streams.cost_attribution import tag_set
-from tests.harness import (
-    duplicate_keys,
-    requests_to,
-    run_cli,
-    sync,
-    tap_config,
-    tap_log,
-)
+from tests.support.logs import tap_log
+from tests.support.records import duplicate_keys
+from tests.support.running import run_cli, sync
+from tests.support.seen import requests_to
+from tests.support.settings import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -13,23 +13,18 @@ import typing as t
 import pytest
 
 from tap_datadog_costs.errors import DatadogAPIError
-from tests.harness import (
-    HOURLY,
-    VALIDATE,
-    assert_same_records,
-    recent_config,
-    retries,
-    run_cli,
-    statuses,
-    sync,
-    tap_log,
-)
+from tests.support.endpoints import HOURLY, VALIDATE
+from tests.support.logs import retries, tap_log
+from tests.support.records import assert_same_records
+from tests.support.running import run_cli, sync
+from tests.support.seen import statuses
+from tests.support.settings import recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
     from simulator import DatadogSimulator
-    from tests.harness import SyncResult
+    from tests.support.running import SyncResult
 
 DAY = "86400"
 

@@ -20,22 +20,17 @@ import pytest
 from simulator import DatadogSimulator
 from tap_datadog_costs.tap import TapDatadogCosts
 from tap_datadog_costs.withdrawals import STATE_KEY, decode
-from tests.harness import (
-    PERIOD_SUMS,
-    PRIMARY_KEYS,
-    assert_periods_add_up_to_the_latest_answer,
-    clock_env,
-    duplicate_keys,
-    meltano,
-    merge_on_keys,
-    periods_of,
-    psql,
-    sync,
-    tap_config,
-)
+from tests.support.clock import clock_env
+from tests.support.endpoints import PRIMARY_KEYS
+from tests.support.latest import PERIOD_SUMS, assert_periods_add_up_to_the_latest_answer, periods_of
+from tests.support.loaders import meltano
+from tests.support.postgres import psql
+from tests.support.records import duplicate_keys, merge_on_keys
+from tests.support.running import sync
+from tests.support.settings import tap_config
 
 if t.TYPE_CHECKING:
-    from tests.harness import SyncResult
+    from tests.support.running import SyncResult
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 8, 1, tzinfo=UTC)

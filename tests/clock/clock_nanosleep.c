@@ -1,5 +1,5 @@
 /* Preloaded before libfaketime into every child process the tests fake the date of
- * (tests/harness.py, faketime_env), compiled there with the system's C compiler.
+ * (tests/support/clock.py, faketime_env), compiled there with the system's C compiler.
  *
  * Those processes keep a real monotonic clock (FAKETIME_DONT_FAKE_MONOTONIC=1): faked, every
  * wait with a timeout (a lock, a queue, a future) hangs, as the C library hands such waits to

@@ -13,14 +13,7 @@ from simulator import (
     PARENT_KEYS,
     DatadogSimulator,
 )
-from tests.harness import (
-    ACTIVE,
-    ESTIMATED,
-    HISTORICAL,
-    HOURLY,
-    MAPPING,
-    PROJECTED,
-)
+from tests.support.endpoints import ACTIVE, ESTIMATED, HISTORICAL, HOURLY, MAPPING, PROJECTED
 
 UTC = timezone.utc
 

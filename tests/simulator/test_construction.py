@@ -20,19 +20,15 @@ from simulator import (
     DatadogSimulator,
 )
 from tests.fixtures import extract_recorded
-from tests.harness import (
-    ORGS,
-    ROOT,
-    SUMMARY,
-    VALIDATE,
-    clock_env,
-)
 from tests.simulator.common import (
     NON_PARENT,
     NOW,
     UTC,
     call,
 )
+from tests.support.clock import clock_env
+from tests.support.endpoints import ORGS, SUMMARY, VALIDATE
+from tests.support.paths import ROOT
 
 
 def test_defaults_and_constructor_validation() -> None:

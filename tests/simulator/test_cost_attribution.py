@@ -23,14 +23,6 @@ from simulator.data import (
     Account,
     month_start,
 )
-from tests.harness import (
-    ACTIVE,
-    ESTIMATED,
-    HISTORICAL,
-    ORGS,
-    SUMMARY,
-    VALIDATE,
-)
 from tests.simulator.common import (
     ATTRIBUTION,
     ATTRIBUTION_ALL,
@@ -42,6 +34,7 @@ from tests.simulator.common import (
     recorded,
     sorted_rows,
 )
+from tests.support.endpoints import ACTIVE, ESTIMATED, HISTORICAL, ORGS, SUMMARY, VALIDATE
 
 
 def attribution_pages(

@@ -11,16 +11,13 @@ from simulator import (
     DatadogSimulator,
 )
 from simulator.data import Account
-from tests.harness import (
-    HISTORICAL,
-    PROJECTED,
-)
 from tests.simulator.common import (
     NOW,
     UTC,
     call,
     usage_over_http,
 )
+from tests.support.endpoints import HISTORICAL, PROJECTED
 
 
 def test_summary_sums_the_orgs_and_totals_add_up(api: DatadogSimulator) -> None:

@@ -8,16 +8,12 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from tests.harness import (
-    HISTORICAL,
-    ORGS,
-    VALIDATE,
-)
 from tests.simulator.common import (
     COST_PARAMS,
     call,
     recorded,
 )
+from tests.support.endpoints import HISTORICAL, ORGS, VALIDATE
 
 if TYPE_CHECKING:
     from simulator import DatadogSimulator

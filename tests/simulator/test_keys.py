@@ -9,15 +9,6 @@ from simulator import (
     EMPTY_KEYS,
     DatadogSimulator,
 )
-from tests.harness import (
-    ESTIMATED,
-    HISTORICAL,
-    HOURLY,
-    MAPPING,
-    ORGS,
-    PROJECTED,
-    VALIDATE,
-)
 from tests.simulator.common import (
     COST_PARAMS,
     COST_PATHS,
@@ -25,6 +16,15 @@ from tests.simulator.common import (
     NON_PARENT,
     call,
     recorded,
+)
+from tests.support.endpoints import (
+    ESTIMATED,
+    HISTORICAL,
+    HOURLY,
+    MAPPING,
+    ORGS,
+    PROJECTED,
+    VALIDATE,
 )
 
 ALL_PATHS = (ORGS, HOURLY, *COST_PATHS)

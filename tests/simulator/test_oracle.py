@@ -11,17 +11,12 @@ from simulator.data import (
     month_start,
     parse_instant,
 )
-from tests.harness import (
-    ESTIMATED,
-    HISTORICAL,
-    MAPPING,
-    ORGS,
-)
 from tests.simulator.common import (
     NOW,
     call,
     usage_over_http,
 )
+from tests.support.endpoints import ESTIMATED, HISTORICAL, MAPPING, ORGS
 
 if TYPE_CHECKING:
     from simulator import DatadogSimulator

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.harness import HOURLY
 from tests.simulator.common import (
     DAY_OF_USAGE,
     call,
     fetch_pages,
 )
+from tests.support.endpoints import HOURLY
 
 if TYPE_CHECKING:
     from simulator import DatadogSimulator

@@ -10,16 +10,13 @@ from simulator import (
     CHILD_KEYS,
     DatadogSimulator,
 )
-from tests.harness import (
-    HISTORICAL,
-    ORGS,
-)
 from tests.simulator.common import (
     COST_PARAMS,
     NOW,
     call,
     recorded,
 )
+from tests.support.endpoints import HISTORICAL, ORGS
 
 
 def test_every_answer_has_rate_limit_headers(api: DatadogSimulator) -> None:

@@ -11,7 +11,15 @@ from simulator import (
     PARENT_KEYS,
     DatadogSimulator,
 )
-from tests.harness import (
+from tests.simulator.common import (
+    ATTRIBUTION,
+    BILLABLE,
+    NON_PARENT,
+    NOW,
+    call,
+    recorded,
+)
+from tests.support.endpoints import (
     ACTIVE,
     ESTIMATED,
     HISTORICAL,
@@ -21,14 +29,6 @@ from tests.harness import (
     PROJECTED,
     SUMMARY,
     VALIDATE,
-)
-from tests.simulator.common import (
-    ATTRIBUTION,
-    BILLABLE,
-    NON_PARENT,
-    NOW,
-    call,
-    recorded,
 )
 
 

@@ -6,14 +6,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.harness import (
-    ESTIMATED,
-    HOURLY,
-)
 from tests.simulator.common import (
     DAY_OF_USAGE,
     call,
 )
+from tests.support.endpoints import ESTIMATED, HOURLY
 
 if TYPE_CHECKING:
     from simulator import DatadogSimulator
