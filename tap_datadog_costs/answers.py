@@ -141,8 +141,24 @@ class AnswerChecks(RESTStream[t.Any]):
                 return f"with an item that {problem}"
         return paging_problem(body) if self.page_cursor_param else None
 
-    def item_problem(self, item: dict[str, t.Any]) -> str | None:  # noqa: ARG002
-        """Why one item of the answer cannot become records (default: any object can)."""
+    #: Items are JSON:API objects whose ``attributes`` must name their org (True) or need not
+    #: (False); None: any object can become records, unless ``item_problem`` says otherwise.
+    attributes_of_an_org: t.ClassVar[bool | None] = None
+
+    def item_problem(self, item: dict[str, t.Any]) -> str | None:
+        """Why one item of the answer cannot become records, or None.
+
+        Its ``attributes`` (if items carry them: ``attributes_of_an_org``), then what
+        ``fields_problem`` finds in them.
+        """
+        if self.attributes_of_an_org is None:
+            return None
+        return attributes_problem(item, of_an_org=self.attributes_of_an_org) or self.fields_problem(
+            item["attributes"]
+        )
+
+    def fields_problem(self, attributes: dict[str, t.Any]) -> str | None:  # noqa: ARG002
+        """Why an item's ``attributes`` cannot become records (default: they can)."""
         return None
 
     @functools.cached_property

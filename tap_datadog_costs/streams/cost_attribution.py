@@ -7,7 +7,7 @@ import typing as t
 
 from typing_extensions import override
 
-from tap_datadog_costs.answers import attributes_problem, flag, instant_problem, org_identity
+from tap_datadog_costs.answers import flag, instant_problem, org_identity
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.periods import (
     cost_attribution_final_at,
@@ -67,6 +67,7 @@ class CostAttributionStream(PublishedMonthlyStream):
     schema = load_schema("cost_attribution")
     page_cursor_param = "next_record_id"
     one_request_for_all_months = True
+    attributes_of_an_org = True
 
     @override
     def final_at(self, month: dt.datetime) -> dt.datetime:
@@ -91,12 +92,8 @@ class CostAttributionStream(PublishedMonthlyStream):
         return self.with_cursor(params, next_page_token)
 
     @override
-    def item_problem(self, item: dict[str, t.Any]) -> str | None:
+    def fields_problem(self, attributes: dict[str, t.Any]) -> str | None:
         """An item names its org and month, its tags are lists of text, its values numbers."""
-        problem = attributes_problem(item, of_an_org=True)
-        if problem:
-            return problem
-        attributes = item["attributes"]
         tags, values = attributes.get("tags"), attributes.get("values")
         if tags is not None and not (
             isinstance(tags, dict)

@@ -9,7 +9,6 @@ from typing_extensions import override
 
 from tap_datadog_costs.answers import (
     ORG_IDENTITY_FIELDS,
-    attributes_problem,
     flag,
     instant_problem,
     org_identity,
@@ -86,6 +85,7 @@ class CostStream(DatadogStream):
     withdraws = True
     period_field = "month"
     scope_field = "view"
+    attributes_of_an_org = True
 
     def cost_status(self, month: dt.datetime) -> str:
         """``final``, ``preliminary`` or ``estimate``: how far a row of this month may change."""
@@ -108,12 +108,8 @@ class CostStream(DatadogStream):
         return {**month_range_params(first, last), **self.view_params()}
 
     @override
-    def item_problem(self, item: dict[str, t.Any]) -> str | None:
+    def fields_problem(self, attributes: dict[str, t.Any]) -> str | None:
         """An item must say its org and month: both are in the key."""
-        problem = attributes_problem(item, of_an_org=True)
-        if problem:
-            return problem
-        attributes = item["attributes"]
         problem = instant_problem(attributes.get("date"), "attributes.date") or self.misfit(
             attributes, (*ORG_IDENTITY_FIELDS, "total_cost"), "attributes."
         )

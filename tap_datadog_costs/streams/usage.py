@@ -8,7 +8,7 @@ from operator import itemgetter
 
 from typing_extensions import override
 
-from tap_datadog_costs.answers import ORG_IDENTITY_FIELDS, attributes_problem, flag, org_identity
+from tap_datadog_costs.answers import ORG_IDENTITY_FIELDS, flag, org_identity
 from tap_datadog_costs.client import DatadogStream
 from tap_datadog_costs.periods import floor_hour, hour_param, hour_windows, isoformat, parse_instant
 from tap_datadog_costs.schemas import load_schema
@@ -44,6 +44,7 @@ class HourlyUsageStream(DatadogStream):
     replication_key = "timestamp"
     schema = load_schema("hourly_usage")
     page_cursor_param = "page[next_record_id]"
+    attributes_of_an_org = False
     #: Rows come in Datadog's order within a window; the bookmark moves per window instead.
     is_sorted = False
     bookmark_per_record = False
@@ -141,12 +142,8 @@ class HourlyUsageStream(DatadogStream):
         return rows
 
     @override
-    def item_problem(self, item: dict[str, t.Any]) -> str | None:
+    def fields_problem(self, attributes: dict[str, t.Any]) -> str | None:
         """An item must say its hour (the key and the bookmark) and fit the schema."""
-        problem = attributes_problem(item, of_an_org=False)
-        if problem:
-            return problem
-        attributes = item["attributes"]
         return (
             self.timestamp_problem(attributes.get("timestamp"))
             or self.misfit(attributes, ITEM_FIELDS, "attributes.")
