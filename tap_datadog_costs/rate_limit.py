@@ -24,47 +24,6 @@ LOGGER = logging.getLogger("tap-datadog-costs")
 RATE_LIMIT_MARGIN = 0.25
 
 
-def header_number(headers: Mapping[str, str], name: str) -> float | None:
-    """A header's number of seconds or requests, or None when missing or not a sane one.
-
-    Negative, infinite or NaN values (seen from proxies and broken servers) are ignored,
-    with a debug line: pacing then falls back to what the other headers or back-off say.
-    """
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or number < 0:
-        LOGGER.debug("Ignoring the %s header: %r is not a number of 0 or more", name, value[:40])
-        return None
-    return number
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Retry-After in seconds: a number, or an HTTP date (RFC 9110); None when absent or bad."""
-    value = headers.get("Retry-After")
-    if value is None or value.strip().lstrip("-").replace(".", "", 1).isdigit():
-        return header_number(headers, "Retry-After")
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        LOGGER.debug("Ignoring the Retry-After header: %r is neither seconds nor a date", value)
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def seconds_until_reset(headers: Mapping[str, str]) -> float | None:
-    """X-RateLimit-Reset, else the rest of the calendar-aligned X-RateLimit-Period."""
-    reset = header_number(headers, "X-RateLimit-Reset")
-    period = header_number(headers, "X-RateLimit-Period")
-    if reset is None and period:
-        reset = period - time.time() % period
-    return reset
-
-
 @dataclasses.dataclass(frozen=True)
 class AnnouncedRate:
     """A rate limit as Datadog's answers announce it: ``limit`` requests per ``period`` s."""
@@ -82,13 +41,65 @@ class AnnouncedRate:
         return f"'{self.name}', {self.limit:,} requests per {self.period:g} s"
 
 
-def announced_rate(headers: Mapping[str, str], path: str) -> AnnouncedRate | None:
-    """X-RateLimit-Limit per X-RateLimit-Period, named; None unless both are sane numbers."""
-    limit = header_number(headers, "X-RateLimit-Limit")
-    period = header_number(headers, "X-RateLimit-Period")
-    if not limit or not period:
+class HeaderNumbers:
+    """Numbers read from answers' headers, for one run.
+
+    A value that is not a sane number (a fraction where requests are counted, zero, negative,
+    infinite, NaN, text: seen from proxies and broken servers) is ignored: pacing then falls
+    back to what the other headers or back-off say. The first time a header is ignored in a run
+    is one warning; later answers with it are debug lines.
+    """
+
+    def __init__(self) -> None:
+        self._ignored: set[str] = set()
+        self._lock = threading.Lock()
+
+    def number(self, headers: Mapping[str, str], name: str, *, whole: bool = False) -> float | None:
+        """A header's number of seconds (0 or more) or, if ``whole``, of requests (1 or more)."""
+        value = headers.get(name)
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        least = 1 if whole else 0
+        if math.isfinite(number) and number >= least and (not whole or number.is_integer()):
+            return number
+        with self._lock:
+            first = name not in self._ignored
+            self._ignored.add(name)
+        wanted = "a whole number of 1 or more" if whole else "a number of 0 or more"
+        log = LOGGER.warning if first else LOGGER.debug
+        log("Ignoring the %s header of Datadog's answers: %r is not %s", name, value[:40], wanted)
         return None
-    return AnnouncedRate(headers.get("X-RateLimit-Name") or path, int(limit), period)
+
+    def retry_after(self, headers: Mapping[str, str]) -> float | None:
+        """Retry-After in seconds: a number, or an HTTP date (RFC 9110); None when absent or bad."""
+        value = headers.get("Retry-After")
+        if value is None or value.strip().lstrip("-").replace(".", "", 1).isdigit():
+            return self.number(headers, "Retry-After")
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return self.number({"Retry-After": value}, "Retry-After")  # ignored, said once
+        return max(0.0, when.timestamp() - time.time())
+
+    def seconds_until_reset(self, headers: Mapping[str, str]) -> float | None:
+        """X-RateLimit-Reset, else the rest of the calendar-aligned X-RateLimit-Period."""
+        reset = self.number(headers, "X-RateLimit-Reset")
+        period = self.number(headers, "X-RateLimit-Period")
+        if reset is None and period:
+            reset = period - time.time() % period
+        return reset
+
+    def announced_rate(self, headers: Mapping[str, str], path: str) -> AnnouncedRate | None:
+        """X-RateLimit-Limit per X-RateLimit-Period, named; None unless both are sane numbers."""
+        limit = self.number(headers, "X-RateLimit-Limit", whole=True)
+        period = self.number(headers, "X-RateLimit-Period")
+        if limit is None or not period:
+            return None
+        return AnnouncedRate(headers.get("X-RateLimit-Name") or path, int(limit), period)
 
 
 class RateLimitPacer:
@@ -108,18 +119,20 @@ class RateLimitPacer:
         self._name_of_path: dict[str, str] = {}
         self._budget: dict[str, tuple[int, float]] = {}  # name -> (remaining, reset_at)
         self._rates: dict[str, AnnouncedRate] = {}  # path -> the rate its answers announce
+        #: The numbers of answers' headers, each insane one warned about once a run.
+        self.headers = HeaderNumbers()
 
     def observe(self, path: str, response: requests.Response) -> float | None:
         """Record the budget an answer reports; return the seconds until its period resets."""
         headers = response.headers
-        reset = seconds_until_reset(headers)
-        rate = announced_rate(headers, path)
+        reset = self.headers.seconds_until_reset(headers)
+        rate = self.headers.announced_rate(headers, path)
         if rate is not None:
             self._rates[path] = rate
         remaining = (
             0
             if response.status_code == HTTPStatus.TOO_MANY_REQUESTS
-            else header_number(headers, "X-RateLimit-Remaining")
+            else self.headers.number(headers, "X-RateLimit-Remaining")
         )
         if reset is not None and remaining is not None:
             name = headers.get("X-RateLimit-Name") or path

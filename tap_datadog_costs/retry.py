@@ -14,7 +14,7 @@ from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
 from tap_datadog_costs.errors import AnnouncedWaitError
-from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN, retry_after
+from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN
 
 if t.TYPE_CHECKING:
     import requests
@@ -34,9 +34,8 @@ class RetryPolicy(RESTStream[t.Any]):
     #: The run's settings and clock (DatadogStream sets it).
     datadog_tap: RunContext
 
-    @staticmethod
     def announced_wait(
-        response: requests.Response, reset: float | None
+        self, response: requests.Response, reset: float | None
     ) -> tuple[float, str] | None:
         """How long a refused request says to wait, and which header says it.
 
@@ -44,7 +43,7 @@ class RetryPolicy(RESTStream[t.Any]):
         """
         if response.status_code == HTTPStatus.TOO_MANY_REQUESTS and reset is not None:
             return reset, "X-RateLimit-Reset"
-        seconds = retry_after(response.headers)
+        seconds = self.datadog_tap.rate_limit_pacer.headers.retry_after(response.headers)
         return None if seconds is None else (seconds, "Retry-After")
 
     @property

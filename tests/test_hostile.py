@@ -62,7 +62,14 @@ CASES: dict[str, tuple[list[tuple[str, str, int, float, dict[str, str]]], list[t
     "meta.pagination a string": ([], [{"data": [], "meta": {"pagination": "next"}}] * 2, {}, 1),
     "page cursors in a loop": ([], [looping_page("A"), looping_page("B"), looping_page("A")], {}, 1),
     "server echoing the keys": ([(SUMMARY, "echo", 1, 0, {})], [], {}, 1),
+    "fractional rate limit": ([(HOURLY, "headers", 1, 0, {"X-RateLimit-Limit": "0.5"}), (SUMMARY, "headers", 1, 0, {"X-RateLimit-Limit": "0.5"})], [], {}, 0),
+    "absurd rate limits": ([(HOURLY, "headers", 1, 0, {"X-RateLimit-Limit": "0"}), (SUMMARY, "headers", 1, 0, {"X-RateLimit-Limit": "-3", "X-RateLimit-Period": "1e999"})], [], {}, 0),
 }  # fmt: skip
+#: Words of the one WARNING a case that recovers must give (however many answers it met).
+WARNED = {
+    "fractional rate limit": "Ignoring the X-RateLimit-Limit header of Datadog's answers: '0.5' is not a whole number of 1 or more",
+    "absurd rate limits": "Ignoring the X-RateLimit-Limit header of Datadog's answers: '0' is not a whole number of 1 or more",
+}
 #: The words of a case's ERROR line (each starts with a key of the README's troubleshooting table).
 WORDS = {
     "trickled answer": f"GET {HOURLY}: no whole answer from 127.0.0.1 within request_timeout (2 s); gave up after 2 attempts (max_retries: 1)",
@@ -91,6 +98,10 @@ def test_a_hostile_case_ends_bounded_in_one_line_with_no_secret_and_no_bookmark_
     if case in WORDS:
         assert errors[0].split(" | ", 3)[-1].startswith(WORDS[case]), errors
     assert b"Traceback" not in result.stderr
+    if case in WARNED:
+        warned = [line for line in result.stderr.decode().splitlines() if "| WARNING " in line]
+        assert [line for line in warned if WARNED[case] in line] == warned[:1], warned
+        assert len(warned) == 1 + (case == "absurd rate limits"), warned  # and the period's
     assert peak_mb < RSS_BOUND_MB
     output = result.stdout + result.stderr
     assert not [key for key in PARENT_KEYS if key.encode() in output]
