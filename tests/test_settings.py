@@ -40,7 +40,7 @@ def test_every_site_maps_to_its_api_url(site: str) -> None:
 
 
 def test_default_site_is_us1() -> None:
-    assert TapDatadogCosts(config=KEY_SETTINGS).base_url == "https://api.datadoghq.com"
+    assert TapDatadogCosts(config={**KEY_SETTINGS}).base_url == "https://api.datadoghq.com"
 
 
 def test_api_url_overrides_site() -> None:
