@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import re
 import typing as t
 from pathlib import Path
@@ -69,6 +70,20 @@ def unknown_setting_warnings(config: Mapping[str, t.Any], known: Iterable[str]) 
         hint = f"did you mean {close[0]}?" if close else "see tap-datadog-costs --about"
         warnings.append(f"{name}: not a setting of this tap ({hint}): ignored")
     return warnings
+
+
+def null_errors(config: Mapping[str, t.Any]) -> list[str]:
+    """One line per setting with a default that the config sets to null.
+
+    The schema lets null through (every optional setting is nullable), and null is no value:
+    a number would fail in Python's words mid-run, a flag would silently be false.
+    """
+    return [
+        f"{name}: null is not a value of this setting: leave it out for the default "
+        f"({json.dumps(spec['default'])}), or give one"
+        for name, spec in CONFIG_SCHEMA["properties"].items()
+        if "default" in spec and name in config and config[name] is None
+    ]
 
 
 def cross_field_errors(config: Mapping[str, t.Any], now: dt.datetime) -> list[str]:

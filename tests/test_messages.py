@@ -9,10 +9,12 @@ import pytest
 
 from tests.support.endpoints import PRIMARY_KEYS
 from tests.support.running import run_cli
-from tests.support.settings import KEY_SETTINGS
+from tests.support.settings import KEY_SETTINGS, NULLED
 
 if t.TYPE_CHECKING:
     from pathlib import Path
+
+    from simulator import DatadogSimulator
 
 
 def lines(stderr: bytes, level: str) -> list[str]:
@@ -83,3 +85,17 @@ def test_no_chatter_about_environment_settings_on_every_call(tmp_path: Path) -> 
     result = run_cli("--discover", config={**KEY_SETTINGS}, tmp_path=tmp_path)
     assert result.returncode == 0
     assert b"Skipping parse of env var settings" not in result.stderr
+
+
+def test_null_for_settings_with_a_default_is_one_line_each_before_any_request(
+    api: DatadogSimulator, tmp_path: Path
+) -> None:
+    """Once through the CLI with every such setting null; each is also in BAD_SETTINGS."""
+    config = {**KEY_SETTINGS, "api_url": api.url, **dict.fromkeys(NULLED)}
+    result = run_cli(config=config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    errors = [line.split("| ")[-1] for line in lines(result.stderr, "ERROR")]
+    assert sorted(error.split(":")[0] for error in errors) == sorted(NULLED), errors
+    assert all("null" in error for error in errors), errors
+    assert b"Traceback" not in result.stderr
+    assert api.requests == []

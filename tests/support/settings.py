@@ -9,9 +9,16 @@ from simulator import PARENT_KEYS, DatadogSimulator
 
 #: The simulator's parent keys as settings.
 KEY_SETTINGS = {"api_key": PARENT_KEYS[0], "app_key": PARENT_KEYS[1]}
+#: Settings with a default that a config may set to null (Meltano's `null`, a JSON null).
+NULLED = (
+    "request_timeout", "max_answer_mb", "lookback_hours", "product_families",
+    "progress_seconds", "include_descendants",
+)  # fmt: skip
 #: Settings the tap refuses before any request, and the setting each error must name.
 BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
     ({"api_key": "k"}, "app_key"),
+    # null for a setting with a default: no value (the schema lets null through)
+    *(({**KEY_SETTINGS, setting: None}, setting) for setting in NULLED),
     ({**KEY_SETTINGS, "site": "datadoghq.moon"}, "site"),
     ({**KEY_SETTINGS, "start_date": "last tuesday"}, "start_date"),
     ({**KEY_SETTINGS, "start_date": "2999-01-01T00:00:00Z"}, "start_date"),
