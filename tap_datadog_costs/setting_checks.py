@@ -14,6 +14,7 @@ import typing as t
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tap_datadog_costs.periods import RETENTION_MONTHS, isoformat, retention_start
 from tap_datadog_costs.settings import CONFIG_SCHEMA, KEYS, key_value, setting_instant
 
 if t.TYPE_CHECKING:
@@ -103,6 +104,12 @@ def cross_field_errors(config: Mapping[str, t.Any], now: dt.datetime) -> list[st
                     + DATE_EXAMPLES
                 )
                 continue
+    edge = retention_start(now)
+    if "end_date" in dates and dates["end_date"] <= edge:
+        errors.append(
+            f"end_date: {isoformat(dates['end_date'])} is before the {RETENTION_MONTHS} months "
+            f"Datadog keeps (from {isoformat(edge)}): there is nothing to read; give a later one"
+        )
     if "start_date" in dates and dates["start_date"] > now:
         errors.append("start_date: must not be in the future")
     if "start_date" in dates and "end_date" in dates and dates["start_date"] >= dates["end_date"]:

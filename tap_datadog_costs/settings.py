@@ -175,7 +175,10 @@ def setting_instant(value: object) -> dt.datetime:
     if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat reads no "Z"
         text = f"{text[:-1]}+00:00"
     instant = datetime.fromisoformat(text)
-    return instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
+    try:
+        return instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+05:00 is before the year 1 in UTC
+        raise ValueError(text) from exc
 
 
 @dataclasses.dataclass(frozen=True)

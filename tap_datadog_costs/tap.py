@@ -68,9 +68,9 @@ class TapDatadogCosts(Tap):
         known = self.config_jsonschema["properties"]  # ours and the SDK's built-in ones
         for warning in setting_checks.unknown_setting_warnings(self.config, known):
             self.logger.warning("%s", warning)
-        errors += setting_checks.null_errors(self.config)
         if not errors:
-            errors = setting_checks.cross_field_errors(self.config, utc_now())
+            errors = setting_checks.null_errors(self.config)
+            errors += setting_checks.cross_field_errors(self.config, utc_now())
         if errors and raise_errors:
             msg = "Config validation failed"
             raise ConfigValidationError(msg, errors=errors)

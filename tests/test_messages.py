@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import typing as t
 
@@ -87,15 +88,39 @@ def test_no_chatter_about_environment_settings_on_every_call(tmp_path: Path) -> 
     assert b"Skipping parse of env var settings" not in result.stderr
 
 
-def test_null_for_settings_with_a_default_is_one_line_each_before_any_request(
+def test_settings_the_schema_lets_through_are_one_line_each_before_any_request(
     api: DatadogSimulator, tmp_path: Path
 ) -> None:
-    """Once through the CLI with every such setting null; each is also in BAD_SETTINGS."""
-    config = {**KEY_SETTINGS, "api_url": api.url, **dict.fromkeys(NULLED)}
+    """Once through the CLI: null for every setting with a default, a start_date before the year
+    1 in UTC, an end_date before Datadog's retention. Each is also in BAD_SETTINGS."""
+    config = {
+        **KEY_SETTINGS,
+        "api_url": api.url,
+        **dict.fromkeys(NULLED),
+        "start_date": "0001-01-01T00:00:00+05:00",
+        "end_date": "2020-01-01T00:00:00Z",
+    }
     result = run_cli(config=config, tmp_path=tmp_path)
     assert result.returncode == 1
     errors = [line.split("| ")[-1] for line in lines(result.stderr, "ERROR")]
-    assert sorted(error.split(":")[0] for error in errors) == sorted(NULLED), errors
-    assert all("null" in error for error in errors), errors
+    named = sorted(error.split(":")[0] for error in errors)
+    assert named == sorted([*NULLED, "start_date", "end_date"]), errors
+    assert all("null" in error for error in errors if error.split(":")[0] in NULLED), errors
     assert b"Traceback" not in result.stderr
     assert api.requests == []
+
+
+def test_a_start_date_in_the_year_1_reads_from_the_retention_edge_with_one_warning(
+    api: DatadogSimulator, tmp_path: Path
+) -> None:
+    edge = dt.datetime(2025, 8, 10, 12, tzinfo=dt.timezone.utc)  # NOW less 15 months
+    end = (edge + dt.timedelta(days=1)).isoformat()
+    config = {**KEY_SETTINGS, "api_url": api.url, "start_date": "0001-01-01", "end_date": end}
+    result = run_cli(config=config, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    warned = [line.split("| ")[-1] for line in lines(result.stderr, "WARNING")]
+    expected = (
+        "start_date 0001-01-01T00:00:00+00:00 is older than the 15 months Datadog keeps usage "
+        f"and cost: reading from {edge.isoformat()} instead"
+    )
+    assert warned == [expected], warned

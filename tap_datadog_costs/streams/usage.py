@@ -81,7 +81,7 @@ class HourlyUsageStream(DatadogStream):
         how = self.how_read(context)
         if self.saved_bookmark(context) is not None:
             how += f", {self.datadog_tap.settings.lookback_hours} h before it re-read"
-        if bookmark is not None:
+        if bookmark is not None and bookmark > start:  # else (start_date 0001-01-01) the edge
             lookback = timedelta(hours=self.datadog_tap.settings.lookback_hours)
             start = max(start, floor_hour(bookmark) - lookback)
         windows = list(

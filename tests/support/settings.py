@@ -33,6 +33,8 @@ BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
     ({**KEY_SETTINGS, "lookback_hours": 100_000_000_000}, "lookback_hours"),
     ({**KEY_SETTINGS, "request_timeout": 100_000_000_000}, "request_timeout"),
     ({**KEY_SETTINGS, "start_date": "2026-11"}, "start_date"),
+    ({**KEY_SETTINGS, "start_date": "0001-01-01T00:00:00+05:00"}, "start_date"),
+    ({**KEY_SETTINGS, "end_date": "2020-01-01T00:00:00Z"}, "end_date"),  # before retention
     ({**KEY_SETTINGS, "api_key": "sim-api-key\u0001x"}, "api_key"),
     ({**KEY_SETTINGS, "app_key": "sim-app\nkey"}, "app_key"),
     ({**KEY_SETTINGS, "api_url": "https://user:s3cr3t-pass@127.0.0.1:8443"}, "api_url"),
