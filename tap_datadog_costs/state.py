@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import typing as t
 
+from tap_datadog_costs.settings import setting_instant
+
 
 class StateFileError(ValueError):
     """A state file that is not one the tap can resume from; the message names the file."""
@@ -21,6 +23,7 @@ def bookmarks_from(text: str, name: str) -> dict[str, t.Any]:
     Accepted: the state object itself, one STATE message (``{"type": "STATE", "value":
     {...}}``), or a run's output lines, of which the last STATE message wins.
     """
+    text = text.removeprefix("\ufeff")  # a byte order mark, as some Windows editors write
     if not text.strip():
         msg = f"The state file {name} is empty: {STATE_ADVICE}"
         raise StateFileError(msg)
@@ -41,7 +44,35 @@ def bookmarks_from(text: str, name: str) -> dict[str, t.Any]:
         kind = type(document).__name__ if not isinstance(document, dict) else "object"
         msg = f"The state file {name} holds a JSON {kind} that is not a state: {STATE_ADVICE}"
         raise StateFileError(msg)
+    problem = bookmark_problem(bookmarks)
+    if problem:
+        msg = f"The state file {name} {problem}: {STATE_ADVICE}"
+        raise StateFileError(msg)
     return t.cast("dict[str, t.Any]", document)
+
+
+def bookmark_problem(bookmarks: dict[str, dict[str, t.Any]]) -> str | None:
+    """What makes a stream's bookmark unusable (every stream's is checked before any runs)."""
+    for stream, entry in bookmarks.items():
+        partitions = entry.get("partitions", [])
+        if not isinstance(partitions, list) or not all(isinstance(p, dict) for p in partitions):
+            return f"holds for {stream} partitions that are not a list of objects"
+        for where in (entry, *partitions):
+            value = where.get("replication_key_value")
+            if value is not None and not is_instant(value):
+                return f"holds for {stream} the bookmark {str(value)[:40]!r}, not a date-time"
+    return None
+
+
+def is_instant(value: object) -> bool:
+    """An ISO date-time, as the tap writes its bookmarks."""
+    if not isinstance(value, str):
+        return False
+    try:
+        setting_instant(value)
+    except ValueError:
+        return False
+    return True
 
 
 STATE_ADVICE = (

@@ -108,6 +108,22 @@ BAD_STATE_FILES = {
     "an int": ("42", "holds a JSON int that is not a state"),
     "a list": ('[{"bookmarks": {}}]', "holds a JSON list that is not a state"),
     "bookmarks not an object": ('{"bookmarks": []}', "holds a JSON object that is not a state"),
+    "a bookmark not a date": (
+        '{"bookmarks": {"hourly_usage": {"replication_key_value": "not-a-date"}}}',
+        "holds for hourly_usage the bookmark 'not-a-date', not a date-time",
+    ),
+    "a bookmark a number": (
+        '{"bookmarks": {"historical_costs": {"replication_key_value": 12345}}}',
+        "holds for historical_costs the bookmark '12345', not a date-time",
+    ),
+    "a bookmark in month 13": (
+        '{"bookmarks": {"organizations": {"replication_key_value": "2026-13-01"}}}',
+        "holds for organizations the bookmark '2026-13-01', not a date-time",
+    ),
+    "partitions not a list": (
+        '{"bookmarks": {"hourly_usage": {"partitions": "nope"}}}',
+        "holds for hourly_usage partitions that are not a list of objects",
+    ),
 }
 
 
@@ -126,7 +142,7 @@ def test_a_state_file_that_is_no_state_is_one_line_naming_the_file(
     assert b'"type":"RECORD"' not in result.stdout
 
 
-@pytest.mark.parametrize("form", ["bookmarks", "STATE message", "a run's output"])
+@pytest.mark.parametrize("form", ["bookmarks", "STATE message", "a run's output", "with a BOM"])
 def test_a_state_file_may_be_bookmarks_or_a_state_message_or_a_whole_run_output(
     live: DatadogSimulator, tmp_path: Path, form: str
 ) -> None:
@@ -138,6 +154,7 @@ def test_a_state_file_may_be_bookmarks_or_a_state_message_or_a_whole_run_output(
         "bookmarks": json.dumps(json.loads(last_state)["value"]),
         "STATE message": last_state,
         "a run's output": first.stdout.decode(),
+        "with a BOM": "\ufeff" + json.dumps(json.loads(last_state)["value"]),
     }[form]
     state_file = tmp_path / "state.json"
     state_file.write_text(text)
