@@ -47,7 +47,9 @@ class Reply:
 
     @classmethod
     def json(cls, payload: object, status: int = 200, content_type: str = JSON) -> Reply:
-        """A compact JSON answer."""
+        """A compact JSON answer; bytes as they are (a hostile body no JSON encoder writes)."""
+        if isinstance(payload, bytes):
+            return cls(status, payload, content_type)
         return cls(status, json.dumps(payload, separators=(",", ":")).encode(), content_type)
 
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import typing as t
 import weakref
 from http import HTTPStatus
@@ -29,13 +30,73 @@ ORG_IDENTITY_FIELDS = ("public_id", "org_name", "account_name", "account_public_
 _BODIES: weakref.WeakKeyDictionary[requests.Response, t.Any] = weakref.WeakKeyDictionary()
 
 
+#: A JSON escape of a UTF-16 surrogate: the only way a body can carry a lone one.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+#: Per answer, the fields whose text held a lone surrogate, and how many values.
+_REPAIRED: weakref.WeakKeyDictionary[requests.Response, dict[str, int]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
-    """The answer's JSON body, parsed once: validation, records and paging all read it."""
+    """The answer's JSON body, parsed once: validation, records and paging all read it.
+
+    ValueError for a body that is no JSON we can read (nested deeper than Python recurses
+    included). A UTF-16 surrogate escape left unpaired, which no UTF-8 output can carry,
+    becomes U+FFFD; NaN and Infinity are counted (``repairs`` says what and how many).
+    """
     try:
         return _BODIES[response]
     except KeyError:
-        body = _BODIES[response] = json.loads(response.content)
-        return body
+        pass
+    repaired: dict[str, int] = {}
+
+    def not_a_number(constant: str) -> float:
+        repaired[NOT_A_NUMBER] = repaired.get(NOT_A_NUMBER, 0) + 1
+        return float(constant)
+
+    try:
+        body = json.loads(response.content, parse_constant=not_a_number)
+    except RecursionError:
+        msg = "nested deeper than the tap reads"
+        raise ValueError(msg) from None
+    if SURROGATE_ESCAPE.search(response.content):
+        body = without_lone_surrogates(body, "", repaired)
+    if repaired:
+        _REPAIRED[response] = repaired
+    _BODIES[response] = body
+    return body
+
+
+#: What the tap wrote in place of a NaN or Infinity (JSON has no such numbers; Python reads them).
+NOT_A_NUMBER = "numbers that are NaN or Infinity, which JSON does not allow: written as null"
+
+
+def repairs(response: requests.Response) -> dict[str, int]:
+    """What in an answer the tap wrote otherwise than sent, with how many values each."""
+    return _REPAIRED.get(response, {})
+
+
+def without_lone_surrogates(value: t.Any, field: str, repaired: dict[str, int]) -> t.Any:  # noqa: ANN401
+    """``value`` with every lone surrogate in its text replaced by U+FFFD, counted per field."""
+    if isinstance(value, str):
+        fixed = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        if fixed != value:
+            what = (
+                f"values of {field} holding a lone surrogate (no Unicode text): written with U+FFFD"
+            )
+            repaired[what] = repaired.get(what, 0) + 1
+        return fixed
+    if isinstance(value, dict):
+        return {
+            without_lone_surrogates(k, "a field name", repaired): without_lone_surrogates(
+                v, k, repaired
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [without_lone_surrogates(v, field, repaired) for v in value]
+    return value
 
 
 def org_identity(
@@ -144,6 +205,18 @@ class AnswerChecks(RESTStream[t.Any]):
     #: Items are JSON:API objects whose ``attributes`` must name their org (True) or need not
     #: (False); None: any object can become records, unless ``item_problem`` says otherwise.
     attributes_of_an_org: t.ClassVar[bool | None] = None
+
+    @functools.cached_property
+    def repairs_warned(self) -> set[str]:
+        """The repairs this stream has warned about."""
+        return set()
+
+    def warn_of_repairs(self, response: requests.Response) -> None:
+        """One warning a run per kind of value this stream wrote otherwise than Datadog sent it."""
+        for what, count in repairs(response).items():
+            if what not in self.repairs_warned:
+                self.repairs_warned.add(what)
+                self.logger.warning("%s: Datadog sent %d %s", self.name, count, what)
 
     def item_problem(self, item: dict[str, t.Any]) -> str | None:
         """Why one item of the answer cannot become records, or None.

@@ -280,6 +280,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
         if not isinstance(body, dict):
             msg = f"Datadog answered {status} to GET {endpoint} with a body that is not JSON"
             raise RetriableAPIError(msg, response)
+        self.warn_of_repairs(response)
         if endpoint.endswith(self.path):  # not a probe of another endpoint (get_json)
             problem = self.shape_problem(body)
             if problem:

@@ -38,6 +38,26 @@ def not_a_number(sim: DatadogSimulator) -> dict[str, t.Any]:
                                       "product_family": "infra_hosts", "measurements": [measurement]}}]}  # fmt: skip
 
 
+def first_window_page(
+    org_name: str = "parent", values: tuple[float, ...] = (1,)
+) -> t.Callable[[DatadogSimulator], dict[str, t.Any]]:
+    """A page of one item in the first window read (json.dumps writes NaN and Infinity as such,
+    and a lone surrogate as its escape)."""
+
+    def page(sim: DatadogSimulator) -> dict[str, t.Any]:
+        hour = sim.now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=2, hours=-1)
+        measurements = [{"usage_type": f"type_{i}", "value": v} for i, v in enumerate(values)]
+        return {"data": [{"attributes": {
+            "timestamp": hour.strftime("%Y-%m-%dT%H:00:00+00:00"), "public_id": "parent00001",
+            "org_name": org_name, "product_family": "infra_hosts", "measurements": measurements,
+        }}]}  # fmt: skip
+
+    return page
+
+
+DEEP = b"[" * 200_000 + b"]" * 200_000
+
+
 def looping_page(cursor: str) -> t.Callable[[DatadogSimulator], dict[str, t.Any]]:
     def page(sim: DatadogSimulator) -> dict[str, t.Any]:
         body = not_a_number(sim)
@@ -62,16 +82,22 @@ CASES: dict[str, tuple[list[tuple[str, str, int, float, dict[str, str]]], list[t
     "meta.pagination a string": ([], [{"data": [], "meta": {"pagination": "next"}}] * 2, {}, 1),
     "page cursors in a loop": ([], [looping_page("A"), looping_page("B"), looping_page("A")], {}, 1),
     "server echoing the keys": ([(SUMMARY, "echo", 1, 0, {})], [], {}, 1),
+    "a lone surrogate in org_name": ([], [first_window_page(org_name="\ud800bad")], {}, 0),
+    "NaN and Infinity as usage": ([], [first_window_page(values=(float("nan"), float("inf"), 2.0))], {}, 0),
+    "JSON nested 200,000 deep": ([], [DEEP] * 2, {}, 1),
     "fractional rate limit": ([(HOURLY, "headers", 1, 0, {"X-RateLimit-Limit": "0.5"}), (SUMMARY, "headers", 1, 0, {"X-RateLimit-Limit": "0.5"})], [], {}, 0),
     "absurd rate limits": ([(HOURLY, "headers", 1, 0, {"X-RateLimit-Limit": "0"}), (SUMMARY, "headers", 1, 0, {"X-RateLimit-Limit": "-3", "X-RateLimit-Period": "1e999"})], [], {}, 0),
 }  # fmt: skip
 #: Words of the one WARNING a case that recovers must give (however many answers it met).
 WARNED = {
+    "a lone surrogate in org_name": "hourly_usage: Datadog sent 1 values of org_name holding a lone surrogate (no Unicode text): written with U+FFFD",
+    "NaN and Infinity as usage": "hourly_usage: Datadog sent 2 numbers that are NaN or Infinity, which JSON does not allow: written as null",
     "fractional rate limit": "Ignoring the X-RateLimit-Limit header of Datadog's answers: '0.5' is not a whole number of 1 or more",
     "absurd rate limits": "Ignoring the X-RateLimit-Limit header of Datadog's answers: '0' is not a whole number of 1 or more",
 }
 #: The words of a case's ERROR line (each starts with a key of the README's troubleshooting table).
 WORDS = {
+    "JSON nested 200,000 deep": f"Datadog answered 200 to GET {HOURLY} with a body that is not JSON",
     "trickled answer": f"GET {HOURLY}: no whole answer from 127.0.0.1 within request_timeout (2 s); gave up after 2 attempts (max_retries: 1)",
     "endless body": f"GET {HOURLY}: the answer from 127.0.0.1 is larger than max_answer_mb (1 MB); gave up after 2 attempts (max_retries: 1)",
     "gzip bomb": f"GET {HOURLY}: the answer from 127.0.0.1 is larger than max_answer_mb (64 MB); gave up after 2 attempts (max_retries: 1)",
