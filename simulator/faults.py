@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 FAULT_KINDS = (
     "500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect", "headers",
-    "echo", "trickle", "endless", "gzipbomb",
+    "echo", "trickle", "trickle-body", "endless", "gzipbomb",
 )  # fmt: skip
 FAULT_MESSAGES = {
     "403": "Forbidden",  # what Datadog answers a key lacking the endpoint's permission
@@ -31,7 +31,7 @@ FAULT_MESSAGES = {
     "429": "Rate limit exceeded",
 }
 #: Faults answered by writing to the socket ourselves (send_hostile).
-STREAMED_FAULTS = ("trickle", "endless", "gzipbomb")
+STREAMED_FAULTS = ("trickle", "trickle-body", "endless", "gzipbomb")
 #: How long a hostile answer goes on at most, if its client never gives up.
 HOSTILE_SECONDS = 60
 CHUNK_SIZE = 1 << 16
@@ -75,15 +75,21 @@ def echo_reply(keys: tuple[str | None, str | None]) -> Reply:
 def send_hostile(handler: BaseHTTPRequestHandler, kind: str, reply: Reply, seconds: float) -> None:
     """Answers no client should wait for or hold in memory whole; each stops by itself.
 
-    trickle: the whole answer, status line first, one byte every ``seconds``; endless: a
+    trickle: the whole answer, status line first, one byte every ``seconds``; trickle-body: the
+    status and headers (with the body's Content-Length) at once, then the body so; endless: a
     chunked body that does not end; gzipbomb: 256 MB of spaces in a 250 kB gzip body.
     """
     handler.close_connection = True
     deadline = time.monotonic() + HOSTILE_SECONDS
     head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n"
     try:
-        if kind == "trickle":
-            data = (f"{head}Content-Length: {len(reply.body)}\r\n\r\n").encode() + reply.body
+        if kind in {"trickle", "trickle-body"}:
+            head = f"{head}Content-Length: {len(reply.body)}\r\n\r\n"
+            if kind == "trickle-body":  # the status and headers at once, then the body slowly
+                handler.wfile.write(head.encode())
+                handler.wfile.flush()
+                head = ""
+            data = head.encode() + reply.body
             for byte in data:
                 if time.monotonic() > deadline:
                     break

@@ -9,7 +9,9 @@ an output limit, and refused past ``max_bytes``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import threading
 import typing as t
 import zlib
@@ -89,6 +91,21 @@ def read_body(response: requests.Response, max_bytes: int, cancelled: threading.
     return b"".join(parts)
 
 
+def wake(response: requests.Response) -> None:
+    """End a worker blocked reading ``response``'s body, without waiting for it.
+
+    ``response.close()`` would wait: the body's buffered reader holds a lock while the worker
+    reads, and a body sent behind its Content-Length at a byte a second keeps it for as long
+    as the server likes. Shutting the socket down ends that read at once (the worker then fails
+    and closes it). urllib3's ``HTTPResponse.connection`` is the connection the body is on.
+    """
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # closed already: the read has ended
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def send_within(
     session: requests.Session,
     request: requests.PreparedRequest,
@@ -124,7 +141,7 @@ def send_within(
         cancelled.set()
         response = outcome.get("response")
         if response is not None:
-            response.close()  # wakes a worker blocked reading a trickled body
+            wake(response)
         raise DeadlineError
     if "error" in outcome:
         raise outcome["error"]

@@ -70,6 +70,7 @@ def looping_page(cursor: str) -> t.Callable[[DatadogSimulator], dict[str, t.Any]
 #: case -> (faults as (path, kind, count, seconds, headers), replayed bodies, settings, status)
 CASES: dict[str, tuple[list[tuple[str, str, int, float, dict[str, str]]], list[t.Any], dict[str, t.Any], int]] = {
     "trickled answer": ([(HOURLY, "trickle", 2, 0.05, {})], [], {"request_timeout": 2}, 1),
+    "trickled body after its headers": ([(HOURLY, "trickle-body", 2, 1.0, {})], [], {"request_timeout": 2}, 1),
     "endless body": ([(HOURLY, "endless", 2, 0, {})], [], {"max_answer_mb": 1}, 1),
     "gzip bomb": ([(HOURLY, "gzipbomb", 2, 0, {})], [], {}, 1),
     "429 asking for a day": ([(HOURLY, "429", 1, 0, {"X-RateLimit-Reset": DAY})], [], {}, 1),
@@ -99,6 +100,7 @@ WARNED = {
 WORDS = {
     "JSON nested 200,000 deep": f"Datadog answered 200 to GET {HOURLY} with a body that is not JSON",
     "trickled answer": f"GET {HOURLY}: no whole answer from 127.0.0.1 within request_timeout (2 s); gave up after 2 attempts (max_retries: 1)",
+    "trickled body after its headers": f"GET {HOURLY}: no whole answer from 127.0.0.1 within request_timeout (2 s); gave up after 2 attempts (max_retries: 1)",
     "endless body": f"GET {HOURLY}: the answer from 127.0.0.1 is larger than max_answer_mb (1 MB); gave up after 2 attempts (max_retries: 1)",
     "gzip bomb": f"GET {HOURLY}: the answer from 127.0.0.1 is larger than max_answer_mb (64 MB); gave up after 2 attempts (max_retries: 1)",
     "429 asking for a day": f"Datadog answered 429 to GET {HOURLY}",
