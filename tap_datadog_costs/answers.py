@@ -72,6 +72,17 @@ def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
 NOT_A_NUMBER = "numbers that are NaN or Infinity, which JSON does not allow: written as null"
 
 
+def forgotten(response: requests.Response) -> requests.Response:
+    """``response`` without its body, raw or parsed.
+
+    A broken answer's exception keeps it through the wait before the next attempt, which would
+    then hold two answers at once.
+    """
+    _BODIES.pop(response, None)
+    response._content = b""  # noqa: SLF001 - requests' own cache of the body
+    return response
+
+
 def repairs(response: requests.Response) -> dict[str, int]:
     """What in an answer the tap wrote otherwise than sent, with how many values each."""
     return _REPAIRED.get(response, {})

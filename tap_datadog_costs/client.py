@@ -16,7 +16,7 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
-from tap_datadog_costs.answers import AnswerChecks, decode
+from tap_datadog_costs.answers import AnswerChecks, decode, forgotten
 from tap_datadog_costs.bookmarks import Bookmarks
 from tap_datadog_costs.errors import (
     NETWORK_FAILURES,
@@ -279,13 +279,13 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
             body = None
         if not isinstance(body, dict):
             msg = f"Datadog answered {status} to GET {endpoint} with a body that is not JSON"
-            raise RetriableAPIError(msg, response)
+            raise RetriableAPIError(msg, forgotten(response))
         self.warn_of_repairs(response)
         if endpoint.endswith(self.path):  # not a probe of another endpoint (get_json)
             problem = self.shape_problem(body)
             if problem:
                 msg = f"Datadog answered {status} to GET {endpoint} {problem}"
-                raise RetriableAPIError(msg, response)
+                raise RetriableAPIError(msg, forgotten(response))
 
     @override
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:

@@ -56,6 +56,8 @@ def first_window_page(
 
 
 DEEP = b"[" * 200_000 + b"]" * 200_000
+#: 60 MB (under max_answer_mb's 64) of empty objects: 20 million dicts once parsed.
+EMPTY_OBJECTS = b'{"data":[' + b"{}," * 20_000_000 + b"{}]}"
 
 
 def looping_page(cursor: str) -> t.Callable[[DatadogSimulator], dict[str, t.Any]]:
@@ -86,6 +88,7 @@ CASES: dict[str, tuple[list[tuple[str, str, int, float, dict[str, str]]], list[t
     "a lone surrogate in org_name": ([], [first_window_page(org_name="\ud800bad")], {}, 0),
     "NaN and Infinity as usage": ([], [first_window_page(values=(float("nan"), float("inf"), 2.0))], {}, 0),
     "JSON nested 200,000 deep": ([], [DEEP] * 2, {}, 1),
+    "60 MB of empty objects": ([], [EMPTY_OBJECTS] * 2, {}, 1),
     "fractional rate limit": ([(HOURLY, "headers", 1, 0, {"X-RateLimit-Limit": "0.5"}), (SUMMARY, "headers", 1, 0, {"X-RateLimit-Limit": "0.5"})], [], {}, 0),
     "absurd rate limits": ([(HOURLY, "headers", 1, 0, {"X-RateLimit-Limit": "0"}), (SUMMARY, "headers", 1, 0, {"X-RateLimit-Limit": "-3", "X-RateLimit-Period": "1e999"})], [], {}, 0),
 }  # fmt: skip
@@ -98,6 +101,7 @@ WARNED = {
 }
 #: The words of a case's ERROR line (each starts with a key of the README's troubleshooting table).
 WORDS = {
+    "60 MB of empty objects": f"GET {HOURLY}: the answer from 127.0.0.1 is larger than max_answer_mb (64 MB); gave up after 2 attempts (max_retries: 1)",
     "JSON nested 200,000 deep": f"Datadog answered 200 to GET {HOURLY} with a body that is not JSON",
     "trickled answer": f"GET {HOURLY}: no whole answer from 127.0.0.1 within request_timeout (2 s); gave up after 2 attempts (max_retries: 1)",
     "trickled body after its headers": f"GET {HOURLY}: no whole answer from 127.0.0.1 within request_timeout (2 s); gave up after 2 attempts (max_retries: 1)",
