@@ -133,6 +133,12 @@ def key_error(setting: str, value: object) -> str | None:
             f"{setting}: contains a control character (a line break or tab inside the key): "
             "copy the key again"
         )
+    if any(ord(char) > 0xFF for char in key):  # noqa: PLR2004 - beyond latin-1
+        return (
+            f"{setting}: contains a character HTTP headers cannot carry (such as a curly "
+            "quote from a word processor; Datadog's keys are letters and digits): copy the key "
+            "again"
+        )
     return None
 
 
