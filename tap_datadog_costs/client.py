@@ -21,8 +21,8 @@ from tap_datadog_costs.bookmarks import Bookmarks
 from tap_datadog_costs.errors import (
     NETWORK_FAILURES,
     AnnouncedWaitError,
-    DatadogAPIError,
     DatadogGaveUpError,
+    DatadogRefusalError,
     certificate_failure,
     declare_endpoint,
     network_failure,
@@ -272,7 +272,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
                 raise too_long_a_wait(message, seconds, source, self.max_wait)
             raise AnnouncedWaitError(message, response, seconds, source)
         if status >= HTTPStatus.MULTIPLE_CHOICES:  # 3xx (not followed) and 4xx
-            raise DatadogAPIError(self.response_error_message(response))
+            raise DatadogRefusalError(self.response_error_message(response), status)
         try:
             body = decode(response)
         except ValueError:

@@ -50,6 +50,18 @@ class DatadogAPIError(FatalAPIError):
     """A Datadog answer that retrying will not fix; the message says what to do."""
 
 
+class DatadogRefusalError(DatadogAPIError):
+    """Datadog answered and refused the request (a 3xx not followed, or a 4xx): ``status``.
+
+    Only such an answer can say anything about the keys: a TLS or network failure, or
+    retries run out, cannot.
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Interrupted(Exception):  # noqa: N818 - what happened, not an error of ours
     """SIGTERM or SIGINT arrived: the run stops before its next record."""
 
