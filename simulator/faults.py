@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 #: A careless server repeating the credentials in its error answer, in each form a key takes:
 #: as text in a JSON error (echo), inside a JSON object (echo-json: a client printing the
 #: object escapes ", \ and non-ASCII), URL-encoded (echo-url), in a text body as sent
-#: (echo-text: a client collapsing white space changes it), and in a text body across its
-#: 200th character (echo-cut: a client cutting the text there keeps the key's start).
+#: (echo-text: a client collapsing white space changes it, and one reading the UTF-8 as
+#: latin-1), and in a text body across its 200th character (echo-cut: a client cutting the
+#: text there keeps the key's start).
 ECHO_FORMS = ("echo", "echo-json", "echo-url", "echo-text", "echo-cut")
 FAULT_KINDS = (
     "500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect", "headers",
@@ -89,8 +90,8 @@ def echo_reply(kind: str, keys: tuple[str | None, str | None]) -> Reply:
     message = f"Forbidden: API key {api} with application key {app} is not valid"
     if kind == "echo-cut":
         message = "x" * (ECHO_CUT_AT - len(api) // 2) + api + " " + message
-    if kind in {"echo-text", "echo-cut"}:
-        return Reply(403, message.encode(), "text/plain; charset=utf-8")
+    if kind in {"echo-text", "echo-cut"}:  # UTF-8 without a charset: read as latin-1 (RFC 2616)
+        return Reply(403, message.encode(), "text/plain")
     return Reply.json({"errors": [message]}, 403)
 
 

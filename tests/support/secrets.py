@@ -2,7 +2,7 @@
 
 A key given away in another spelling is given away all the same: JSON-escaped (``"``, ``\\``
 and non-ASCII change), URL-encoded, with its white space collapsed, as Python's repr writes
-it, or cut in half.
+it, UTF-8 read as latin-1, or cut in half.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ def spellings(key: str) -> set[str]:
     """The key as text, in every form a server or a client may print it."""
     escaped = {json.dumps(key)[1:-1], json.dumps(key, ensure_ascii=False)[1:-1], repr(key)[1:-1]}
     encoded = {quote(key, safe=""), quote_plus(key), quote(key, safe="", encoding="latin-1")}
-    forms = {key, *escaped, *encoded, *(form.lower() for form in encoded)}
+    misread = key.encode().decode("latin-1")  # UTF-8 read as latin-1, as text without a charset
+    forms = {key, misread, *escaped, *encoded, *(form.lower() for form in encoded)}
     return forms | {" ".join(form.split()) for form in forms}
 
 
