@@ -91,8 +91,10 @@ def clip(text: str, limit: int) -> str:
 def mask(record: logging.LogRecord) -> None:
     """Mask a log record's secrets: its message, exception text and stack, as one text.
 
-    A record holding none is left as it is. One that held some becomes plain text (no
-    arguments, no exception object), so no formatter can print the secret from the original.
+    A record holding none, and no exception, is left as it is. One that held some, or an
+    exception, becomes plain text (no arguments, no exception object): a formatter printing
+    the exception itself (the SDK's JSON one prints the context Python's traceback leaves
+    out, and a URL in it) cannot print a secret from the original.
     """
     try:
         message = record.getMessage()
@@ -107,7 +109,7 @@ def mask(record: logging.LogRecord) -> None:
         parts.append(record.stack_info)
     text = "\n".join(parts)
     masked = redact(text)
-    if masked != text:
+    if masked != text or record.exc_info:
         record.msg, record.args = masked, None
         record.exc_info, record.exc_text, record.stack_info = None, None, None
 

@@ -9,6 +9,8 @@ byte written, and no bookmark past data that was not written.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import socket
 import typing as t
 
 import pytest
@@ -190,4 +192,40 @@ def test_a_token_in_api_urls_path_is_printed_nowhere(
     first = VALIDATE if mode else "/api/"  # --test's first probe; a sync's first stream
     assert f"Datadog answered 404 to GET {first}" in line, line
     assert "check site and api_url" in line
+    assert peak_mb < RSS_BOUND_MB
+
+
+#: The SDK's JSON log lines (SINGER_SDK_LOG_CONFIG): its formatter prints an exception's whole
+#: chain itself, the context Python's traceback leaves out included.
+STRUCTURED_LOGS = """
+version: 1
+disable_existing_loggers: false
+formatters: {json: {(): singer_sdk.logging.StructuredFormatter}}
+handlers: {console: {class: logging.StreamHandler, formatter: json, stream: ext://sys.stderr}}
+root: {level: DEBUG, handlers: [console]}
+"""
+
+
+@pytest.mark.parametrize("mode", [(), ("--test",)], ids=["sync", "test"])
+def test_no_secret_is_in_json_logs_of_a_network_failure_whose_error_chain_holds_the_url(
+    tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    """Nothing listens on the port: requests' error names the URL, api_url's path and all."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "logging.yml").write_text(STRUCTURED_LOGS)
+    config = {"api_key": HEX_KEYS[0], "app_key": HEX_KEYS[1], "max_retries": 0,
+              "api_url": f"http://127.0.0.1:{port}/{PATH_TOKEN}"}  # fmt: skip
+    environ = {"LOGLEVEL": "DEBUG", "SINGER_SDK_LOG_CONFIG": str(tmp_path / "logging.yml")}
+    result, peak_mb = run_cli_measured(config, tmp_path, *mode, timeout=120, **environ)
+
+    assert given_away(result.stdout + result.stderr, PATH_TOKEN, *HEX_KEYS) == []
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith(b"{")]
+    (message,) = [line["message"] for line in lines if line["level"] == "error"]
+    assert message.startswith(f"GET {VALIDATE if mode else '/api/'}"), message
+    assert "the connection to 127.0.0.1 failed or was reset" in message
+    traced = any("Traceback" in line.get("message", "") for line in lines)  # as text, masked
+    assert traced == (not mode)  # --test prints no traceback
     assert peak_mb < RSS_BOUND_MB
