@@ -14,15 +14,23 @@ import struct
 import time
 import zlib
 from typing import TYPE_CHECKING
+from urllib.parse import quote, quote_plus
 
 from .api import Reply
 
 if TYPE_CHECKING:
     from http.server import BaseHTTPRequestHandler
 
+#: A careless server repeating the credentials in its error answer, in each form a key takes:
+#: as text in a JSON error (echo), inside a JSON object (echo-json: a client printing the
+#: object escapes ", \ and non-ASCII), URL-encoded (echo-url), in a text body as sent
+#: (echo-text: a client collapsing white space changes it, and one reading the UTF-8 as
+#: latin-1), and in a text body across its 200th character (echo-cut: a client cutting the
+#: text there keeps the key's start).
+ECHO_FORMS = ("echo", "echo-json", "echo-url", "echo-text", "echo-cut")
 FAULT_KINDS = (
     "500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect", "headers",
-    "echo", "trickle", "trickle-body", "endless", "gzipbomb",
+    "trickle", "trickle-body", "endless", "gzipbomb", *ECHO_FORMS,
 )  # fmt: skip
 FAULT_MESSAGES = {
     "403": "Forbidden",  # what Datadog answers a key lacking the endpoint's permission
@@ -66,9 +74,24 @@ def reset_connection(handler: BaseHTTPRequestHandler) -> None:
     handler.close_connection = True
 
 
-def echo_reply(keys: tuple[str | None, str | None]) -> Reply:
-    """A careless server repeating the credentials in its error text."""
-    message = f"Forbidden: API key {keys[0]} with application key {keys[1]} is not valid"
+#: Where echo-cut puts the middle of the API key in its text body.
+ECHO_CUT_AT = 200
+
+
+def echo_reply(kind: str, keys: tuple[str | None, str | None]) -> Reply:
+    """A 403 repeating the credentials (as the headers carried them) in one of ECHO_FORMS."""
+    api, app = (key or "" for key in keys)
+    if kind == "echo-json":
+        return Reply.json({"errors": [{"meta": {"api_key": api, "app_key": app}}]}, 403)
+    if kind == "echo-url":
+        query = f"api_key={quote(api, safe='')}&app_key={quote_plus(app)}"
+        query += f"&dd_api_key={quote_plus(api)}&dd_app_key={quote(app, safe='').lower()}"
+        return Reply.json({"errors": [f"Forbidden: GET /api/v1/validate?{query}"]}, 403)
+    message = f"Forbidden: API key {api} with application key {app} is not valid"
+    if kind == "echo-cut":
+        message = "x" * (ECHO_CUT_AT - len(api) // 2) + api + " " + message
+    if kind in {"echo-text", "echo-cut"}:  # UTF-8 without a charset: read as latin-1 (RFC 2616)
+        return Reply(403, message.encode(), "text/plain")
     return Reply.json({"errors": [message]}, 403)
 
 

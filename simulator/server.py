@@ -33,6 +33,7 @@ from .catalog import COST_KINDS, DEFAULT_FAMILIES, VIEWS
 from .data import LINE_SOURCES, Account, Withdrawal
 from .endpoints import ROUTES
 from .faults import (
+    ECHO_FORMS,
     FAULT_KINDS,
     FAULT_MESSAGES,
     STREAMED_FAULTS,
@@ -374,10 +375,9 @@ class DatadogSimulator:
             reply = self._respond(route, keys, params, None)
             send_hostile(handler, kind, reply, seconds)
             return
-        if kind == "echo":  # a careless server repeating the credentials in its error text
-            kind, extra_headers = "", {}
+        if kind in ECHO_FORMS:  # a careless server repeating the credentials in its error answer
             self._record(handler.command, split.path, params, 403)
-            self._send(handler, echo_reply(keys))
+            self._send(handler, echo_reply(kind, keys))
             return
         fault = (
             fault_reply(kind, seconds)

@@ -12,13 +12,13 @@ import re
 import typing as t
 import weakref
 from http import HTTPStatus
-from urllib.parse import urlparse
 
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
-from tap_datadog_costs.errors import advice_for, datadog_error_words
+from tap_datadog_costs.errors import advice_for, datadog_error_words, endpoint_of
 from tap_datadog_costs.periods import parse_instant
+from tap_datadog_costs.redaction import clip
 
 if t.TYPE_CHECKING:
     import requests
@@ -135,7 +135,7 @@ def instant_problem(value: object, field: str) -> str | None:
     try:
         parse_instant(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, AttributeError):
-        return f"has no date-time in {field}: {str(value)[:40]!r}"
+        return f"has no date-time in {field}: {clip(str(value), 40)!r}"
     return None
 
 
@@ -178,13 +178,13 @@ def paging_problem(body: dict[str, t.Any]) -> str | None:
     if meta is None:
         return None
     if not isinstance(meta, dict):
-        return f"with a meta that is not an object: {str(meta)[:40]!r}"
+        return f"with a meta that is not an object: {clip(str(meta), 40)!r}"
     pagination = meta.get("pagination")
     if pagination is not None and not isinstance(pagination, dict):
-        return f"with a meta.pagination that is not an object: {str(pagination)[:40]!r}"
+        return f"with a meta.pagination that is not an object: {clip(str(pagination), 40)!r}"
     cursor = next_record_id(body)
     if cursor is not None and not isinstance(cursor, str):
-        return f"with a meta.pagination.next_record_id that is not text: {str(cursor)[:40]!r}"
+        return f"with a meta.pagination.next_record_id that is not text: {clip(str(cursor), 40)!r}"
     return None
 
 
@@ -260,7 +260,9 @@ class AnswerChecks(RESTStream[t.Any]):
         for field in fields:
             value = values.get(field)
             if type(value) not in types[field]:
-                return f"has {where}{field} = {repr(value)[:40]}, which its schema does not allow"
+                return (
+                    f"has {where}{field} = {clip(repr(value), 40)}, which its schema does not allow"
+                )
         return None
 
     @override
@@ -270,7 +272,7 @@ class AnswerChecks(RESTStream[t.Any]):
         Replaces the SDK's default, which appends the raw body and header names.
         """
         status = response.status_code
-        endpoint = urlparse(response.url).path
+        endpoint = endpoint_of(response.url, self.url_base)
         try:
             body = decode(response)
         except ValueError:

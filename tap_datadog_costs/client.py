@@ -21,10 +21,11 @@ from tap_datadog_costs.bookmarks import Bookmarks
 from tap_datadog_costs.errors import (
     NETWORK_FAILURES,
     AnnouncedWaitError,
-    DatadogAPIError,
     DatadogGaveUpError,
+    DatadogRefusalError,
     certificate_failure,
     declare_endpoint,
+    endpoint_of,
     network_failure,
     too_long_a_wait,
 )
@@ -209,16 +210,17 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:
             url = urlparse(str(prepared_request.url))
-            waited = pacer.wait_before(url.path)
+            endpoint = endpoint_of(url.geturl(), self.url_base)
+            waited = pacer.wait_before(endpoint)
             if waited:
                 self.progress.rate_limit_wait(waited)
             self.progress.request()
             try:
                 return self.send(prepared_request, context)
             except requests.exceptions.SSLError:
-                raise certificate_failure(url.path, str(url.hostname)) from None
+                raise certificate_failure(endpoint, str(url.hostname)) from None
             except tuple(NETWORK_FAILURES) as exc:
-                raise network_failure(exc, url.path, str(url.hostname), limits) from exc
+                raise network_failure(exc, endpoint, str(url.hostname), limits) from exc
 
         retried = backoff.on_exception(
             self.backoff_wait_generator,
@@ -235,7 +237,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:
             url = str(prepared_request.url)
-            shared = self.answers_shared and urlparse(url).path == self.path
+            shared = self.answers_shared and endpoint_of(url, self.url_base) == self.path
             if shared and url in answers:
                 return answers[url]
             try:
@@ -253,7 +255,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
     @override
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
-        endpoint = urlparse(response.url).path
+        endpoint = endpoint_of(response.url, self.url_base)
         pacer = self.datadog_tap.rate_limit_pacer
         reset = pacer.observe(endpoint, response)
         rate = pacer.rate(endpoint)
@@ -272,7 +274,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
                 raise too_long_a_wait(message, seconds, source, self.max_wait)
             raise AnnouncedWaitError(message, response, seconds, source)
         if status >= HTTPStatus.MULTIPLE_CHOICES:  # 3xx (not followed) and 4xx
-            raise DatadogAPIError(self.response_error_message(response))
+            raise DatadogRefusalError(self.response_error_message(response), status)
         try:
             body = decode(response)
         except ValueError:

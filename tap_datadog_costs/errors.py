@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import typing as t
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from tap_datadog_costs.redaction import clip, redact
 from tap_datadog_costs.transport import AnswerTooLargeError
 
 if t.TYPE_CHECKING:
@@ -48,6 +50,18 @@ def declare_endpoint(path: str, permission: str | None) -> str:
 
 class DatadogAPIError(FatalAPIError):
     """A Datadog answer that retrying will not fix; the message says what to do."""
+
+
+class DatadogRefusalError(DatadogAPIError):
+    """Datadog answered and refused the request (a 3xx not followed, or a 4xx): ``status``.
+
+    Only such an answer can say anything about the keys: a TLS or network failure, or
+    retries run out, cannot.
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Interrupted(Exception):  # noqa: N818 - what happened, not an error of ours
@@ -101,13 +115,27 @@ def certificate_failure(endpoint: str, host: str) -> DatadogAPIError:
     )
 
 
+#: How much of an error answer that is not JSON a message quotes (on one line).
+ERROR_TEXT_LIMIT = 200
+
+
+def endpoint_of(url: str, base_url: str) -> str:
+    """The endpoint ``url`` asks, as messages name it: its path after ``base_url``'s own.
+
+    A proxy's path in api_url may hold a token; and permissions are declared per endpoint.
+    """
+    path = urlsplit(url).path
+    prefix = urlsplit(base_url).path.rstrip("/")
+    return path[len(prefix) :] if prefix and path.startswith(prefix + "/") else path
+
+
 def datadog_error_words(body: t.Any, text: str, reason: str) -> str:  # noqa: ANN401
     """Datadog's own error text, on one line: a list of strings or of JSON:API objects.
 
     ``body`` is the decoded answer (None when it was not JSON); ``text`` the raw one.
     """
     if not isinstance(body, dict):
-        return " ".join(text.split())[:200] or reason
+        return clip(text, ERROR_TEXT_LIMIT) or clip(reason, ERROR_TEXT_LIMIT)
     errors = body.get("errors")
     if not isinstance(errors, list):
         errors = [errors] if errors else []
@@ -117,7 +145,7 @@ def datadog_error_words(body: t.Any, text: str, reason: str) -> str:  # noqa: AN
         else str(error)
         for error in errors
     ]
-    return "; ".join(words) or reason
+    return redact("; ".join(words)) or clip(reason, ERROR_TEXT_LIMIT)
 
 
 def advice_for(endpoint: str, status: int, words: str) -> str:

@@ -10,6 +10,7 @@ from typing_extensions import override
 
 from tap_datadog_costs.answers import decode, next_record_id
 from tap_datadog_costs.errors import DatadogAPIError
+from tap_datadog_costs.redaction import clip
 
 if t.TYPE_CHECKING:
     import requests
@@ -31,9 +32,10 @@ class NextRecordIdPaginator(BaseAPIPaginator[str | None]):
     def get_next(self, response: requests.Response) -> str | None:
         cursor = next_record_id(decode(response))  # text or None: see paging_problem
         if cursor in self.seen:
+            shown = clip(str(cursor), 40)
             msg = (
-                f"GET {self.endpoint}: Datadog sent the page cursor {str(cursor)[:40]!r} twice "
-                f"in one window, after {len(self.seen)} pages: the pages loop; run again later"
+                f"GET {self.endpoint}: Datadog sent the page cursor {shown!r} twice in one "
+                f"window, after {len(self.seen)} pages: the pages loop; run again later"
             )
             raise DatadogAPIError(msg)
         if cursor:

@@ -12,6 +12,7 @@ import typing as t
 from http import HTTPStatus
 
 from tap_datadog_costs.errors import too_long_a_wait
+from tap_datadog_costs.redaction import clip
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -71,7 +72,12 @@ class HeaderNumbers:
             self._ignored.add(name)
         wanted = "a whole number of 1 or more" if whole else "a number of 0 or more"
         log = LOGGER.warning if first else LOGGER.debug
-        log("Ignoring the %s header of Datadog's answers: %r is not %s", name, value[:40], wanted)
+        log(
+            "Ignoring the %s header of Datadog's answers: %r is not %s",
+            name,
+            clip(value, 40),
+            wanted,
+        )
         return None
 
     def retry_after(self, headers: Mapping[str, str]) -> float | None:

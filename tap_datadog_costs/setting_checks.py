@@ -10,6 +10,7 @@ import difflib
 import ipaddress
 import json
 import re
+import ssl
 import typing as t
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -114,12 +115,10 @@ def cross_field_errors(config: Mapping[str, t.Any], now: dt.datetime) -> list[st
         errors.append("start_date: must not be in the future")
     if "start_date" in dates and "end_date" in dates and dates["start_date"] >= dates["end_date"]:
         errors.append("start_date: must be before end_date")
-    if config.get("ca_bundle") and not Path(config["ca_bundle"]).is_file():
-        errors.append("ca_bundle: no file at that path: give a PEM file of CA certificates")
-    if config.get("api_url"):
-        error = api_url_error(str(config["api_url"]))
+    for setting, check in (("ca_bundle", ca_bundle_error), ("api_url", api_url_error)):
+        error = check(str(config[setting])) if config.get(setting) else None
         if error:
-            errors.append(f"api_url: {error}")
+            errors.append(f"{setting}: {error}")
     return errors
 
 
@@ -133,7 +132,42 @@ def key_error(setting: str, value: object) -> str | None:
             f"{setting}: contains a control character (a line break or tab inside the key): "
             "copy the key again"
         )
+    if any(ord(char) > 0xFF for char in key):  # noqa: PLR2004 - beyond latin-1
+        return (
+            f"{setting}: contains a character HTTP headers cannot carry (such as a curly "
+            "quote from a word processor; Datadog's keys are letters and digits): copy the key "
+            "again"
+        )
     return None
+
+
+#: Larger than any CA bundle (certifi's is 0.3 MB): not read, so a wrong path cannot stall.
+CA_BUNDLE_MAX_MB = 16
+
+
+def ca_bundle_error(path: str) -> str | None:
+    """Why ``path`` is no file of CA certificates TLS can verify against, or None.
+
+    Read as TLS will read it: a file that is no PEM (such as /etc/passwd), or a PEM of a
+    private key alone, would fail every request as a certificate that does not verify.
+    """
+    file = Path(path)
+    problem = None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if not file.is_file():
+        problem = "no file at that path"
+    elif file.stat().st_size > CA_BUNDLE_MAX_MB << 20:
+        problem = f"the file is larger than {CA_BUNDLE_MAX_MB} MB, which no CA bundle is"
+    else:
+        try:
+            context.load_verify_locations(cafile=path)
+        except ssl.SSLError:
+            pass
+        except OSError as error:
+            problem = f"the file cannot be read ({error.strerror or 'no access'})"
+        if not problem and not context.cert_store_stats()["x509"]:
+            problem = "the file holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    return f"{problem}: give a PEM file of CA certificates" if problem else None
 
 
 def api_url_error(value: str) -> str | None:

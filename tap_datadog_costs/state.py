@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import typing as t
 
+from tap_datadog_costs.redaction import clip
 from tap_datadog_costs.settings import setting_instant
 
 
@@ -60,7 +61,7 @@ def bookmark_problem(bookmarks: dict[str, dict[str, t.Any]]) -> str | None:
         for where in (entry, *partitions):
             value = where.get("replication_key_value")
             if value is not None and not is_instant(value):
-                return f"holds for {stream} the bookmark {str(value)[:40]!r}, not a date-time"
+                return f"holds for {stream} the bookmark {clip(str(value), 40)!r}, not a date-time"
     return None
 
 

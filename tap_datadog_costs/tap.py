@@ -7,6 +7,7 @@ import functools
 import io
 import json
 import typing as t
+from http import HTTPStatus
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
@@ -17,7 +18,7 @@ from tap_datadog_costs.auth import DatadogAuthenticator
 from tap_datadog_costs.errors import (
     NON_PARENT_MARKER,
     DatadogAPIError,
-    DatadogGaveUpError,
+    DatadogRefusalError,
     declare_endpoint,
 )
 from tap_datadog_costs.periods import (
@@ -42,6 +43,8 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.streams import Stream
 
+#: The answers with which Datadog refuses keys: invalid, revoked, or lacking a permission.
+KEY_REFUSALS = (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
 #: Checks the API key alone; no stream reads it.
 VALIDATE_PATH = declare_endpoint("/api/v1/validate", permission=None)
 
@@ -212,13 +215,19 @@ class TapDatadogCosts(Tap):
         estimated_costs = EstimatedCostsStream(tap=self)
 
         def probe(problem: str, get: t.Callable[[], t.Any]) -> t.Any:  # noqa: ANN401
+            """``get()``; a refusal of the keys said as ``problem``, anything else as it is.
+
+            A TLS or network failure, retries run out, a wait too long or another refusal
+            (a redirect, a 404) says nothing about the keys: its own line is the whole story.
+            """
             try:
                 return get()
-            except DatadogGaveUpError:
-                raise  # Datadog or the network failed: not a problem with the keys
-            except DatadogAPIError as exc:
-                prefix = "No cost access: " if NON_PARENT_MARKER in str(exc) else problem
-                msg = f"{prefix}{exc}"
+            except DatadogRefusalError as exc:
+                if NON_PARENT_MARKER in str(exc):
+                    problem = "No cost access: "
+                elif exc.status not in KEY_REFUSALS:
+                    raise
+                msg = f"{problem}{exc}"
                 raise DatadogAPIError(msg) from None
 
         probe(

@@ -9,19 +9,22 @@ byte written, and no bookmark past data that was not written.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import socket
 import typing as t
 
 import pytest
 
-from simulator import PARENT_KEYS
-from tests.support.endpoints import HOURLY, SUMMARY
+from simulator import PARENT_KEYS, DatadogSimulator
+from tests.support.clock import NOW
+from tests.support.endpoints import HOURLY, SUMMARY, VALIDATE
+from tests.support.logs import error_lines
 from tests.support.running import parse_messages, records_of, run_cli_measured
+from tests.support.secrets import HEX_KEYS, ODD_KEYS, given_away
 from tests.support.settings import recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
-
-    from simulator import DatadogSimulator
 
 RSS_BOUND_MB = 400
 DAY = "86400"
@@ -142,3 +145,93 @@ def test_a_hostile_case_ends_bounded_in_one_line_with_no_secret_and_no_bookmark_
     for state in (m["value"] for m in messages if m["type"] == "STATE"):
         bookmark = state["bookmarks"].get("hourly_usage", {}).get("replication_key_value")
         assert bookmark is None or (written and bookmark <= max(written)), (bookmark, case)
+
+
+#: (echo fault, keys, mode): a server repeating the keys in each form; --test has its own
+#: error path, and a sync at DEBUG prints the traceback of its failure.
+ECHOES = [
+    *(("sync", kind, ODD_KEYS) for kind in ("echo", "echo-json", "echo-url", "echo-text", "echo-cut")),
+    ("sync", "echo-cut", HEX_KEYS),
+    ("--test", "echo-json", ODD_KEYS),
+    ("--test", "echo-cut", HEX_KEYS),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "keys"),
+    ECHOES,
+    ids=[f"{m} {k} {'hex' if keys == HEX_KEYS else 'odd'}" for m, k, keys in ECHOES],
+)
+def test_no_form_of_a_key_a_server_echoes_is_printed_not_even_in_a_debug_traceback(
+    tmp_path: Path, mode: str, kind: str, keys: tuple[str, str]
+) -> None:
+    with DatadogSimulator(now=NOW, keys=keys) as sim:
+        sim.inject(SUMMARY, kind)
+        config = recent_config(sim, days=1, keys=keys, max_retries=1)
+        args = () if mode == "sync" else (mode,)
+        result, peak_mb = run_cli_measured(config, tmp_path, *args, timeout=120, LOGLEVEL="DEBUG")
+
+    assert given_away(result.stdout + result.stderr, *keys) == []
+    assert result.returncode == 1, result.stderr[-2000:]
+    (line,) = error_lines(result.stderr)
+    assert f"Datadog answered 403 to GET {SUMMARY}: " in line
+    assert "***" in line  # the key was there, masked
+    assert (b"Traceback" in result.stderr) == (mode == "sync")  # at DEBUG, masked too
+    assert peak_mb < RSS_BOUND_MB
+
+
+#: A proxy's token in api_url's path: as secret as a key.
+PATH_TOKEN = "t0ken-9f8e7d6c5b4a"  # noqa: S105 - a test value, to be found nowhere
+
+
+@pytest.mark.parametrize("mode", [(), ("--test",)], ids=["sync", "test"])
+def test_a_token_in_api_urls_path_is_printed_nowhere(
+    api: DatadogSimulator, tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    """The simulator has no such path: every request is a 404, named by its endpoint alone."""
+    config = {**recent_config(api, days=1, max_retries=1), "api_url": f"{api.url}/{PATH_TOKEN}/"}
+    result, peak_mb = run_cli_measured(config, tmp_path, *mode, timeout=120, LOGLEVEL="DEBUG")
+
+    assert given_away(result.stdout + result.stderr, PATH_TOKEN) == []
+    assert result.returncode == 1, result.stderr[-2000:]
+    (line,) = error_lines(result.stderr)
+    first = VALIDATE if mode else "/api/"  # --test's first probe; a sync's first stream
+    assert f"Datadog answered 404 to GET {first}" in line, line
+    assert "check site and api_url" in line
+    assert peak_mb < RSS_BOUND_MB
+
+
+#: The SDK's JSON log lines (SINGER_SDK_LOG_CONFIG): its formatter prints an exception's whole
+#: chain itself, the context Python's traceback leaves out included.
+STRUCTURED_LOGS = """
+version: 1
+disable_existing_loggers: false
+formatters: {json: {(): singer_sdk.logging.StructuredFormatter}}
+handlers: {console: {class: logging.StreamHandler, formatter: json, stream: ext://sys.stderr}}
+root: {level: DEBUG, handlers: [console]}
+"""
+
+
+@pytest.mark.parametrize("mode", [(), ("--test",)], ids=["sync", "test"])
+def test_no_secret_is_in_json_logs_of_a_network_failure_whose_error_chain_holds_the_url(
+    tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    """Nothing listens on the port: requests' error names the URL, api_url's path and all."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "logging.yml").write_text(STRUCTURED_LOGS)
+    config = {"api_key": HEX_KEYS[0], "app_key": HEX_KEYS[1], "max_retries": 0,
+              "api_url": f"http://127.0.0.1:{port}/{PATH_TOKEN}"}  # fmt: skip
+    environ = {"LOGLEVEL": "DEBUG", "SINGER_SDK_LOG_CONFIG": str(tmp_path / "logging.yml")}
+    result, peak_mb = run_cli_measured(config, tmp_path, *mode, timeout=120, **environ)
+
+    assert given_away(result.stdout + result.stderr, PATH_TOKEN, *HEX_KEYS) == []
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith(b"{")]
+    (message,) = [line["message"] for line in lines if line["level"] == "error"]
+    assert message.startswith(f"GET {VALIDATE if mode else '/api/'}"), message
+    assert "the connection to 127.0.0.1 failed or was reset" in message
+    traced = any("Traceback" in line.get("message", "") for line in lines)  # as text, masked
+    assert traced == (not mode)  # --test prints no traceback
+    assert peak_mb < RSS_BOUND_MB

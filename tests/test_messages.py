@@ -124,3 +124,23 @@ def test_a_start_date_in_the_year_1_reads_from_the_retention_edge_with_one_warni
         f"and cost: reading from {edge.isoformat()} instead"
     )
     assert warned == [expected], warned
+
+
+#: A key pasted from a word processor: U+2019 (a curly apostrophe) in place of one, which no HTTP
+#: header can carry (latin-1 only).
+CURLY_KEY = "sim\u2019api-key-4e5f"
+
+
+@pytest.mark.parametrize("mode", [(), ("--test",)], ids=["sync", "test"])
+def test_a_key_no_header_can_carry_is_one_line_naming_it_and_never_quoting_it(
+    api: DatadogSimulator, tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    config = {**KEY_SETTINGS, "api_url": api.url, "app_key": CURLY_KEY}
+    result = run_cli(*mode, config=config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    (line,) = lines(result.stderr, "ERROR")
+    assert line.split("| ")[-1].startswith("app_key: "), line
+    output = (result.stdout + result.stderr).decode()
+    assert not [what for what in ("\u2019", "\\u2019", "position", "sim\u2019") if what in output]
+    assert b"Traceback" not in result.stderr
+    assert api.requests == []

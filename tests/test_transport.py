@@ -13,7 +13,7 @@ import pytest
 
 from simulator import DatadogSimulator
 from tests.support.clock import NOW, clock_env
-from tests.support.endpoints import ORGS, SUMMARY
+from tests.support.endpoints import ORGS, SUMMARY, VALIDATE
 from tests.support.logs import error_lines
 from tests.support.running import run_cli, sync
 from tests.support.settings import recent_config, tap_config
@@ -59,6 +59,43 @@ def test_a_certificate_that_does_not_verify_is_one_line_naming_the_host_and_not_
     )
     assert "retrying" not in result.stderr.decode()
     assert https.requests == []  # the handshake failed: nothing was asked
+
+
+def test_the_connection_test_says_a_certificate_failure_alone_and_never_blames_the_keys(
+    https: DatadogSimulator, tmp_path: Path
+) -> None:
+    result = run_cli("--test", config=recent_config(https), tmp_path=tmp_path)
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert line.split(" | ")[-1] == (
+        f"GET {VALIDATE}: the TLS certificate of 127.0.0.1 could not be verified: if a company "
+        "proxy inspects TLS, set ca_bundle (or REQUESTS_CA_BUNDLE) to its CA bundle file"
+    )
+    assert b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("what", ["not PEM", "a PEM key, no certificate"])
+@pytest.mark.parametrize("mode", [(), ("--test",)], ids=["sync", "test"])
+def test_a_ca_bundle_that_holds_no_certificate_is_refused_before_any_request_naming_it(
+    https: DatadogSimulator,
+    certificate: tuple[str, str],
+    tmp_path: Path,
+    what: str,
+    mode: tuple[str, ...],
+) -> None:
+    """A file such as /etc/passwd, or the certificate's private key in place of the certificate."""
+    bundle = tmp_path / "passwd"
+    bundle.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    path = str(bundle) if what == "not PEM" else certificate[1]
+    https.clear_requests()
+    result = run_cli(*mode, config=recent_config(https, ca_bundle=path), tmp_path=tmp_path)
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert line.split(" | ")[-1].startswith(
+        "ca_bundle: the file holds no PEM certificate (-----BEGIN CERTIFICATE-----): "
+    ), line
+    assert b"Traceback" not in result.stderr
+    assert https.requests == []
 
 
 @pytest.mark.parametrize("how", ["ca_bundle", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])

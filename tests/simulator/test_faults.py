@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
-from typing import TYPE_CHECKING
+import typing as t
+from urllib.parse import quote_plus
 
 import pytest
 import requests
 
+from simulator import DatadogSimulator
+from simulator.faults import ECHO_CUT_AT
 from tests.simulator.common import (
     COST_PARAMS,
+    NOW,
     call,
     recorded,
 )
 from tests.support.endpoints import HISTORICAL, ORGS, VALIDATE
-
-if TYPE_CHECKING:
-    from simulator import DatadogSimulator
 
 
 @pytest.mark.parametrize("kind", ["500", "503"])
@@ -73,3 +75,31 @@ def test_nonjson_is_html(api: DatadogSimulator) -> None:
     assert response.text == "<html>upstream error</html>"
     with pytest.raises(ValueError, match="meteor"):
         api.inject(HISTORICAL, "meteor")
+
+
+#: Keys whose JSON, URL and white space forms differ from the key (still latin-1: headers).
+ODD_KEYS = ('odd-"api\\kéy  one', "odd app\\kéy  two")
+
+
+@pytest.mark.parametrize(
+    ("kind", "forms"),
+    [
+        ("echo", lambda key: json.dumps(key)[1:-1]),
+        ("echo-json", lambda key: json.dumps(key)[1:-1]),
+        ("echo-url", quote_plus),
+        ("echo-text", lambda key: key),
+        ("echo-cut", lambda key: key),
+    ],
+)
+def test_echo_repeats_each_key_in_its_form(kind: str, forms: t.Callable[[str], str]) -> None:
+    with DatadogSimulator(now=NOW, keys=ODD_KEYS) as sim:
+        sim.inject(VALIDATE, kind)
+        response = call(sim, VALIDATE, keys=ODD_KEYS)
+    assert response.status_code == 403
+    body = response.content.decode()
+    for key in ODD_KEYS:
+        assert forms(key) in body, (kind, body)
+    if kind == "echo-json":
+        assert isinstance(response.json()["errors"][0]["meta"], dict)
+    if kind == "echo-cut":
+        assert body.index(ODD_KEYS[0]) < ECHO_CUT_AT < body.index(ODD_KEYS[0]) + len(ODD_KEYS[0])

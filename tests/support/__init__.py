@@ -13,4 +13,6 @@
 - ``loaders``: the Quickstart and Meltano runs, and what they loaded.
 - ``postgres``: a PostgreSQL server of the test's own.
 - ``latest``: Datadog's latest answer, per period (withdrawals).
+- ``secrets``: keys whose every printed form differs from the key, and the bytes that would
+  give a key away (``given_away``).
 """

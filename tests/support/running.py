@@ -132,10 +132,15 @@ sys.exit(status)
 
 
 def run_cli_measured(
-    config: dict[str, t.Any], tmp_path: Path, timeout: float = 300, now: dt.datetime = NOW
+    config: dict[str, t.Any],
+    tmp_path: Path,
+    *args: str,
+    timeout: float = 300,
+    now: dt.datetime = NOW,
+    **environ: str,
 ) -> tuple[subprocess.CompletedProcess[bytes], float]:
-    """A sync through the CLI (its clock at ``now``), and the peak memory (RSS, MB) of the
-    tap's process."""
+    """A sync (or ``args``: another mode) through the CLI, its clock at ``now`` and ``environ``
+    set, and the peak memory (RSS, MB) of the tap's process."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     peak_file = tmp_path / "peak_kb"
@@ -144,9 +149,9 @@ def run_cli_measured(
         "-c",
         MEASURE,
         str(peak_file),
-        *cli_command("--config", str(config_file)),
+        *cli_command(*args, "--config", str(config_file)),
     ]
-    env = clock_env(now, {**os.environ, "PYTHONPATH": str(ROOT)})
+    env = clock_env(now, {**os.environ, "PYTHONPATH": str(ROOT), **environ})
     result = subprocess.run(command, capture_output=True, check=False, env=env, timeout=timeout)
     return result, int(peak_file.read_text()) / 1024
 

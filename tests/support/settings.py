@@ -37,6 +37,7 @@ BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
     ({**KEY_SETTINGS, "end_date": "2020-01-01T00:00:00Z"}, "end_date"),  # before retention
     ({**KEY_SETTINGS, "api_key": "sim-api-key\u0001x"}, "api_key"),
     ({**KEY_SETTINGS, "app_key": "sim-app\nkey"}, "app_key"),
+    ({**KEY_SETTINGS, "api_key": "sim\u2019api-key"}, "api_key"),  # no HTTP header carries it
     ({**KEY_SETTINGS, "api_url": "https://user:s3cr3t-pass@127.0.0.1:8443"}, "api_url"),
     ({**KEY_SETTINGS, "api_url": "https://127.0.0.1:99999"}, "api_url"),
     ({**KEY_SETTINGS, "api_url": "https://127.0.0.1/api?token=s3cr3t-pass"}, "api_url"),
