@@ -373,7 +373,7 @@ class DatadogSimulator:
             self._record(handler.command, split.path, params, 0)
             reset_connection(handler)
             return
-        if kind == "slow":
+        if kind in {"slow", "fresh_cursor"}:  # answered late, when asked to
             time.sleep(seconds)
         if kind in STREAMED_FAULTS:
             self._record(handler.command, split.path, params, 200)

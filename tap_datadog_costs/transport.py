@@ -20,6 +20,8 @@ import urllib3
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from tap_datadog_costs.stopping import RunStop
+
 CHUNK = 1 << 16
 #: Encodings we ask for and decode ourselves (each with an output limit).
 ACCEPT_ENCODING = "gzip, deflate"
@@ -89,15 +91,19 @@ def read_body(response: requests.Response, max_bytes: int, cancelled: threading.
     return b"".join(parts)
 
 
-def send_within(
+def send_within(  # noqa: PLR0913 - the request, and the limits it is read within
     session: requests.Session,
     request: requests.PreparedRequest,
     *,
     timeout: float,
     max_bytes: int,
     verify: str | bool,
+    stop: RunStop,
 ) -> requests.Response:
-    """Send ``request`` and read its whole answer within ``timeout`` seconds, or raise."""
+    """Send ``request`` and read its whole answer within ``timeout`` seconds, or raise.
+
+    A signal (``stop``) ends the wait for the answer at once, with Interrupted.
+    """
     request.headers["Accept-Encoding"] = ACCEPT_ENCODING
     outcome: dict[str, t.Any] = {}
     done = threading.Event()
@@ -119,12 +125,21 @@ def send_within(
             done.set()
 
     worker = threading.Thread(target=work, name="datadog-request", daemon=True)
-    worker.start()
-    if not done.wait(timeout):
+
+    def abandon() -> None:
         cancelled.set()
         response = outcome.get("response")
         if response is not None:
             response.close()  # wakes a worker blocked reading a trickled body
+
+    worker.start()
+    try:
+        answered = stop.wait_for(done, timeout)
+    except BaseException:  # Interrupted by a signal: nobody waits for this answer any more
+        abandon()
+        raise
+    if not answered:
+        abandon()
         raise DeadlineError
     if "error" in outcome:
         raise outcome["error"]
