@@ -7,6 +7,7 @@ What a failing server, a proxy in between, or a careless or hostile server may d
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import socket
 import ssl
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 ECHO_FORMS = ("echo", "echo-json", "echo-url", "echo-text", "echo-cut")
 FAULT_KINDS = (
     "500", "503", "429", "403", "reset", "slow", "truncated", "nonjson", "redirect", "headers",
-    "trickle", "trickle-body", "endless", "gzipbomb", *ECHO_FORMS,
+    "trickle", "trickle-body", "endless", "gzipbomb", "fresh_cursor", *ECHO_FORMS,
 )  # fmt: skip
 FAULT_MESSAGES = {
     "403": "Forbidden",  # what Datadog answers a key lacking the endpoint's permission
@@ -38,8 +39,12 @@ FAULT_MESSAGES = {
     "503": "Service Unavailable",
     "429": "Rate limit exceeded",
 }
+#: Faults answered with a reply of their own (fault_reply), in place of the endpoint's.
+REPLIED_FAULTS = (*FAULT_MESSAGES, "nonjson", "redirect", "fresh_cursor")
 #: Faults answered by writing to the socket ourselves (send_hostile).
 STREAMED_FAULTS = ("trickle", "trickle-body", "endless", "gzipbomb")
+#: The cursors of ``fresh_cursor`` pages: never the same twice in a simulator's life.
+FRESH_CURSORS = itertools.count(1)
 #: How long a hostile answer goes on at most, if its client never gives up.
 HOSTILE_SECONDS = 60
 CHUNK_SIZE = 1 << 16
@@ -59,6 +64,9 @@ def fault_reply(kind: str, seconds: float) -> Reply:
         return Reply(200, b"<html>upstream error</html>", "text/html")
     if kind == "redirect":  # to another host: a client following it would leak its keys
         return Reply(302, b"", "text/html", {"Location": "http://127.0.0.2:9/elsewhere"})
+    if kind == "fresh_cursor":  # a hostile server: no row, and a next page that is always new
+        cursor = f"fresh-{next(FRESH_CURSORS)}"
+        return Reply.json({"data": [], "meta": {"pagination": {"next_record_id": cursor}}})
     reply = Reply.json({"errors": [FAULT_MESSAGES[kind]]}, int(kind))
     if kind == "429":
         reply.headers = {

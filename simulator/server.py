@@ -35,7 +35,7 @@ from .endpoints import ROUTES
 from .faults import (
     ECHO_FORMS,
     FAULT_KINDS,
-    FAULT_MESSAGES,
+    REPLIED_FAULTS,
     STREAMED_FAULTS,
     echo_reply,
     fault_reply,
@@ -279,6 +279,12 @@ class DatadogSimulator:
                 [("", 0.0, {})] * after + [(kind, seconds, headers or {})] * count
             )
 
+    def clear_faults(self) -> None:
+        """Forget the faults and replayed answers still queued (a client that gave up early)."""
+        with self._lock:
+            self._faults.clear()
+            self._replays.clear()
+
     def replay(
         self, path: str, body: object, count: int = 1, params: dict[str, str] | None = None
     ) -> None:
@@ -368,7 +374,7 @@ class DatadogSimulator:
             self._record(handler.command, split.path, params, 0)
             reset_connection(handler)
             return
-        if kind == "slow":
+        if kind in {"slow", "fresh_cursor"}:  # answered late, when asked to
             time.sleep(seconds)
         if kind in STREAMED_FAULTS:
             self._record(handler.command, split.path, params, 200)
@@ -379,11 +385,7 @@ class DatadogSimulator:
             self._record(handler.command, split.path, params, 403)
             self._send(handler, echo_reply(kind, keys))
             return
-        fault = (
-            fault_reply(kind, seconds)
-            if kind in FAULT_MESSAGES or kind in {"nonjson", "redirect"}
-            else recorded
-        )
+        fault = fault_reply(kind, seconds) if kind in REPLIED_FAULTS else recorded
         try:
             reply = self._respond(route, keys, params, fault)
         except Exception as error:  # noqa: BLE001 -- a simulator bug: tell the client, not hang

@@ -46,6 +46,14 @@ class Bookmarks(RESTStream[t.Any]):
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = value
 
+    def read_whole(self, context: Context | None) -> None:
+        """After the stream's last record and withdrawing row: what it saves only then.
+
+        Default: nothing. A stream whose bookmark must not move before its withdrawing rows
+        are written (a signal may stop the run between them: the final STATE would skip
+        them) moves it here.
+        """
+
     def saved_bookmark(self, context: Context | None) -> str | None:
         """The bookmark the state held when the run began (asked before the first record)."""
         return t.cast("str | None", self.get_context_state(context).get("replication_key_value"))

@@ -7,11 +7,11 @@ their path, parameters, keys and how one item of an answer becomes flat records.
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from http import HTTPStatus
 from urllib.parse import urlparse
 
-import backoff
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
@@ -101,6 +101,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
         self.periods_read = set()
         records = self.read_records(context)
         yield from self.with_withdrawals(context, records) if self.withdraws else records
+        self.read_whole(context)
         bookmark = self.stream_state.get("replication_key_value") if self.replication_key else None
         self.progress.summary(bookmark)
 
@@ -176,6 +177,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
             timeout=self.timeout,
             max_bytes=self.datadog_tap.settings.max_answer_mb << 20,
             verify=self.datadog_tap.certificate_authority,
+            stop=self.datadog_tap.run_stop,
         )
         self.validate_response(response)
         return response
@@ -195,21 +197,21 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """Pace each attempt, retry with back-off, and give up with one clear line.
+        """Pace each attempt, retry (``with_retries``), and give up with one clear line.
 
         Every attempt is ``send``: the SDK hands us its own ``_request`` as ``func``, which
-        has no deadline and no size limit, and we do not call it. The backoff library is
-        called directly (not through the SDK's decorator) so that it logs nothing itself:
-        ``backoff_handler`` writes the one line per retry.
+        has no deadline and no size limit, and we do not call it. Before each, the run's stop
+        is looked at: a signal sends no further request.
         """
         del func
-        pacer = self.datadog_tap.rate_limit_pacer
+        pacer, stop = self.datadog_tap.rate_limit_pacer, self.datadog_tap.run_stop
         limits = {"timeout": self.timeout, "max_mb": self.datadog_tap.settings.max_answer_mb}
 
         def attempt(
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:
             url = urlparse(str(prepared_request.url))
+            stop.check()
             endpoint = endpoint_of(url.geturl(), self.url_base)
             waited = pacer.wait_before(endpoint)
             if waited:
@@ -222,15 +224,6 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
             except tuple(NETWORK_FAILURES) as exc:
                 raise network_failure(exc, endpoint, str(url.hostname), limits) from exc
 
-        retried = backoff.on_exception(
-            self.backoff_wait_generator,
-            RetriableAPIError,
-            max_tries=self.backoff_max_tries,
-            on_backoff=self.backoff_handler,
-            jitter=None,  # backoff_wait_generator jitters
-            logger=None,
-        )(attempt)
-
         answers = self.datadog_tap.shared_answers
 
         def request(
@@ -241,7 +234,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
             if shared and url in answers:
                 return answers[url]
             try:
-                response = retried(prepared_request, context)
+                response = self.with_retries(functools.partial(attempt, prepared_request, context))
             except RetriableAPIError as exc:
                 tries = self.backoff_max_tries()
                 msg = f"{exc}; gave up after {tries} attempts (max_retries: {tries - 1})"

@@ -16,17 +16,27 @@ if t.TYPE_CHECKING:
     import requests
 
 
+#: Pages in a row that bring no new row yet name a next page, after which a window fails: a
+#: real answer's next page follows a full one (a last page may be empty, and names none).
+PAGES_WITHOUT_A_ROW = 10
+
+
 class NextRecordIdPaginator(BaseAPIPaginator[str | None]):
     """Follows ``meta.pagination.next_record_id``; a missing meta is the last page.
 
-    A cursor seen before in the same window means the pages loop (A, B, A, ...): the window
-    fails with one line instead of reading for ever. (The SDK catches only A, A.)
+    Two guards against pages that never end, each failing the window in one line instead of
+    reading for ever: a cursor seen before in the same window (A, B, A, ...; the SDK catches
+    only A, A), and PAGES_WITHOUT_A_ROW pages in a row without a new row (none, or only rows
+    already read) that each name a next page, a new cursor every time.
     """
 
     def __init__(self, endpoint: str) -> None:
         super().__init__(None)
         self.endpoint = endpoint
         self.seen: set[str] = set()
+        #: Pages in a row without a new row; whether the page being advanced over was one.
+        self.without_rows = 0
+        self._empty = False
 
     @override
     def get_next(self, response: requests.Response) -> str | None:
@@ -38,6 +48,14 @@ class NextRecordIdPaginator(BaseAPIPaginator[str | None]):
                 f"window, after {len(self.seen)} pages: the pages loop; run again later"
             )
             raise DatadogAPIError(msg)
+        self.without_rows = self.without_rows + 1 if self._empty else 0
+        self._empty = False
+        if cursor and self.without_rows >= PAGES_WITHOUT_A_ROW:
+            msg = (
+                f"GET {self.endpoint}: the pages do not end: Datadog sent {self.without_rows} "
+                "pages in a row without a new row, each naming a next page; run again later"
+            )
+            raise DatadogAPIError(msg)
         if cursor:
             self.seen.add(cursor)
         return t.cast("str | None", cursor)
@@ -45,6 +63,7 @@ class NextRecordIdPaginator(BaseAPIPaginator[str | None]):
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         """A page with no rows (or only rows already read) still leads to the next, if any."""
+        self._empty = True  # the SDK calls this, then get_next, for such a page
         return True
 
 

@@ -13,6 +13,7 @@ from http import HTTPStatus
 
 from tap_datadog_costs.errors import too_long_a_wait
 from tap_datadog_costs.redaction import clip
+from tap_datadog_costs.stopping import RunStop
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -118,9 +119,11 @@ class RateLimitPacer:
     request we know will get 429.
     """
 
-    def __init__(self, *, max_wait: float) -> None:
+    def __init__(self, *, max_wait: float, stop: RunStop | None = None) -> None:
         #: The longest wait for a spent budget (max_wait_seconds); a longer one fails the stream.
         self.max_wait = max_wait
+        #: The run's stop: a signal ends a wait for the reset at once.
+        self.stop = stop or RunStop()
         self._lock = threading.Lock()
         self._name_of_path: dict[str, str] = {}
         self._budget: dict[str, tuple[int, float]] = {}  # name -> (remaining, reset_at)
@@ -152,9 +155,10 @@ class RateLimitPacer:
         return self._rates.get(path)
 
     def wait_before(self, path: str) -> float:
-        """Count a request to ``path``; first sleep until the reset if the budget is spent.
+        """Count a request to ``path``; first wait for the reset if the budget is spent.
 
-        Returns the seconds slept (0 when the budget allowed the request at once).
+        Returns the seconds waited (0 when the budget allowed the request at once); a signal
+        ends the wait with Interrupted.
         """
         with self._lock:
             name = self._name_of_path.get(path, path)
@@ -169,5 +173,5 @@ class RateLimitPacer:
             what = f"GET {path}: the rate limit '{name}' is spent"
             raise too_long_a_wait(what, delay, "X-RateLimit-Reset", self.max_wait)
         LOGGER.info("Rate limit '%s' spent: waiting %.2f s for it to reset", name, delay)
-        time.sleep(delay)
+        self.stop.wait(delay)
         return delay

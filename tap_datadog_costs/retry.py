@@ -1,7 +1,7 @@
 """Retries: the wait an answer announces, else exponential back-off.
 
-X-RateLimit-Reset or Retry-After first; each wait is bounded by max_wait_seconds and said in one
-line.
+X-RateLimit-Reset or Retry-After first; each wait is bounded by max_wait_seconds, said in one
+line, and ended at once by a signal (the run's stop).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import random
 import typing as t
 from http import HTTPStatus
 
+from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
@@ -17,6 +18,8 @@ from tap_datadog_costs.errors import AnnouncedWaitError
 from tap_datadog_costs.rate_limit import RATE_LIMIT_MARGIN
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     import requests
 
     from tap_datadog_costs.progress import Progress
@@ -24,6 +27,8 @@ if t.TYPE_CHECKING:
 
 #: Exponential back-off: first wait and cap, in seconds.
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 60.0
+
+_Answer = t.TypeVar("_Answer")
 
 
 class RetryPolicy(RESTStream[t.Any]):
@@ -51,12 +56,33 @@ class RetryPolicy(RESTStream[t.Any]):
         """The longest single wait (max_wait_seconds): pacing, an announced wait, back-off."""
         return float(self.datadog_tap.settings.max_wait_seconds)
 
+    def with_retries(self, attempt: Callable[[], _Answer]) -> _Answer:
+        """``attempt()`` until it succeeds, or its RetriableAPIError once retries run out.
+
+        Between two attempts, the wait ``backoff_wait_generator`` says, said in one line
+        (``backoff_handler``) and waited through the run's stop: a signal ends it at once.
+        (The backoff library sleeps where no signal can end the wait.)
+        """
+        waits = self.backoff_wait_generator()
+        next(waits)
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return attempt()
+            except RetriableAPIError as exc:
+                if tries >= self.backoff_max_tries():
+                    raise
+                wait = waits.send(exc)
+                self.backoff_handler({"exception": exc, "wait": wait, "tries": tries})
+                self.datadog_tap.run_stop.wait(wait)
+
     @override
     def backoff_max_tries(self) -> int:
         return self.datadog_tap.settings.max_retries + 1
 
     @override
-    def backoff_wait_generator(self) -> t.Generator[float, None, None]:
+    def backoff_wait_generator(self) -> t.Generator[float, Exception | None, None]:
         """The wait an answer announced (plus a margin); else exponential, jittered, capped."""
         attempt = 0
         exception = yield  # type: ignore[misc]

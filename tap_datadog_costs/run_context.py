@@ -1,7 +1,8 @@
 """What every stream reads from the tap that runs it.
 
-One clock, one date range, one URL, one authenticator, one pacer and the answers several
-streams share. A protocol, so that the streams need not import the tap (which imports them).
+One clock, one date range, one URL, one authenticator, one pacer, the answers several
+streams share and the run's stop. A protocol, so that the streams need not import the tap
+(which imports them).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ if t.TYPE_CHECKING:
     from tap_datadog_costs.auth import DatadogAuthenticator
     from tap_datadog_costs.rate_limit import RateLimitPacer
     from tap_datadog_costs.settings import Settings
+    from tap_datadog_costs.stopping import RunStop
 
 
 class RunContext(t.Protocol):
@@ -41,3 +43,5 @@ class RunContext(t.Protocol):
     def shared_answers(self) -> dict[str, requests.Response]: ...
     @property
     def rate_limit_pacer(self) -> RateLimitPacer: ...
+    @property
+    def run_stop(self) -> RunStop: ...

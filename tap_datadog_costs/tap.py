@@ -19,6 +19,7 @@ from tap_datadog_costs.errors import (
     NON_PARENT_MARKER,
     DatadogAPIError,
     DatadogRefusalError,
+    Interrupted,
     declare_endpoint,
 )
 from tap_datadog_costs.periods import (
@@ -30,6 +31,7 @@ from tap_datadog_costs.periods import (
 from tap_datadog_costs.rate_limit import RateLimitPacer
 from tap_datadog_costs.settings import CONFIG_SCHEMA, Settings
 from tap_datadog_costs.state import bookmarks_from
+from tap_datadog_costs.stopping import RunStop
 from tap_datadog_costs.streams import STREAM_TYPES
 from tap_datadog_costs.streams.costs import EstimatedCostsStream
 from tap_datadog_costs.streams.organizations import OrganizationsStream
@@ -140,7 +142,12 @@ class TapDatadogCosts(Tap):
 
     @functools.cached_property
     def rate_limit_pacer(self) -> RateLimitPacer:
-        return RateLimitPacer(max_wait=self.settings.max_wait_seconds)
+        return RateLimitPacer(max_wait=self.settings.max_wait_seconds, stop=self.run_stop)
+
+    @functools.cached_property
+    def run_stop(self) -> RunStop:
+        """Asked for by SIGTERM or SIGINT; every wait and request of the run looks at it."""
+        return RunStop()
 
     @classmethod
     @override
@@ -163,21 +170,34 @@ class TapDatadogCosts(Tap):
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: stop before the next record, and fail (the SDK exits 0).
+        """SIGTERM/SIGINT: stop at once, before the next record, and fail (the SDK exits 0).
 
         The SDK's own handler writes the state at once, possibly in the middle of a record
-        and past a month still being read; ours writes nothing more: each STATE already
-        written covers only records written before it.
+        and past a month still being read. Ours only asks the run to stop (``run_stop``: it
+        runs between two bytecodes, so it takes no lock and writes nothing): a wait ends, no
+        request is sent, no record is written, and ``sync_all`` writes the final STATE.
         """
-        t.cast("BufferedRecordWriter", self.message_writer).request_stop(signum)
-        self.logger.info("Received signal %d: stopping before the next record", signum)
+        self.run_stop.request(signum)
 
     @override  # type: ignore[misc]
     def sync_all(self) -> None:
-        """The SDK's sync, ending on a STATE message (``BufferedRecordWriter.end_on_state``)."""
-        super().sync_all()
-        if isinstance(self.message_writer, BufferedRecordWriter):  # not swapped (benchmarks)
-            self.message_writer.end_on_state()
+        """The SDK's sync, ending on a STATE message (``BufferedRecordWriter.end_on_state``).
+
+        Stopped by a signal, it writes the state of what was read whole first: each stream's
+        bookmark moves only past rows already written (a window or a stream read whole).
+        """
+        writer = self.message_writer
+        if not isinstance(writer, BufferedRecordWriter):  # swapped (benchmarks)
+            super().sync_all()
+            return
+        writer.stop = self.run_stop
+        try:
+            super().sync_all()
+        except Interrupted:
+            self.state_writer.write_state(self.state)
+            writer.end_on_state()
+            raise
+        writer.end_on_state()
 
     @override
     def discover_streams(self) -> list[Stream]:

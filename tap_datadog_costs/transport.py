@@ -22,6 +22,8 @@ import urllib3
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from tap_datadog_costs.stopping import RunStop
+
 CHUNK = 1 << 16
 #: An answer may hold at most one JSON value per BYTES_PER_VALUE bytes of max_answer_mb: 60 MB
 #: of empty objects (20 million dicts) took 2.9 GB to parse and check; a real page holds one
@@ -131,15 +133,19 @@ def wake(response: requests.Response) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def send_within(
+def send_within(  # noqa: PLR0913 - the request, and the limits it is read within
     session: requests.Session,
     request: requests.PreparedRequest,
     *,
     timeout: float,
     max_bytes: int,
     verify: str | bool,
+    stop: RunStop,
 ) -> requests.Response:
-    """Send ``request`` and read its whole answer within ``timeout`` seconds, or raise."""
+    """Send ``request`` and read its whole answer within ``timeout`` seconds, or raise.
+
+    A signal (``stop``) ends the wait for the answer at once, with Interrupted.
+    """
     request.headers["Accept-Encoding"] = ACCEPT_ENCODING
     outcome: dict[str, t.Any] = {}
     done = threading.Event()
@@ -161,12 +167,21 @@ def send_within(
             done.set()
 
     worker = threading.Thread(target=work, name="datadog-request", daemon=True)
-    worker.start()
-    if not done.wait(timeout):
+
+    def abandon() -> None:
         cancelled.set()
         response = outcome.get("response")
         if response is not None:
             wake(response)
+
+    worker.start()
+    try:
+        answered = stop.wait_for(done, timeout)
+    except BaseException:  # Interrupted by a signal: nobody waits for this answer any more
+        abandon()
+        raise
+    if not answered:
+        abandon()
         raise DeadlineError
     if "error" in outcome:
         raise outcome["error"]

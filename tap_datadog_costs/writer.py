@@ -10,7 +10,8 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.messages import SingerMessageType
 from typing_extensions import override
 
-from tap_datadog_costs.errors import Interrupted
+if t.TYPE_CHECKING:
+    from tap_datadog_costs.stopping import RunStop
 
 
 class BufferedRecordWriter(MsgSpecWriter):
@@ -27,19 +28,17 @@ class BufferedRecordWriter(MsgSpecWriter):
     #: The last STATE written, and whether a RECORD followed it (see end_on_state).
     _last_state: t.Any = None
     _record_since_state = False
-    #: The signal that asked the run to stop (``request_stop``), checked before every RECORD.
-    stop_signal: int | None = None
-
-    def request_stop(self, signum: int) -> None:
-        """Stop before the next record: every STATE already written stays the last word."""
-        self.stop_signal = signum
+    #: The run's stop (the tap sets it), looked at before every RECORD: a run stops before
+    #: the next record, never in the middle of one.
+    stop: RunStop | None = None
 
     @override
     def write_message(self, message: t.Any) -> None:
-        if self.stop_signal is not None and message.type == SingerMessageType.RECORD:
+        stop = self.stop
+        if message.type == SingerMessageType.RECORD and stop is not None and stop.signum:
             if self._out is not None:
                 self._out.flush()  # whole records only: each was written in one piece
-            raise Interrupted(self.stop_signal)
+            stop.check()
         raw = sys.stdout.buffer
         if raw is not self._raw:  # first message, or stdout was replaced
             self._raw = raw

@@ -11,6 +11,7 @@ import typing as t
 import pytest
 
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
+from tap_datadog_costs.paging import PAGES_WITHOUT_A_ROW
 from tests.support.endpoints import HISTORICAL, HOURLY
 from tests.support.logs import tap_log
 from tests.support.records import assert_same_records
@@ -240,6 +241,31 @@ def test_page_cursors_that_loop_fail_the_window_in_one_line(api: DatadogSimulato
         "the pages loop; run again later"
     )
     assert len(requests_to(api.requests, HOURLY)) == 3
+
+
+def test_pages_without_a_row_that_never_end_fail_the_window_in_one_line(
+    api: DatadogSimulator,
+) -> None:
+    api.inject(HOURLY, "fresh_cursor", count=100_000)  # a new next page each time, for ever
+    try:
+        with pytest.raises(DatadogAPIError) as raised:
+            sync(recent_config(api, days=1))
+    finally:
+        api.clear_faults()
+    assert str(raised.value) == (
+        f"GET {HOURLY}: the pages do not end: Datadog sent {PAGES_WITHOUT_A_ROW} pages in a row "
+        "without a new row, each naming a next page; run again later"
+    )
+    assert len(requests_to(api.requests, HOURLY)) == PAGES_WITHOUT_A_ROW
+
+
+def test_empty_pages_short_of_the_bound_lose_nothing(api: DatadogSimulator) -> None:
+    for number in range(PAGES_WITHOUT_A_ROW - 1):
+        api.replay(HOURLY, {"data": [], "meta": {"pagination": {"next_record_id": f"e{number}"}}})
+    api.replay(HOURLY, usage_page(api, None))  # then a row, and the last page
+    result = sync(recent_config(api, days=1))
+    assert len(result.records("hourly_usage")) == 1
+    assert len(requests_to(api.requests, HOURLY)) == PAGES_WITHOUT_A_ROW
 
 
 def test_a_page_sent_twice_writes_its_rows_once(api: DatadogSimulator) -> None:

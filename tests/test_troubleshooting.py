@@ -147,6 +147,7 @@ ELSEWHERE = {
     "GET <endpoint>: Datadog sent the page cursor": (
         "tests/test_hostile.py (page cursors in a loop)"
     ),
+    "GET <endpoint>: the pages do not end": "tests/test_hostile.py (pages that never end)",
 }
 
 

@@ -129,8 +129,11 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
             (m for m in months if not self.is_final(m, now, has_rows=isoformat(m) in read)),
             add_months(months[-1], 1) if months else start,
         )
-        self.resume_from = resume_from
-        self.move_bookmark(context, isoformat(resume_from))
+        self.resume_from = resume_from  # the bookmark, once withdrawing rows are written too
+
+    @override
+    def read_whole(self, context: Context | None) -> None:
+        self.move_bookmark(context, isoformat(self.resume_from))
 
     @override
     def period_is_open(self, period: str) -> bool:

@@ -103,3 +103,20 @@ def test_echo_repeats_each_key_in_its_form(kind: str, forms: t.Callable[[str], s
         assert isinstance(response.json()["errors"][0]["meta"], dict)
     if kind == "echo-cut":
         assert body.index(ODD_KEYS[0]) < ECHO_CUT_AT < body.index(ODD_KEYS[0]) + len(ODD_KEYS[0])
+
+
+def test_fresh_cursor_is_an_empty_page_naming_a_new_next_page_every_time(
+    api: DatadogSimulator,
+) -> None:
+    api.inject(VALIDATE, "fresh_cursor", count=3)
+    bodies = [call(api, VALIDATE).json() for _ in range(3)]
+    assert {tuple(body["data"]) for body in bodies} == {()}
+    cursors = [body["meta"]["pagination"]["next_record_id"] for body in bodies]
+    assert len(set(cursors)) == 3
+    assert "meta" not in call(api, VALIDATE).json()  # the queue is spent: a normal answer
+
+
+def test_clear_faults_forgets_what_is_still_queued(api: DatadogSimulator) -> None:
+    api.inject(VALIDATE, "500", count=5)
+    api.clear_faults()
+    assert call(api, VALIDATE).status_code == 200
