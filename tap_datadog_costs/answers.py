@@ -198,6 +198,15 @@ class AnswerChecks(RESTStream[t.Any]):
     #: The query parameter of the page cursor, if the endpoint answers in pages (paging.py).
     page_cursor_param: str | None
 
+    def answer_problem(self, body: object, own_endpoint: bool) -> str | None:  # noqa: FBT001
+        """What makes a decoded answer unusable: no JSON object, or its shape.
+
+        The shape is checked on this stream's own endpoint only, not on a probe of another.
+        """
+        if not isinstance(body, dict):
+            return "with a body that is not JSON"
+        return self.shape_problem(body) if own_endpoint else None
+
     def shape_problem(self, body: dict[str, t.Any]) -> str | None:
         """What makes an answer unusable (no ``data`` list, an item we cannot key), or None.
 

@@ -268,19 +268,14 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
             raise AnnouncedWaitError(message, response, seconds, source)
         if status >= HTTPStatus.MULTIPLE_CHOICES:  # 3xx (not followed) and 4xx
             raise DatadogRefusalError(self.response_error_message(response), status)
-        try:
-            body = decode(response)
+        try:  # the parsed body is bound in no frame here: the exception keeps this one
+            problem = self.answer_problem(decode(response), endpoint.endswith(self.path))
         except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            msg = f"Datadog answered {status} to GET {endpoint} with a body that is not JSON"
+            problem = "with a body that is not JSON"
+        if problem:
+            msg = f"Datadog answered {status} to GET {endpoint} {problem}"
             raise RetriableAPIError(msg, forgotten(response))
         self.warn_of_repairs(response)
-        if endpoint.endswith(self.path):  # not a probe of another endpoint (get_json)
-            problem = self.shape_problem(body)
-            if problem:
-                msg = f"Datadog answered {status} to GET {endpoint} {problem}"
-                raise RetriableAPIError(msg, forgotten(response))
 
     @override
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:

@@ -25,10 +25,11 @@ if t.TYPE_CHECKING:
     from tap_datadog_costs.stopping import RunStop
 
 CHUNK = 1 << 16
-#: An answer may hold at most one JSON value per BYTES_PER_VALUE bytes of max_answer_mb: 60 MB
-#: of empty objects (20 million dicts) took 2.9 GB to parse and check; a real page holds one
-#: value per 20 bytes or more.
-BYTES_PER_VALUE = 16
+#: An answer may hold at most one JSON value per BYTES_PER_VALUE bytes of max_answer_mb (a real
+#: one holds one per 20 bytes or so, far under the limit): so parsed, whatever its shape, it takes
+#: at most about 6.5 times max_answer_mb, and the tap's peak at most 10 times over its baseline
+#: (docs/reliability.md). 60 MB of empty objects (20 million dicts) took 2.9 GB before.
+BYTES_PER_VALUE = 32
 #: Answers smaller than this are not counted: their parse is bounded well below max_answer_mb.
 COUNTED_FROM = 1 << 20
 #: Encodings we ask for and decode ourselves (each with an output limit).

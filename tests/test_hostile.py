@@ -242,3 +242,43 @@ def test_no_secret_is_in_json_logs_of_a_network_failure_whose_error_chain_holds_
     traced = any("Traceback" in line.get("message", "") for line in lines)  # as text, masked
     assert traced == (not mode)  # --test prints no traceback
     assert peak_mb < RSS_BOUND_MB
+
+
+# ---- memory: an answer just under max_answer_mb, whatever its shape ----------------------------
+#: Items that parse into the most memory for their size (at most one JSON value per 32 bytes
+#: is read: transport.BYTES_PER_VALUE; denser answers are refused unparsed).
+MEMORY_SHAPES = {
+    "empty objects": b"{}",
+    "one-key objects holding text": b'{"x":"' + b"x" * 56 + b'"}',
+    "objects nested 8 deep around a text": b'{"a":' * 8 + b'"' + b"x" * 250 + b'"' + b"}" * 8,
+}
+MAX_ANSWER_MB = 16
+#: The documented bound (docs/reliability.md): peak RSS over a clean run's.
+TIMES_MAX_ANSWER_MB = 10
+
+
+def just_under(item: bytes, mb: int) -> bytes:
+    """An answer of ``item`` repeated, a few bytes under ``mb`` MB."""
+    count = ((mb << 20) - 20) // (len(item) + 1)
+    return b'{"data":[' + b",".join([item] * count) + b"]}"
+
+
+@pytest.fixture(scope="module")
+def clean_run_mb(live: DatadogSimulator, tmp_path_factory: pytest.TempPathFactory) -> float:
+    """The tap's peak RSS on a clean run of the same size (its baseline)."""
+    config = recent_config(live, days=2, max_retries=1, max_answer_mb=MAX_ANSWER_MB)
+    result, peak_mb = run_cli_measured(config, tmp_path_factory.mktemp("clean"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return peak_mb
+
+
+@pytest.mark.parametrize("shape", MEMORY_SHAPES)
+def test_an_answer_just_under_max_answer_mb_takes_at_most_ten_times_it(
+    api: DatadogSimulator, tmp_path: Path, shape: str, clean_run_mb: float
+) -> None:
+    api.replay(HOURLY, just_under(MEMORY_SHAPES[shape], MAX_ANSWER_MB), count=2)
+    config = recent_config(api, days=2, max_retries=1, max_answer_mb=MAX_ANSWER_MB)
+    result, peak_mb = run_cli_measured(config, tmp_path)
+    assert result.returncode == 1  # none of these is an answer Datadog would send
+    assert len(error_lines(result.stderr)) == 1
+    assert peak_mb - clean_run_mb < TIMES_MAX_ANSWER_MB * MAX_ANSWER_MB, (peak_mb, clean_run_mb)
