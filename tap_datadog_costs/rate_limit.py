@@ -68,10 +68,16 @@ class HeaderNumbers:
         least = 1 if whole else 0
         if math.isfinite(number) and number >= least and (not whole or number.is_integer()):
             return number
+        self.ignore(
+            name, value, "a whole number of 1 or more" if whole else "a number of 0 or more"
+        )
+        return None
+
+    def ignore(self, name: str, value: str, wanted: str) -> None:
+        """Say a header's value is ignored: a warning the first time a run meets it, then debug."""
         with self._lock:
             first = name not in self._ignored
             self._ignored.add(name)
-        wanted = "a whole number of 1 or more" if whole else "a number of 0 or more"
         log = LOGGER.warning if first else LOGGER.debug
         log(
             "Ignoring the %s header of Datadog's answers: %r is not %s",
@@ -79,7 +85,6 @@ class HeaderNumbers:
             clip(value, 40),
             wanted,
         )
-        return None
 
     def retry_after(self, headers: Mapping[str, str]) -> float | None:
         """Retry-After in seconds: a number, or an HTTP date (RFC 9110); None when absent or bad."""
@@ -89,7 +94,8 @@ class HeaderNumbers:
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
-            return self.number({"Retry-After": value}, "Retry-After")  # ignored, said once
+            self.ignore("Retry-After", value, "a number of seconds or an HTTP date")
+            return None
         return max(0.0, when.timestamp() - time.time())
 
     def seconds_until_reset(self, headers: Mapping[str, str]) -> float | None:

@@ -100,7 +100,7 @@ def read_body(response: requests.Response, max_bytes: int, cancelled: threading.
     return b"".join(parts)
 
 
-def parse_bounded(body: bytes, max_bytes: int) -> bytes:
+def parseable(body: bytes, max_bytes: int) -> bytes:
     """``body``, or AnswerTooLargeError if parsing it could take more memory than allowed.
 
     That is, if it holds more JSON values than one per BYTES_PER_VALUE bytes of ``max_bytes``.
@@ -158,7 +158,7 @@ def send_within(  # noqa: PLR0913 - the request, and the limits it is read withi
                 request, timeout=timeout, allow_redirects=False, stream=True, verify=verify
             )
             outcome["response"] = response
-            body = parse_bounded(read_body(response, max_bytes, cancelled), max_bytes)
+            body = parseable(read_body(response, max_bytes, cancelled), max_bytes)
             response._content = body  # noqa: SLF001 - what requests itself does after reading
             response._content_consumed = True  # noqa: SLF001
             response.close()
