@@ -59,6 +59,16 @@ class Billing:
             quantity = max(1, quantity * hours // month_hours)
         return quantity
 
+    def committed_usage(self, month: datetime, product: str) -> int:
+        """The account's billable units within its commitment: its committed share of the cost.
+
+        The rest of ``account_billable_usage`` is ``account_on_demand_usage``.
+        """
+        account = sum(self.billable_quantity(o, month, product) for o in self.orgs)
+        cents = [self.base_cents(o, month, product) for o in self.orgs]
+        committed, total = sum(c for c, _ in cents), sum(c + o for c, o in cents)
+        return (account * committed + total // 2) // total
+
     def billable_rows(self, orgs: list[Org], month: Moment) -> list[dict[str, Any]]:
         """Flat billable usage rows (org, product) of a month: the served numbers, unnested."""
         first = month_start(month)
@@ -71,6 +81,7 @@ class Billing:
             product: sum(self.billable_quantity(o, first, product) for o in self.orgs)
             for product in COST_PRODUCTS
         }
+        committed = {product: self.committed_usage(first, product) for product in COST_PRODUCTS}
         for org in orgs:
             for product in COST_PRODUCTS:
                 if not self.listed("billable", org, product, first):
@@ -89,6 +100,8 @@ class Billing:
                         "product_name": product,
                         "org_billable_usage": own,
                         "account_billable_usage": account,
+                        "account_committed_usage": committed[product],
+                        "account_on_demand_usage": account - committed[product],
                         # "The percentage of account usage the org represents": 0-100, as
                         # Datadog's own attribution answers give percentages.
                         "percentage_in_account": round(100 * own / account, 2),
@@ -129,6 +142,8 @@ def billable_body(row: dict[str, Any]) -> dict[str, Any]:
         field: row[field]
         for field in (
             "account_billable_usage",
+            "account_committed_usage",
+            "account_on_demand_usage",
             "elapsed_usage_hours",
             "first_billable_usage_hour",
             "last_billable_usage_hour",

@@ -109,9 +109,12 @@ class Costs:
 
         Preliminary historical cost is a little short of the final; so is an estimate, which
         runs ESTIMATE_SHORTFALL_PERCENT short on demand (revised by 25 cents each generation)
-        and, for the current month, covers only the days so far (cost_entries).
+        and, for the current month, covers only the days so far (cost_entries). A credited
+        line's on-demand charge is negative (``credited``).
         """
         committed, on_demand = self.base_cents(org, month, product)
+        if any(c.covers(kind, org.public_id, product, month) for c in self.credited):
+            on_demand = -on_demand
         if kind == "historical" and not self.is_final(month):
             on_demand -= 100 * (self.generation + 1)
         elif kind == "estimated":

@@ -132,6 +132,8 @@ class Account(Usage, Costs, Billing, CostAttribution, Oracle):
     withdrawn: tuple[Withdrawal, ...] = ()
     #: Lines Datadog lists with a null cost (``DatadogSimulator.unknown_cost``).
     unknown: tuple[Withdrawal, ...] = ()
+    #: Lines whose on-demand charge is a credit, a negative cost (``DatadogSimulator.credit``).
+    credited: tuple[Withdrawal, ...] = ()
 
     def listed(
         self,

@@ -222,6 +222,13 @@ class DatadogSimulator:
         """A revision lists these lines (as ``withdraw`` narrows them) with a null cost."""
         self._narrow("unknown", Withdrawal(source, **where))
 
+    def credit(self, source: str | None = None, **where: Any) -> None:  # noqa: ANN401
+        """These lines' on-demand charges become credits: the same amount, negative.
+
+        Narrowed as ``withdraw`` narrows; costs only (cost attribution keeps the charge).
+        """
+        self._narrow("credited", Withdrawal(source, **where))
+
     def _narrow(self, field: str, lines: Withdrawal) -> None:
         if lines.source not in (None, *LINE_SOURCES):
             msg = f"unknown source {lines.source!r}; expected one of {LINE_SOURCES}"

@@ -30,6 +30,8 @@ MONTH_PARAM_FORMAT = "%Y-%m"
 HOUR_PARAM_FORMAT = "%Y-%m-%dT%H"
 #: A month as the full UTC date-time that billing dimension mapping's `filter[month]` takes.
 MONTH_TIMESTAMP_PARAM_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: FOCUS's DateTimeFormat (ISO 8601 in UTC, to the second, with a ``Z``).
+FOCUS_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def utc_now() -> dt.datetime:
@@ -158,6 +160,11 @@ def retention_start(now: dt.datetime) -> dt.datetime:
 def isoformat(instant: dt.datetime) -> str:
     """The one timestamp format our records and bookmarks use."""
     return instant.isoformat()
+
+
+def focus_instant(instant: dt.datetime) -> str:
+    """A UTC instant as FOCUS's DateTimeFormat spells it: ``YYYY-MM-DDTHH:mm:ssZ``."""
+    return instant.astimezone(dt.timezone.utc).strftime(FOCUS_DATETIME_FORMAT)
 
 
 def month_param(month: dt.datetime) -> str:

@@ -101,16 +101,25 @@ class Ledger:
     never withdraws the other view's rows.
     """
 
-    def __init__(self, saved: object, fields: tuple[str, ...], scope: str) -> None:
+    def __init__(
+        self,
+        saved: object,
+        fields: tuple[str, ...],
+        scope: str,
+        respelled: Callable[[str], str],
+    ) -> None:
         #: The key fields kept per period (the primary key but the period and scope fields).
         self.fields = fields
         self.scope = scope
-        #: Per scoped period: the keys emitted at the last run, still encoded.
+        #: Per scoped period: the keys emitted at the last run, still encoded, each period as
+        #: this version spells it (``respelled``).
         self.saved: dict[str, dict[str, t.Any]] = {}
         if isinstance(saved, dict) and saved.get("fields") == list(fields):
             periods = saved.get("periods")
             if isinstance(periods, dict):
-                self.saved = periods
+                for scoped, entry in periods.items():
+                    scope_of, _, period = str(scoped).partition("|")
+                    self.saved[f"{scope_of}|{respelled(period) if period else period}"] = entry
         #: Per period of this scope: the keys this run emitted.
         self.listed: dict[str, set[Key]] = {}
 
@@ -189,7 +198,9 @@ class Withdrawals(RESTStream[t.Any]):
         one did not; the state then keeps each open period's keys (withdrawals.py).
         """
         state = self.get_context_state(context)
-        ledger = Ledger(state.get(STATE_KEY), self.ledger_fields, self.withdrawal_scope)
+        ledger = Ledger(
+            state.get(STATE_KEY), self.ledger_fields, self.withdrawal_scope, self.respelled
+        )
         fields, period_field, listed = self.ledger_fields, self.period_field, ledger.listed
         for record in records:
             period = record[period_field] if period_field else ""
@@ -208,6 +219,10 @@ class Withdrawals(RESTStream[t.Any]):
                 WITHDRAWN,
             )
         state[STATE_KEY] = ledger.state(self.periods_read, self.period_is_open)
+
+    def respelled(self, period: str) -> str:
+        """A period of the state as this version spells it (default: as it was written)."""
+        return period
 
     def period_is_open(self, period: str) -> bool:
         """Whether a period may still change after this run (default: it was read this run)."""

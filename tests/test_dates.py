@@ -365,7 +365,12 @@ def check_focus_costs(oracle: Oracle, rows: list[Row], first: dt.datetime) -> No
                 key = (row["month"], row["public_id"], row["product_name"], row["charge_type"])
                 expected[key] = row
     ours = {
-        (r["BillingPeriodStart"], r["SubAccountId"], r["ServiceName"], r["x_ChargeType"]): r
+        (
+            r["BillingPeriodStart"].replace("Z", "+00:00"),  # FOCUS spells UTC with a Z
+            r["SubAccountId"],
+            r["ServiceName"],
+            r["x_ChargeType"],
+        ): r
         for r in rows
     }
     assert len(ours) == len(rows)
@@ -403,7 +408,7 @@ def expected_bookmarks(extract: Extract) -> dict[str, str]:
         "historical_costs": closing,
         "daily_costs": closing,
         "billable_usage": closing,
-        "focus_costs": closing,
+        "focus_costs": closing.replace("+00:00", "Z"),  # FOCUS spells UTC with a Z
         "cost_attribution": iso(current if final(previous, now, ATTRIBUTED_DAY) else previous),
         "active_billing_dimensions": iso(current),
     }

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from simulator import DatadogSimulator
+from tap_datadog_costs.periods import focus_instant
 from tap_datadog_costs.tap import TapDatadogCosts
 from tap_datadog_costs.withdrawals import STATE_KEY, decode
 from tests.support.clock import clock_env
@@ -135,13 +136,13 @@ def test_a_month_published_without_a_product_the_estimate_had_is_withdrawn() -> 
         later=dt.datetime(2026, 11, 5, 12, tzinfo=UTC),
     )
     october = [
-        r for r in first.records("focus_costs") if r["BillingPeriodStart"] == OCTOBER.isoformat()
+        r for r in first.records("focus_costs") if r["BillingPeriodStart"] == focus_instant(OCTOBER)
     ]
     assert {r["x_CostStatus"] for r in october} == {"estimate"}
     assert_latest(sim, first, second, ("focus_costs",))
     rows = withdrawn(second, "focus_costs")
     assert {r["ServiceName"] for r in rows} == {"logs_indexed_15day"}
-    assert {r["BillingPeriodStart"] for r in rows} == {OCTOBER.isoformat()}
+    assert {r["BillingPeriodStart"] for r in rows} == {focus_instant(OCTOBER)}
 
 
 @pytest.mark.parametrize(
@@ -221,7 +222,7 @@ def test_the_state_keeps_the_keys_of_open_periods_only() -> None:
     assert kept == {
         "estimated_costs": [f"sub-org|{OCTOBER.isoformat()}", november],  # both re-read daily
         "daily_costs": [november],
-        "focus_costs": [november],
+        "focus_costs": [f"sub-org|{focus_instant(NOVEMBER)}"],  # FOCUS spells it with a Z
         "projected_costs": ["sub-org|2026-11-20T00:00:00+00:00"],
         "billable_usage": [f"|{NOVEMBER.isoformat()}"],  # October is final with historical cost
         "historical_costs": [],  # November is not published yet; October is final

@@ -18,6 +18,7 @@ from tap_datadog_costs.periods import (
     month_param,
     month_start,
     months_between,
+    parse_instant,
 )
 
 if t.TYPE_CHECKING:
@@ -51,6 +52,18 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def is_final(self, month: dt.datetime, now: dt.datetime, *, has_rows: bool) -> bool:
         """Whether a month read at ``now`` (with or without rows) will never change again."""
+
+    def period_text(self, month: dt.datetime) -> str:
+        """A month as the stream's rows, bookmark and withdrawal ledger spell it."""
+        return isoformat(month)
+
+    @override
+    def respelled(self, period: str) -> str:
+        """A month its state spelled otherwise (an earlier version's) as ``period_text`` does."""
+        try:
+            return self.period_text(parse_instant(period))
+        except ValueError:
+            return period  # not a month: a state written by hand, whose keys decode to nothing
 
     def available_before(self, now: dt.datetime) -> dt.datetime:
         """Months starting at or after this have no data yet (default: none, read up to now)."""
@@ -101,7 +114,8 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         if bookmark is not None:
             start = max(start, min(month_start(bookmark), open_month))
         months = months_between(start, min(tap.end_date, self.available_before(now)))
-        self.periods_read = {isoformat(month) for month in months}
+        spell = self.period_text
+        self.periods_read = {spell(month) for month in months}
         self.progress.plan(
             self.how_read(context),
             len(months),
@@ -114,8 +128,8 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
             self.within(
                 list(self.records_for_months(months)),
                 month_of,
-                isoformat(months[0]),
-                isoformat(add_months(months[-1], 1)),
+                spell(months[0]),
+                spell(add_months(months[-1], 1)),
             )
             if months
             else []
@@ -126,19 +140,19 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         # first month to read next time, written in the SDK's state layout.
         read = {record[month_of] for record in records}
         resume_from = next(
-            (m for m in months if not self.is_final(m, now, has_rows=isoformat(m) in read)),
+            (m for m in months if not self.is_final(m, now, has_rows=spell(m) in read)),
             add_months(months[-1], 1) if months else start,
         )
         self.resume_from = resume_from  # the bookmark, once withdrawing rows are written too
 
     @override
     def read_whole(self, context: Context | None) -> None:
-        self.move_bookmark(context, isoformat(self.resume_from))
+        self.move_bookmark(context, self.period_text(self.resume_from))
 
     @override
     def period_is_open(self, period: str) -> bool:
         """A month from the first one the next run reads again (months before are final)."""
-        return period >= isoformat(self.resume_from)
+        return period >= self.period_text(self.resume_from)
 
 
 class PublishedMonthlyStream(MonthlyStream):

@@ -67,6 +67,13 @@ def test_billable_summary_matches_its_oracle_and_adds_up(api: DatadogSimulator) 
             # Percentages (0-100), rounded to 2 decimals each.
             assert abs(sum(row["percentage_in_account"] for row in own) - 100) <= 0.01 * len(own)
             assert all(row["org_billable_usage"] > 0 for row in own)
+            # The account's usage within its commitment and beyond it: the same on every org.
+            split = {(r["account_committed_usage"], r["account_on_demand_usage"]) for r in own}
+            assert len(split) == 1
+            ((committed, on_demand),) = split
+            assert committed >= 0
+            assert on_demand >= 0
+            assert committed + on_demand == own[0]["account_billable_usage"]
 
 
 def test_billable_summary_dates_like_the_spec_example(api: DatadogSimulator) -> None:

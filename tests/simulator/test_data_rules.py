@@ -108,3 +108,33 @@ def test_revise_changes_late_data_estimates_and_this_months_mapping() -> None:
         keys = sim.expected_mappings("2024-03")[0]["keys"]
         assert keys[-1] == "gen1"
         assert "gen1" not in sim.expected_mappings("2024-02")[0]["keys"]
+
+
+def test_a_credited_line_is_a_negative_on_demand_charge_in_every_cost_answer() -> None:
+    """``credit`` turns a line's on-demand charge negative (the same amount) in historical and
+    estimated cost, per org and in the summary, and the totals still add up."""
+    month = datetime(2023, 12, 1, tzinfo=UTC)
+    with DatadogSimulator(now=NOW) as sim:
+        before = sim.expected_costs("historical", "2023-12", "2023-12", "sub-org")
+        sim.credit(org="child00001", product="apm_host", month=month)
+        after = sim.expected_costs("historical", "2023-12", "2023-12", "sub-org")
+        served = call(
+            sim, HISTORICAL, {"start_month": "2023-12", "end_month": "2023-12", "view": "sub-org"}
+        ).json()
+    changed = {
+        (b["public_id"], b["product_name"], b["charge_type"]): (b["cost"], a["cost"])
+        for b, a in zip(before, after, strict=True)
+        if b["cost"] != a["cost"]
+    }
+    assert set(changed) == {
+        ("child00001", "apm_host", "on_demand"),
+        ("child00001", "apm_host", "total"),
+    }
+    was, now = changed[("child00001", "apm_host", "on_demand")]
+    assert now == -was < 0
+    charges = {
+        (item["attributes"]["public_id"], c["product_name"], c["charge_type"]): c["cost"]
+        for item in served["data"]
+        for c in item["attributes"]["charges"]
+    }
+    assert charges[("child00001", "apm_host", "on_demand")] == now
