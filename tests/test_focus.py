@@ -30,7 +30,7 @@ CONDITIONAL = (
     "SubAccountId", "SubAccountName", "SubAccountType", "ConsumedQuantity", "ConsumedUnit",
     "RegionId", "RegionName", "Tags",
 )  # fmt: skip
-RECOMMENDED = ("ChargeFrequency", "PricingCategory")
+RECOMMENDED = ("ChargeFrequency", "PricingCategory", "InvoiceId", "ServiceSubcategory")
 FOCUS_13 = ("ServiceProviderName", "HostProviderName")
 NEVER_NULL = tuple(c for c in MANDATORY if c not in {"ChargeClass", "BillingAccountName"})
 CHARGE_CATEGORIES = {"Usage", "Purchase", "Tax", "Credit", "Adjustment"}

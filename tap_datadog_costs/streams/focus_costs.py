@@ -39,24 +39,32 @@ CHARGE_TYPES = {
 }
 #: The billable usage aggregation that prices a product, best first (hosts: the 99th percentile).
 AGGREGATIONS = ("top99p", "sum", "average", "maximum", None)
-#: FOCUS ServiceCategory by product name prefix; anything else is observability.
+#: FOCUS ServiceCategory and ServiceSubcategory (one of FOCUS's allowed pairs) by product name
+#: prefix; anything else is observability (docs/focus.md lists the mapping).
 SERVICE_CATEGORIES = (
-    (("siem", "cspm", "cws", "csm_", "application_security", "sensitive_data",
-      "vuln", "application_vulnerability"), "Security"),
-    (("ci_", "synthetics", "test_"), "Developer Tools"),
-    (("npm", "network"), "Networking"),
-    (("llm", "bits_ai"), "AI and Machine Learning"),
-    (("iot",), "Internet of Things"),
+    (("siem", "cws", "application_security"), "Security", "Threat Detection and Response"),
+    (("cspm", "csm_", "vuln", "application_vulnerability"), "Security",
+     "Security Posture Management"),
+    (("sensitive_data",), "Security", "Other (Security)"),
+    (("ci_",), "Developer Tools", "Continuous Integration and Deployment"),
+    (("synthetics", "test_"), "Developer Tools", "Quality Assurance"),
+    (("npm", "network"), "Networking", "Other (Networking)"),
+    (("llm", "bits_ai"), "AI and Machine Learning", "Generative AI"),
+    (("iot",), "Internet of Things", "IoT Platforms"),
 )  # fmt: skip
-OBSERVABILITY = "Management and Governance"
+OBSERVABILITY = ("Management and Governance", "Observability")
 #: The unit of a quantity where billable usage has none for the product: the month itself.
 NO_QUANTITY = (1.0, "Month")
 
 
-def service_category(product: str) -> str:
-    """FOCUS ServiceCategory of a Datadog product."""
+def service_category(product: str) -> tuple[str, str]:
+    """FOCUS ServiceCategory and ServiceSubcategory of a Datadog product."""
     return next(
-        (category for prefixes, category in SERVICE_CATEGORIES if product.startswith(prefixes)),
+        (
+            (category, subcategory)
+            for prefixes, category, subcategory in SERVICE_CATEGORIES
+            if product.startswith(prefixes)
+        ),
         OBSERVABILITY,
     )
 
@@ -180,6 +188,7 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
             quantity = round(quantity * cost["cost"] / total, 6) if total else 0.0
         account_id, account_name = account or (cost["public_id"], cost["org_name"])
         start, end = isoformat(month), isoformat(add_months(month, 1))
+        category, subcategory = service_category(product)
         return {
             "BilledCost": cost["cost"],
             "EffectiveCost": cost["cost"],
@@ -207,10 +216,12 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
             "ProviderName": DATADOG,
             "PublisherName": DATADOG,
             "InvoiceIssuerName": DATADOG,
+            "InvoiceId": None,  # Datadog's usage and cost API names no invoice
             "ServiceProviderName": DATADOG,
             "HostProviderName": DATADOG,
             "ServiceName": product,
-            "ServiceCategory": service_category(product),
+            "ServiceCategory": category,
+            "ServiceSubcategory": subcategory,
             "SubAccountId": cost["public_id"],
             "SubAccountName": cost["org_name"],
             "SubAccountType": "Organization",
