@@ -123,7 +123,9 @@ def status(entry: dict[str, t.Any]) -> str:
     return "pass" if entry.get("ok") else "fail"
 
 
-def validate(data_file: Path, version: str, models: Path) -> dict[str, t.Any]:
+def validate(
+    data_file: Path, version: str, models: Path, criteria: str | None = None
+) -> dict[str, t.Any]:
     """Every rule of ``version``'s model on ``data_file``, as JSON-ready data."""
     from focus_validator.validator import Validator  # noqa: PLC0415
 
@@ -145,6 +147,7 @@ def validate(data_file: Path, version: str, models: Path) -> dict[str, t.Any]:
                 rules_version=version,
                 rules_block_remote_download=True,
                 focus_dataset="CostAndUsage",
+                applicability_criteria=criteria,
             )
             with contextlib.redirect_stdout(sys.stderr):
                 results = validator.validate()
@@ -176,9 +179,16 @@ def main() -> None:
     parser.add_argument("--data-file", type=Path, required=True, help="a CSV of FOCUS rows")
     parser.add_argument("--version", choices=VERSIONS, required=True, help="the FOCUS version")
     parser.add_argument("--models", type=Path, default=MODELS, help="folder of model-*.json")
+    parser.add_argument(
+        "--applicability-criteria",
+        help="what the provider supports, comma-separated (the model's ApplicabilityCriteria, "
+        "such as SUB_ACCOUNT_SUPPORTED): the rules that depend on one run only if it is named",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    report = validate(args.data_file.resolve(), args.version, args.models.resolve())
+    report = validate(
+        args.data_file.resolve(), args.version, args.models.resolve(), args.applicability_criteria
+    )
     json.dump(report, sys.stdout, indent=1)
     sys.stdout.write("\n")
 
