@@ -9,7 +9,14 @@ LOCK_PYTHON := 3.11
 PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(filter $(LOCK_PYTHON),$(PYVER)),-c requirements.lock,)
 
-.PHONY: run test e2e lint install lock clean
+# The FinOps Foundation's focus-validator (tests/test_focus_validator.py, scripts/check_focus.py)
+# needs Python 3.12 (on 3.11 pip quietly installs its 1.0.0): it gets a virtualenv of its own,
+# from python3.12 on PATH, else the newest pyenv 3.12, unless FOCUS_PYTHON names one.
+FOCUS_VENV := .venv-focus
+FOCUS_PYTHON ?= $(shell for p in python3.12 $$(ls -d $$HOME/.pyenv/versions/3.12.*/bin/python 2>/dev/null | sort -V -r); do \
+  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+
+.PHONY: run test e2e lint install focus-validator lock clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +32,18 @@ $(VENV)/.installed: pyproject.toml requirements.lock meltano.yml
 	$(BIN)/meltano install --clean --plugin-type extractor tap-datadog-costs
 	touch $@
 
+focus-validator: $(FOCUS_VENV)/.installed
+
+# focus-validator 2.2.1 at the versions of requirements-focus.lock. It pins numpy<2, for which
+# pyarrow 22 has no wheel: hence pyarrow<22.
+$(FOCUS_VENV)/.installed: requirements-focus.lock
+	@"$(FOCUS_PYTHON)" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 || { \
+	  echo "focus-validator needs Python 3.12: install python3.12 (apt, or pyenv install 3.12) or pass FOCUS_PYTHON=/path/to/python3.12" >&2; exit 1; }
+	rm -rf $(FOCUS_VENV)
+	"$(FOCUS_PYTHON)" -m venv $(FOCUS_VENV)
+	$(FOCUS_VENV)/bin/python -m pip install --quiet -c requirements-focus.lock "focus-validator==2.2.1" "pyarrow<22"
+	touch $@
+
 # The main job: Meltano into DuckDB (Datadog with keys in the environment, else the simulator).
 run: install
 	$(BIN)/python scripts/quickstart.py
@@ -35,8 +54,9 @@ test: install
 
 # The end-to-end lane (tests marked e2e): Meltano into DuckDB, JSONL and PostgreSQL, dbt, the
 # Quickstart, the report in Chromium, the accounts and Dagster, the wheel in a clean venv, make
-# lock, and the docs' commands. `.ci/run` runs both lanes.
-e2e: install
+# lock, the docs' commands, and FOCUS rows through focus-validator (its own venv). `.ci/run` runs
+# both lanes.
+e2e: install focus-validator
 	$(BIN)/python -m pytest -m e2e
 
 # Lint and format checks over the whole repository; strict typing of the tap.
@@ -56,5 +76,5 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .meltano .pytest_cache
+	rm -rf $(VENV) $(FOCUS_VENV) .meltano .pytest_cache
 	git clean -fdXq output  # what runs wrote; the output/<environment>/ folders stay

@@ -40,6 +40,11 @@ ELSEWHERE = {
     "make lock": "tests/test_package.py::test_make_lock_pins_every_dependency_at_versions_that_"
     "install (in a scratch copy)",
     ".venv/bin/meltano install": "make install (before every test run; .ci/run)",
+    "make focus-validator": "make e2e (.ci/run), before tests/test_focus_validator.py",
+    ".venv-focus/bin/python scripts/check_focus.py --data-file rows.csv --version 1.3": (
+        "tests/support/focus.py::validate, for 1.2 and 1.3 (tests/test_focus_validator.py; "
+        "the dbt focus model's table in tests/test_meltano.py)"
+    ),
     POSTGRES_RUN: "tests/test_meltano.py::test_the_dbt_models_build_and_pass_their_tests_on_"
     "postgresql (the same run on a PostgreSQL server the test starts)",
     **dict.fromkeys(

@@ -19,6 +19,7 @@ from simulator import PARENT_KEYS, DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
 from tests.support.clock import NOW, clock_env
 from tests.support.endpoints import ESTIMATED, PRIMARY_KEYS, streams_with_rows
+from tests.support.focus import assert_accepted
 from tests.support.loaders import meltano, records_emitted, table_counts
 from tests.support.logs import starting_bookmarks
 from tests.support.paths import ROOT
@@ -315,11 +316,62 @@ def test_dev_and_prod_write_to_places_of_their_own() -> None:
     assert (ROOT / "output" / "prod" / ".gitkeep").exists()  # target-duckdb needs the folder
 
 
+#: The focus model's date-time columns, which an export writes as FOCUS's DateTimeFormat.
+FOCUS_DATE_TIMES = (
+    "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "x_ReadAt",
+)  # fmt: skip
+
+
+def focus_table_in_duckdb(database: Path) -> list[dict[str, t.Any]]:
+    """analytics.focus as DuckDB (the pinned duckdb 1.0.0 dbt-duckdb writes with) reads it,
+    date-times (target-duckdb's timestamps, in UTC) as FOCUS writes them."""
+    as_focus = ", ".join(
+        f'strftime("{name}", \'%Y-%m-%dT%H:%M:%SZ\') as "{name}"' for name in FOCUS_DATE_TIMES
+    )
+    with duckdb.connect(str(database), read_only=True) as connection:
+        cursor = connection.execute(f"select * replace ({as_focus}) from analytics.focus")
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_the_dbt_focus_model_on_duckdb_is_valid_focus_1_2_and_1_3(project_env: t.Any) -> None:
+    """focus-validator on the table the dbt focus model builds in DuckDB (docs/focus.md)."""
+    env, _, tmp_path = project_env
+    database = tmp_path / "costs.duckdb"
+    env = {**env, "DBT_DUCKDB_PATH": str(database)}
+    meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+    meltano("--environment=dev", "invoke", "dbt-duckdb:build", env=env)  # focus, and its tests
+    rows = focus_table_in_duckdb(database)
+    assert {row["x_CostStatus"] for row in rows} == {"preliminary", "estimate"}
+    assert_accepted(rows)  # FOCUS 1.2 and 1.3
+
+
+def focus_table_in_postgresql(url: str, path: Path) -> Path:
+    """analytics.focus exported by psql as a CSV, date-times in UTC as FOCUS writes them."""
+
+    def exported(name: str, data_type: str) -> str:
+        column = f'"{name}"'
+        if name not in FOCUS_DATE_TIMES:
+            return column
+        # a timestamp without time zone is the loader's, in UTC
+        utc = f"{column} at time zone 'UTC'" if data_type == "timestamp with time zone" else column
+        return f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as {column}"""
+
+    columns = psql(
+        url,
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'analytics' and table_name = 'focus' order by ordinal_position",
+    )
+    select = ", ".join(exported(name, data_type) for name, data_type in columns)
+    psql(url, f"\\copy (select {select} from analytics.focus) to '{path}' csv header")
+    return path
+
+
 def test_the_dbt_models_build_and_pass_their_tests_on_postgresql(
     project_env: t.Any, postgres: str
 ) -> None:
     """The same models on the warehouse target-postgres loads (a real local PostgreSQL)."""
-    env, _, _ = project_env
+    env, _, tmp_path = project_env
     url = urlparse(postgres)
     env = {
         **env,
@@ -336,3 +388,10 @@ def test_the_dbt_models_build_and_pass_their_tests_on_postgresql(
     assert int(outcome.group(1)) >= 127  # 20 models, 107 tests
     for model in ("cost_monthly", "cost_daily", "focus", "unit_cost"):
         assert int(psql(postgres, f"select count(*) from analytics.{model}")[0][0]) > 0, model
+    # No tags is SQL's null, not JSON's (which target-postgres writes, and the validator lets by)
+    assert psql(postgres, """select count(*) from analytics.focus where "Tags" = 'null'""") == [
+        ["0"]
+    ]
+    # The focus table as focus-validator judges it (docs/focus.md)
+    focus = focus_table_in_postgresql(postgres, tmp_path / "focus.csv")
+    assert_accepted(focus)  # FOCUS 1.2 and 1.3

@@ -1,6 +1,6 @@
--- The FOCUS rows as the tap delivers them, with FOCUS column types: decimals for costs and
--- quantities, FOCUS's column names (quoted: target-postgres keeps their case; DuckDB matches
--- names whatever their case) (docs/focus.md).
+-- The FOCUS rows as the tap delivers them, every column of the focus_costs stream, with FOCUS
+-- column types: decimals for costs and quantities, FOCUS's column names (quoted: target-postgres
+-- keeps their case; DuckDB matches names whatever their case) (docs/focus.md).
 select
     cast("BilledCost" as numeric(38, 9)) as "BilledCost",
     cast("EffectiveCost" as numeric(38, 9)) as "EffectiveCost",
@@ -25,15 +25,19 @@ select
     "ProviderName" as "ProviderName",
     "PublisherName" as "PublisherName",
     "InvoiceIssuerName" as "InvoiceIssuerName",
+    "InvoiceId" as "InvoiceId",
     "ServiceProviderName" as "ServiceProviderName",
     "HostProviderName" as "HostProviderName",
     "ServiceName" as "ServiceName",
     "ServiceCategory" as "ServiceCategory",
+    "ServiceSubcategory" as "ServiceSubcategory",
     "SubAccountId" as "SubAccountId",
     "SubAccountName" as "SubAccountName",
     "SubAccountType" as "SubAccountType",
     "RegionId" as "RegionId",
     "RegionName" as "RegionName",
+    -- null, not JSON's null (target-postgres writes a null object as jsonb 'null')
+    nullif("Tags", 'null') as "Tags",
     "x_ChargeType" as "x_ChargeType",
     "x_CostStatus" as "x_CostStatus",
     "x_View" as "x_View",
