@@ -46,6 +46,19 @@ DATASET_PREFIX = re.compile(r"^(?:CAU|CCT)-")
 OBJECT_ENTITY = re.compile(r"^(\w+)Object-O-")
 
 
+#: What Datadog supports and our rows carry, as the models' ApplicabilityCriteria name it: the
+#: rules of the conditional columns that depend on one run only when it is claimed
+#: (docs/focus.md says why each, and why none of the others).
+DATADOG_CRITERIA = (
+    "ACCOUNT_NAMING_SUPPORTED",  # the parent organization's name
+    "SUB_ACCOUNT_SUPPORTED",  # child organizations
+    "MULTIPLE_PRICING_CATEGORIES_SUPPORTED",  # committed and on-demand
+    "USAGE_MEASUREMENT_SUPPORTED",  # billable usage
+    "REGION_SUPPORTED",  # the org's region (US1, EU1, ...), when the answer names it
+    "TAGGING_SUPPORTED",  # tags exist in Datadog (cost by tag is the cost_attribution stream)
+)
+
+
 def column_first(rule_id: str) -> str:
     """A FOCUS 1.3 rule id as 2.2.1 reads it, the rule's column first.
 
@@ -147,7 +160,7 @@ def validate(
                 rules_version=version,
                 rules_block_remote_download=True,
                 focus_dataset="CostAndUsage",
-                applicability_criteria=criteria,
+                applicability_criteria=criteria or None,
             )
             with contextlib.redirect_stdout(sys.stderr):
                 results = validator.validate()
@@ -181,8 +194,10 @@ def main() -> None:
     parser.add_argument("--models", type=Path, default=MODELS, help="folder of model-*.json")
     parser.add_argument(
         "--applicability-criteria",
+        default=",".join(DATADOG_CRITERIA),
         help="what the provider supports, comma-separated (the model's ApplicabilityCriteria, "
-        "such as SUB_ACCOUNT_SUPPORTED): the rules that depend on one run only if it is named",
+        "such as SUB_ACCOUNT_SUPPORTED): the rules that depend on one run only if it is named; "
+        "default: what Datadog supports (DATADOG_CRITERIA); '' for none",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

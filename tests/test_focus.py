@@ -31,7 +31,7 @@ MANDATORY = (
 )  # fmt: skip
 CONDITIONAL = (
     "SubAccountId", "SubAccountName", "SubAccountType", "ConsumedQuantity", "ConsumedUnit",
-    "RegionId", "RegionName", "Tags",
+    "RegionId", "RegionName", "Tags", "SkuId", "SkuPriceId",
 )  # fmt: skip
 RECOMMENDED = ("ChargeFrequency", "PricingCategory", "InvoiceId", "ServiceSubcategory")
 FOCUS_13 = ("ServiceProviderName", "HostProviderName")
@@ -87,10 +87,19 @@ def test_every_row_keeps_every_rule_of_focus(run: t.Any) -> None:
             assert row["PricingQuantity"] is not None
             assert row["PricingUnit"]
             assert row["PricingCategory"] in {"Committed", "Standard"}
+            # FOCUS 1.3: ConsumedQuantity is null when SkuPriceId is; 1.2: not null on usage
+            assert row["ConsumedQuantity"] is not None
+            assert row["SkuPriceId"] == f"{row['ServiceName']}/{row['x_ChargeType']}"
         else:  # a credit prices and consumes nothing
             assert row["ChargeCategory"] == "Credit"
             assert row["BilledCost"] < 0
-            for column in (*PRICING, "PricingCategory", "ConsumedQuantity", "ConsumedUnit"):
+            for column in (
+                *PRICING,
+                "PricingCategory",
+                "ConsumedQuantity",
+                "ConsumedUnit",
+                "SkuPriceId",
+            ):
                 assert row[column] is None, column
         assert row["InvoiceId"] is None  # Datadog's API names no invoice
         billing = [parse_instant(row[c]) for c in ("BillingPeriodStart", "BillingPeriodEnd")]

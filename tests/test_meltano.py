@@ -322,6 +322,14 @@ FOCUS_DATE_TIMES = (
 )  # fmt: skip
 
 
+def with_focus_history(env: dict[str, str], sim: DatadogSimulator) -> dict[str, str]:
+    """``env`` for a run whose FOCUS rows cover final, preliminary and estimated months (from
+    June, at NOW), with a credit: a child's September APM on-demand charge."""
+    september = dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)
+    sim.credit(org="child00001", product="apm_host", month=september)
+    return {**env, "TAP_DATADOG_COSTS_START_DATE": "2026-06-01T00:00:00Z"}
+
+
 def focus_table_in_duckdb(database: Path) -> list[dict[str, t.Any]]:
     """analytics.focus as DuckDB (the pinned duckdb 1.0.0 dbt-duckdb writes with) reads it,
     date-times (target-duckdb's timestamps, in UTC) as FOCUS writes them."""
@@ -336,13 +344,14 @@ def focus_table_in_duckdb(database: Path) -> list[dict[str, t.Any]]:
 
 def test_the_dbt_focus_model_on_duckdb_is_valid_focus_1_2_and_1_3(project_env: t.Any) -> None:
     """focus-validator on the table the dbt focus model builds in DuckDB (docs/focus.md)."""
-    env, _, tmp_path = project_env
+    env, sim, tmp_path = project_env
     database = tmp_path / "costs.duckdb"
-    env = {**env, "DBT_DUCKDB_PATH": str(database)}
+    env = {**with_focus_history(env, sim), "DBT_DUCKDB_PATH": str(database)}
     meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
     meltano("--environment=dev", "invoke", "dbt-duckdb:build", env=env)  # focus, and its tests
     rows = focus_table_in_duckdb(database)
-    assert {row["x_CostStatus"] for row in rows} == {"preliminary", "estimate"}
+    assert {row["x_CostStatus"] for row in rows} == {"final", "preliminary", "estimate"}
+    assert [row["ChargeCategory"] for row in rows if row["BilledCost"] < 0] == ["Credit"]
     assert_accepted(rows)  # FOCUS 1.2 and 1.3
 
 
@@ -371,10 +380,10 @@ def test_the_dbt_models_build_and_pass_their_tests_on_postgresql(
     project_env: t.Any, postgres: str
 ) -> None:
     """The same models on the warehouse target-postgres loads (a real local PostgreSQL)."""
-    env, _, tmp_path = project_env
+    env, sim, tmp_path = project_env
     url = urlparse(postgres)
     env = {
-        **env,
+        **with_focus_history(env, sim),
         "TARGET_POSTGRES_SQLALCHEMY_URL": postgres,
         "DBT_POSTGRES_HOST": str(url.hostname),
         "DBT_POSTGRES_PORT": str(url.port),
@@ -392,6 +401,13 @@ def test_the_dbt_models_build_and_pass_their_tests_on_postgresql(
     assert psql(postgres, """select count(*) from analytics.focus where "Tags" = 'null'""") == [
         ["0"]
     ]
-    # The focus table as focus-validator judges it (docs/focus.md)
+    # The focus table as focus-validator judges it (docs/focus.md), a credit among its rows
+    assert psql(
+        postgres,
+        """select string_agg(distinct "x_CostStatus", ','), string_agg("ChargeCategory", ',')
+        from analytics.focus where "BilledCost" < 0 or "ChargeCategory" <> 'Usage'""",
+    ) == [["final", "Credit"]]
+    statuses = psql(postgres, 'select distinct "x_CostStatus" from analytics.focus order by 1')
+    assert statuses == [["estimate"], ["final"], ["preliminary"]]
     focus = focus_table_in_postgresql(postgres, tmp_path / "focus.csv")
     assert_accepted(focus)  # FOCUS 1.2 and 1.3

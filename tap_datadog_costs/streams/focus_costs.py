@@ -270,6 +270,8 @@ class FocusCostsStream(ClosedByHistoricalCostStream):
             "ServiceProviderName": DATADOG,
             "HostProviderName": DATADOG,
             "ServiceName": product,
+            "SkuId": product,
+            "SkuPriceId": None if credit else f"{product}/{charge_type}",
             "ServiceCategory": category,
             "ServiceSubcategory": subcategory,
             "SubAccountId": cost["public_id"],

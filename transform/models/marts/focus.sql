@@ -31,6 +31,8 @@ select
     "ServiceName" as "ServiceName",
     "ServiceCategory" as "ServiceCategory",
     "ServiceSubcategory" as "ServiceSubcategory",
+    "SkuId" as "SkuId",
+    "SkuPriceId" as "SkuPriceId",
     "SubAccountId" as "SubAccountId",
     "SubAccountName" as "SubAccountName",
     "SubAccountType" as "SubAccountType",
