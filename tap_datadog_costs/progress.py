@@ -109,12 +109,15 @@ class Progress:
             return
         self.rate = rate
         requests = self.requests_needed()
+        seconds = rate.seconds_for(requests)
         LOGGER.info(
-            "%s: Datadog's rate limit is %s: the %s take at least %s at that rate",
+            "%s: Datadog's rate limit is %s: the %s %s",
             self.stream,
             rate,
             plural(requests, "request"),
-            duration(rate.seconds_for(requests)),
+            f"take at least {duration(seconds)} at that rate"
+            if seconds
+            else "fit in one period of it: no rate-limit wait expected",
         )
 
     def requests_needed(self) -> int:
@@ -162,7 +165,8 @@ class Progress:
         """Done of the total, rows, requests (of the plan's), waits and the time left.
 
         With Datadog's rate known, the time left is at least what the requests left take at
-        that rate, and the line compares the time so far with the plan's.
+        that rate, and, when the rate makes the plan take time, the line compares the time so
+        far with the plan's.
         """
         elapsed = now - self.started
         if self.total:
@@ -173,11 +177,10 @@ class Progress:
         if self.least_requests is not None and self.total:
             requests = f"{self.requests:,} of about {plural(self.requests_needed(), 'request')}"
         at_rate = ""
-        if self.rate is not None and self.total:
-            needed = self.requests_needed()
+        least = self.rate.seconds_for(self.requests_needed()) if self.rate and self.total else 0
+        if least:  # the rate bounds the run (0: every request fits in one period of it)
             at_rate = (
-                f"{duration(elapsed)} so far, at least {duration(self.rate.seconds_for(needed))} "
-                "in all at Datadog's rate, "
+                f"{duration(elapsed)} so far, at least {duration(least)} in all at Datadog's rate, "
             )
         if self.done and self.total:
             seconds = elapsed / self.done * self.left()

@@ -109,21 +109,27 @@ def test_progress_lines_come_at_the_interval_with_what_is_done_and_the_time_left
     assert [match.group(2) for match in matches(PROGRESS, ticks)] == ["2", "5", "8"]
 
 
-def test_the_plan_says_the_requests_and_their_time_at_datadogs_announced_rate(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Once the rate is known: the least time the plan takes; progress compares against it."""
+def ten_windows_at(rate: AnnouncedRate, caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The lines of a plan of 10 windows (3 requests each), Datadog announcing ``rate`` twice
+    at the first answer."""
     clock = FakeClock()
     progress = Progress("hourly_usage", interval=3, clock=clock)
     caplog.set_level(logging.INFO, logger="tap-datadog-costs")
     progress.plan("first extract (no bookmark)", 10, "window", "A", "B", least_requests=10)
 
     def rate_announced() -> None:  # by the first answer; said once
-        progress.rate_known(AnnouncedRate("usage", 4, 60))
-        progress.rate_known(AnnouncedRate("usage", 4, 60))
+        progress.rate_known(rate)
+        progress.rate_known(rate)
 
     read_windows(progress, clock, 10, before=rate_announced)
-    lines = [record.getMessage() for record in caplog.records]
+    return [record.getMessage() for record in caplog.records]
+
+
+def test_the_plan_says_the_requests_and_their_time_at_datadogs_announced_rate(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Once the rate is known: the least time the plan takes; progress compares against it."""
+    lines = ten_windows_at(AnnouncedRate("usage", 4, 60), caplog)
     assert lines[:2] == [
         "hourly_usage: first extract (no bookmark): 10 windows, at least 10 requests, A to B",
         # 10 requests at 4 a minute: 4 now, 4 after 60 s, 2 after 120 s
@@ -151,12 +157,30 @@ def test_a_run_says_the_rate_datadog_announces_and_the_requests_it_needs(
     (plan,) = [line for line in log if line.startswith("hourly_usage: first extract")]
     assert f"{windows} windows of 24 h, at least {windows} requests, " in plan
     rates = [line for line in log if "Datadog's rate limit is" in line]
+    # Far fewer requests than the limit: no "at least 0.0 s", which says nothing.
     assert rates == [
         (
             f"hourly_usage: Datadog's rate limit is 'usage_hourly_usage', 600 requests per 60 s: "
-            f"the {windows} requests take at least 0.0 s at that rate"
+            f"the {windows} requests fit in one period of it: no rate-limit wait expected"
         )
     ]
+
+
+def test_a_rate_that_does_not_bound_the_run_is_not_compared_with_the_time_so_far(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Within one period of the limit, progress says no "at least 0.0 s in all" beside it."""
+    lines = ten_windows_at(AnnouncedRate("usage", 600, 60), caplog)
+    assert lines[1] == (
+        "hourly_usage: Datadog's rate limit is 'usage', 600 requests per 60 s: the 10 requests "
+        "fit in one period of it: no rate-limit wait expected"
+    )
+    ticks = matches(PROGRESS, lines)
+    assert [tick.group(2) for tick in ticks] == ["2", "5", "8"]
+    assert ticks[0].group(0) == (
+        "hourly_usage: 2/10 windows (20%), 200 rows, 6 of about 30 requests, 0 rate-limit "
+        "waits (0.0 s waited), about 12 s left"
+    )
 
 
 def test_time_left_and_durations_read_as_a_person_says_them() -> None:
@@ -242,8 +266,9 @@ def test_slow_windows_give_progress_lines_not_one_per_request(sim: DatadogSimula
     done = [number(m.group(2)) for m in ticks]
     assert done == sorted(done)
     assert all(number(m.group(3)) == requests for m in ticks)  # one request per 24 h window
-    assert all(m.group(10).startswith("about ") for m in ticks)  # and Datadog's rate known
-    assert all(" in all at Datadog's rate, " in m.group(0) for m in ticks)
+    assert all(m.group(10).startswith("about ") for m in ticks)
+    # The simulator's rate limit allows these few requests at once: no least time to compare.
+    assert not any(" in all at Datadog's rate, " in m.group(0) for m in ticks)
 
 
 def test_the_cli_shows_no_metric_line_per_request_unless_debugging(
