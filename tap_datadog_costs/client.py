@@ -232,6 +232,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
             url = str(prepared_request.url)
             shared = self.answers_shared and endpoint_of(url, self.url_base) == self.path
             if shared and url in answers:
+                self.progress.reuse()
                 return answers[url]
             try:
                 response = self.with_retries(functools.partial(attempt, prepared_request, context))

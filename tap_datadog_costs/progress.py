@@ -67,6 +67,8 @@ class Progress:
         self.done = 0
         self.rows = 0
         self.requests = 0
+        #: Answers another stream of the run asked for already (``answers_shared``): no request.
+        self.reused = 0
         self.retries = 0
         self.limit_waits = 0
         self.waited = 0.0
@@ -142,6 +144,10 @@ class Progress:
         self.requests += 1
         self.tick()
 
+    def reuse(self) -> None:
+        """An answer another stream asked for already serves this one: no request is sent."""
+        self.reused += 1
+
     def retry(self, seconds: float, *, rate_limited: bool) -> None:
         """An attempt failed and the next comes after ``seconds`` (a 429's reset, or not)."""
         self.retries += 1
@@ -197,14 +203,21 @@ class Progress:
         )
 
     def summary(self, bookmark: str | None) -> None:
-        """The outcome: rows, requests, retries, waits, the periods read and the bookmark."""
+        """The outcome: rows, requests, retries, waits, the periods read and the bookmark.
+
+        Answers reused from an earlier stream are said beside the requests: rows read with
+        no request would look like a miscount.
+        """
         read = f"read {span(self.first, self.last)}" if self.done else "read nothing"
+        requests = plural(self.requests, "request")
+        if self.reused:
+            requests += f" ({plural(self.reused, 'answer')} an earlier stream asked for, reused)"
         LOGGER.info(
             "%s: done in %s: %s, %s, %s, %s waited, %s, bookmark %s",
             self.stream,
             duration(self.clock() - self.started),
             plural(self.rows, "row"),
-            plural(self.requests, "request"),
+            requests,
             plural(self.retries, "retry", "retries"),
             duration(self.waited),
             read,

@@ -56,8 +56,10 @@ PROGRESS = re.compile(
     r"(about .+ left|time left not known yet)$"
 )
 SUMMARY_LINE = re.compile(
-    r"^(\w+): done in .+?: ([\d,]+) rows?, ([\d,]+) requests?, ([\d,]+) (?:retry|retries), "
-    r"(.+?) waited, read (.+?), bookmark (.+)$"
+    r"^(?P<stream>\w+): done in .+?: (?P<rows>[\d,]+) rows?, (?P<requests>[\d,]+) requests?"
+    r"(?: \((?P<reused>[\d,]+) answers? an earlier stream asked for, reused\))?, "
+    r"(?P<retries>[\d,]+) (?:retry|retries), (?P<waited>.+?) waited, read (?P<read>.+?), "
+    r"bookmark (?P<bookmark>.+)$"
 )
 
 
@@ -214,23 +216,40 @@ def test_a_run_plans_each_stream_and_ends_with_a_summary_that_matches_what_it_di
         "cost_attribution": "first extract (no bookmark)",
         "focus_costs": "first extract (no bookmark)",
     }
-    summaries = {match.group(1): match for match in matches(SUMMARY_LINE, log)}
+    summaries = {match.group("stream"): match for match in matches(SUMMARY_LINE, log)}
     assert set(summaries) == set(PRIMARY_KEYS)
-    assert sum(number(m.group(3)) for m in summaries.values()) == len(sim.requests)
+    assert sum(number(m.group("requests")) for m in summaries.values()) == len(sim.requests)
     requests = sim.requests  # streams run one after another: their requests come in turn
     for stream, summary in summaries.items():  # in the order the streams ran
-        asked, requests = requests[: number(summary.group(3))], requests[number(summary.group(3)) :]
-        assert number(summary.group(2)) == len(result.records(stream)), stream
+        asked, requests = (
+            requests[: number(summary.group("requests"))],
+            requests[number(summary.group("requests")) :],
+        )
+        assert number(summary.group("rows")) == len(result.records(stream)), stream
         assert {r["path"] for r in asked} <= STREAM_PATHS[stream], stream
-        assert number(summary.group(4)) == (2 if stream == "hourly_usage" else 0), stream
-        assert summary.group(7) == (
+        assert number(summary.group("retries")) == (2 if stream == "hourly_usage" else 0), stream
+        assert summary.group("bookmark") == (
             result.bookmark(stream) or "none (full table: read whole every run)"
         )
     usage = summaries["hourly_usage"]
-    assert usage.group(5) != "0.0 s"  # two back-offs waited
-    first, last = usage.group(6).split(" to ")
+    assert usage.group("waited") != "0.0 s"  # two back-offs waited
+    first, last = usage.group("read").split(" to ")
     assert first == config["start_date"].replace("Z", "+00:00")[:13] + ":00:00+00:00"
     assert last == NOW.isoformat()
+
+
+def test_a_stream_served_by_an_answer_an_earlier_stream_asked_for_says_so(
+    sim: DatadogSimulator,
+) -> None:
+    """daily_costs and focus_costs ask for historical cost first: its own stream sends nothing."""
+    with tap_log() as log:
+        result = sync(recent_config(sim, days=40), now=NOW)
+    summaries = {match.group("stream"): match for match in matches(SUMMARY_LINE, log)}
+    historical = summaries["historical_costs"]
+    assert number(historical.group("rows")) == len(result.records("historical_costs")) > 0
+    assert historical.group("requests") == "0"
+    assert historical.group("reused") == "1"  # one query for the months still open
+    assert summaries["hourly_usage"].group("reused") is None  # nothing said where none was
 
 
 def test_the_second_run_says_it_is_incremental_and_from_which_bookmark(
@@ -251,9 +270,9 @@ def test_rate_limit_waits_are_counted_in_progress_and_summary(sim: DatadogSimula
     sim.inject(HOURLY, "429", count=1)
     with tap_log() as log:
         sync(recent_config(sim, days=2, progress_seconds=1), now=NOW)
-    (usage,) = [m for m in matches(SUMMARY_LINE, log) if m.group(1) == "hourly_usage"]
-    assert number(usage.group(4)) == 1
-    assert usage.group(5) != "0.0 s"
+    (usage,) = [m for m in matches(SUMMARY_LINE, log) if m.group("stream") == "hourly_usage"]
+    assert number(usage.group("retries")) == 1
+    assert usage.group("waited") != "0.0 s"
 
 
 def test_slow_windows_give_progress_lines_not_one_per_request(sim: DatadogSimulator) -> None:
