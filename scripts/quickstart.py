@@ -21,6 +21,8 @@ import sys
 import typing as t
 from pathlib import Path
 
+from tap_datadog_costs.progress import NO_BOOKMARK_FULL_TABLE, NO_BOOKMARK_YET
+
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".venv" / "bin" / "meltano"
 DUCKDB_PYTHON = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
@@ -32,9 +34,13 @@ DBT = "dbt-duckdb"
 #: dbt's last word on a build: how many models and tests passed, warned, failed.
 DBT_OUTCOME = re.compile(r"Done\. PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+.*")
 #: A stream's line from the tap (tap_datadog_costs/progress.py): its plan, progress or summary.
-STREAM_LINE = re.compile(r"^(\w+): (first extract|full table|incremental from|[\d,]+/|done in )")
+STREAM_LINE = re.compile(
+    r"^(\w+): (first extract|full table|incremental from|the snapshot of|[\d,]+/|done in )"
+)
 PLAN = re.compile(r"^(\w+): (first extract|full table|incremental from the bookmark (\S+?)[:,] )")
-DONE = re.compile(r"^(\w+): done in .+?: ([\d,]+) rows?, .*, bookmark (\S+)")
+DONE = re.compile(r"^(\w+): done in .+?: ([\d,]+) rows?, .*, bookmark (.+)$")
+#: What changed, for a summary's bookmark when there is none.
+NO_BOOKMARK = {NO_BOOKMARK_FULL_TABLE: "full table", NO_BOOKMARK_YET: "no bookmark yet (no rows)"}
 
 
 def start_simulator() -> tuple[subprocess.Popen[str], str]:
@@ -130,9 +136,7 @@ def what_changed(
         moved = (
             f"bookmark {resumed[stream]} -> {bookmark}"
             if stream in resumed
-            else f"bookmark {bookmark}"
-            if bookmark != "none"
-            else "full table"
+            else NO_BOOKMARK.get(bookmark, f"bookmark {bookmark}")
         )
         lines.append(
             f"  {stream:<28} {rows:>9} rows read: {new:+,} in the table ({after.get(stream, 0):,} "

@@ -103,7 +103,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
         yield from self.with_withdrawals(context, records) if self.withdraws else records
         self.read_whole(context)
         bookmark = self.stream_state.get("replication_key_value") if self.replication_key else None
-        self.progress.summary(bookmark)
+        self.progress.summary(bookmark, full_table=not self.replication_key)
 
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The records of this stream (default: each page of one request, read the SDK's way)."""

@@ -24,6 +24,9 @@ if t.TYPE_CHECKING:
     from tap_datadog_costs.rate_limit import AnnouncedRate
 
 LOGGER = logging.getLogger("tap-datadog-costs")
+#: The summary's bookmark of a stream with none: by design (full table), or none yet (no rows).
+NO_BOOKMARK_FULL_TABLE = "none (full table: read whole every run)"
+NO_BOOKMARK_YET = "none yet (no rows)"
 
 
 def duration(seconds: float) -> str:
@@ -202,11 +205,13 @@ class Progress:
             f"{at_rate}{left}"
         )
 
-    def summary(self, bookmark: str | None) -> None:
+    def summary(self, bookmark: str | None, *, full_table: bool) -> None:
         """The outcome: rows, requests, retries, waits, the periods read and the bookmark.
 
         Answers reused from an earlier stream are said beside the requests: rows read with
-        no request would look like a miscount.
+        no request would look like a miscount. With no bookmark: a ``full_table`` stream has
+        none by design; an incremental one has none yet (no rows so far, as projected cost
+        before Datadog has a projection).
         """
         read = f"read {span(self.first, self.last)}" if self.done else "read nothing"
         requests = plural(self.requests, "request")
@@ -221,5 +226,5 @@ class Progress:
             plural(self.retries, "retry", "retries"),
             duration(self.waited),
             read,
-            bookmark or "none (full table: read whole every run)",
+            bookmark or (NO_BOOKMARK_FULL_TABLE if full_table else NO_BOOKMARK_YET),
         )

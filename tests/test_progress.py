@@ -210,7 +210,6 @@ def test_a_run_plans_each_stream_and_ends_with_a_summary_that_matches_what_it_di
         "historical_costs": "first extract (no bookmark)",
         "estimated_costs": "full table",
         "daily_costs": "first extract (no bookmark)",
-        "projected_costs": "first extract (no bookmark)",
         "active_billing_dimensions": "first extract (no bookmark)",
         "billable_usage": "first extract (no bookmark)",
         "cost_attribution": "first extract (no bookmark)",
@@ -228,14 +227,37 @@ def test_a_run_plans_each_stream_and_ends_with_a_summary_that_matches_what_it_di
         assert number(summary.group("rows")) == len(result.records(stream)), stream
         assert {r["path"] for r in asked} <= STREAM_PATHS[stream], stream
         assert number(summary.group("retries")) == (2 if stream == "hourly_usage" else 0), stream
+        full_table = stream in {"organizations", "estimated_costs"}
         assert summary.group("bookmark") == (
-            result.bookmark(stream) or "none (full table: read whole every run)"
+            result.bookmark(stream)
+            or ("none (full table: read whole every run)" if full_table else "none yet (no rows)")
         )
     usage = summaries["hourly_usage"]
     assert usage.group("waited") != "0.0 s"  # two back-offs waited
     first, last = usage.group("read").split(" to ")
     assert first == config["start_date"].replace("Z", "+00:00")[:13] + ":00:00+00:00"
     assert last == NOW.isoformat()
+
+
+def test_projected_cost_says_it_reads_todays_snapshot_not_a_first_extract_every_run(
+    sim: DatadogSimulator,
+) -> None:
+    """Before the 12th Datadog has no projection: no rows, so no bookmark, run after run."""
+    config = recent_config(sim, days=3)
+    logs = []
+    state = None
+    for _ in range(2):
+        with tap_log() as log:
+            state = sync(config, state, now=NOW).final_state
+        logs.append([line for line in log if line.startswith("projected_costs: ")])
+    for log in logs:
+        assert (
+            log[0]
+            == f"projected_costs: the snapshot of {NOW:%Y-%m-%d}, one a day: 1 month, {NOW:%Y-%m}"
+        )
+        (summary,) = matches(SUMMARY_LINE, log)
+        assert summary.group("rows") == "0"
+        assert summary.group("bookmark") == "none yet (no rows)"  # not "full table"
 
 
 def test_a_stream_served_by_an_answer_an_earlier_stream_asked_for_says_so(

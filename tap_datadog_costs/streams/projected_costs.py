@@ -68,6 +68,15 @@ class ProjectedCostsStream(CostStream):
             yield {"snapshot_date": snapshot, **row}
 
     @override
+    def how_read(self, context: Context | None) -> str:
+        """Every run reads today's snapshot whatever the bookmark (the latest day with rows).
+
+        Not "first extract" on every run before Datadog has a projection (no rows, no bookmark),
+        nor "incremental from" a bookmark nothing is read from.
+        """
+        return f"the snapshot of {isoformat(day_start(self.datadog_tap.now))[:10]}, one a day"
+
+    @override
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         month = month_param(self.datadog_tap.now)
         self.periods_read = {isoformat(day_start(self.datadog_tap.now))}
