@@ -38,6 +38,9 @@ SDK_ECHOES = (
     # With no bookmark it names start_date as one: each stream's plan line (progress.py) says
     # "first extract" or "incremental from the bookmark ..." instead.
     "Starting incremental sync of",
+    # "Pagination stopped after 0 pages because no records were found": an answer with no
+    # rows, which the stream's summary counts (0 rows) and, for projected cost, says why.
+    "Pagination stopped after",
 )
 
 

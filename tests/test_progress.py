@@ -320,6 +320,9 @@ def test_the_cli_shows_no_metric_line_per_request_unless_debugging(
     assert "http_request_count" not in quiet
     assert '"metric":"record_count"' in quiet  # one per stream, for machines
     assert "Starting incremental sync of" not in quiet  # names start_date as a bookmark
+    # No projection before the 12th: the SDK's "Pagination stopped after 0 pages", not ours.
+    assert "projected_costs: done in " in quiet
+    assert "Pagination stopped" not in quiet
     assert re.search(r"hourly_usage: done in .+, bookmark ", quiet)
     debugging = run_cli(config=config, tmp_path=tmp_path, LOGLEVEL="DEBUG").stderr.decode()
     assert "http_request_count" in debugging
