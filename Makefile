@@ -8,6 +8,10 @@ EXTRAS := test,lint,e2e
 LOCK_PYTHON := 3.11
 PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(filter $(LOCK_PYTHON),$(PYVER)),-c requirements.lock,)
+# setuptools' note on every editable install ("Editable installation. Please be careful with
+# folders in your working directory..."), which pip 25+ shows even with --quiet: nothing to act
+# on here (the package is tap_datadog_costs/, the folder). Only that note is silenced.
+EDITABLE_QUIET := PYTHONWARNINGS="ignore:Editable installation"
 
 # The FinOps Foundation's focus-validator (tests/test_focus_validator.py, scripts/check_focus.py)
 # needs Python 3.12 (on 3.11 pip quietly installs its 1.0.0): it gets a virtualenv of its own,
@@ -25,7 +29,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml requirements.lock meltano.yml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(CONSTRAINTS) -e ".[$(EXTRAS)]"
+	$(EDITABLE_QUIET) $(BIN)/python -m pip install --quiet $(CONSTRAINTS) -e ".[$(EXTRAS)]"
 	$(BIN)/meltano install
 	# meltano install keeps an installed plugin whose pip_url is unchanged: reinstall ours, so
 	# a changed pyproject.toml (entry point, dependencies) reaches Meltano's copy too.
@@ -70,7 +74,7 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(EDITABLE_QUIET) .lock-venv/bin/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	( echo "# pip constraints for CI, on Python $(LOCK_PYTHON): make lock rewrites this from pyproject.toml's ranges."; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable ) > requirements.lock
 	rm -rf .lock-venv

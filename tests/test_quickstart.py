@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
 import typing as t
 
 import duckdb
@@ -12,6 +13,7 @@ import pytest
 from tests.support.clock import NOW
 from tests.support.endpoints import streams_with_rows
 from tests.support.loaders import quickstart
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e  # the Quickstart's Meltano runs, dbt and summary
 
@@ -132,3 +134,30 @@ def test_one_key_alone_is_refused(tmp_path: t.Any) -> None:
     assert result.returncode == 2
     assert "set TAP_DATADOG_COSTS_APP_KEY too" in result.stdout
     assert "only-one" not in result.stdout + result.stderr
+
+
+def test_make_install_shows_no_editable_install_banner(tmp_path: t.Any) -> None:
+    """setuptools' note on editable installs, which pip shows even with --quiet, is not shown.
+
+    The Makefile's own lines up to the editable install, as `make install` runs them (into a
+    scratch venv; --no-deps, as the dependencies play no part in the note).
+    """
+    venv = tmp_path / "venv"
+    dry_run = subprocess.run(
+        ["make", "--dry-run", "--always-make", "install", f"VENV={venv}"],  # noqa: S607
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    editable = next(i for i, line in enumerate(dry_run) if " -e " in line)
+    script = "\n".join(["set -e", *dry_run[:editable], f"{dry_run[editable]} --no-deps"])
+    result = subprocess.run(
+        ["bash", "-c", script],  # noqa: S607
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    installed = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "show", "tap-datadog-costs"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "Editable project location: " in installed.stdout  # the install took place
+    assert "Editable installation" not in result.stdout + result.stderr
+    assert "BuildBackendWarning" not in result.stdout + result.stderr
