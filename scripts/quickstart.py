@@ -39,6 +39,9 @@ STREAM_LINE = re.compile(
 )
 PLAN = re.compile(r"^(\w+): (first extract|full table|incremental from the bookmark (\S+?)[:,] )")
 DONE = re.compile(r"^(\w+): done in .+?: ([\d,]+) rows?, .*, bookmark (.+)$")
+#: Meltano's warning before a first extract (no state saved for the job yet), and the job.
+MELTANO_NO_STATE = "No state was found, complete import."
+MELTANO_JOB = re.compile(r"^Running job with name '([^']+)'")
 #: What changed, for a summary's bookmark when there is none.
 NO_BOOKMARK = {NO_BOOKMARK_FULL_TABLE: "full table", NO_BOOKMARK_YET: "no bookmark yet (no rows)"}
 
@@ -91,7 +94,7 @@ def extract(command: list[str], env: dict[str, str], log_path: Path) -> tuple[in
 
     Returns the exit status and the tap's stream lines.
     """
-    stream_lines = []
+    stream_lines, job = [], "the job"
     with (
         log_path.open("w") as log,
         subprocess.Popen(
@@ -106,7 +109,11 @@ def extract(command: list[str], env: dict[str, str], log_path: Path) -> tuple[in
             except ValueError:
                 continue
             event, level = str(entry.get("event", "")), entry.get("level")
-            if entry.get("string_id") == TAP and STREAM_LINE.match(event):
+            if started := MELTANO_JOB.match(event):
+                job = started.group(1)
+            if event == MELTANO_NO_STATE:  # not a problem: said in its place, as what it means
+                print(f"  Meltano has no state for {job} yet: a first extract", flush=True)
+            elif entry.get("string_id") == TAP and STREAM_LINE.match(event):
                 stream_lines.append(event)
                 print(f"  {event}", flush=True)
             elif entry.get("name") == DBT and DBT_OUTCOME.search(event):
