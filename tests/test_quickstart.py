@@ -181,3 +181,47 @@ def test_make_install_shows_no_editable_install_banner(tmp_path: t.Any) -> None:
     assert "Editable project location: " in installed.stdout  # the install took place
     assert "Editable installation" not in result.stdout + result.stderr
     assert "BuildBackendWarning" not in result.stdout + result.stderr
+
+
+#: In the README's sample console, a line standing for lines left out.
+LEFT_OUT = "..."
+#: In a sample line, a placeholder for what differs from run to run (times, paths, the port).
+PLACEHOLDER = re.compile(r"<[^<>]+>")
+
+
+def readme_samples() -> list[list[str]]:
+    """The console blocks of the README's "What you will see": a first run, then a re-run."""
+    section = (ROOT / "README.md").read_text().split("### What you will see\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    blocks = re.findall(r"^```text\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    return [block.splitlines() for block in blocks]
+
+
+def first_not_in(sample: list[str], console: str) -> str | None:
+    """The first sample line no line of ``console`` matches, in order (None: each one does)."""
+    lines = iter(console.splitlines())
+    for line in sample:
+        if line.strip() == LEFT_OUT:
+            continue
+        pattern = ".+?".join(re.escape(part) for part in PLACEHOLDER.split(line.rstrip()))
+        if not any(re.fullmatch(pattern, real.rstrip()) for real in lines):
+            return line
+    return None
+
+
+def test_the_readmes_what_you_will_see_is_the_console_of_a_real_run(
+    first_and_rerun: tuple[Path, list[subprocess.CompletedProcess[str]]],
+) -> None:
+    """Every line of each README sample, placeholders as patterns, in order in a real run's.
+
+    The runs write to a folder of their own: its paths stand for the default ones.
+    """
+    folder, runs = first_and_rerun
+    samples = readme_samples()
+    assert len(samples) == len(runs)
+    for sample, run in zip(samples, runs, strict=True):
+        assert len([line for line in sample if line.strip() != LEFT_OUT]) >= 10, sample
+        console = run.stdout.replace(
+            str(folder / "costs.duckdb"), str(ROOT / "output" / "dev" / "datadog_costs.duckdb")
+        ).replace(str(folder), str(ROOT / "output" / "dev"))
+        assert first_not_in(sample, console) is None, console
