@@ -68,6 +68,23 @@ class Bookmarks(RESTStream[t.Any]):
         """
         return False
 
+    def after_end(self, context: Context | None, start: dt.datetime) -> str | None:
+        """Why the bookmark leaves this run nothing to read, and how to start over, or None.
+
+        None when the bookmark is not why: no bookmark, or ``start`` before ``end_date``.
+        A backfill (an ``end_date`` in the past) run with a state already there: the state
+        wins, since a bookmark is where the stream's rows are known to be written up to.
+        """
+        end = self.datadog_tap.end_date
+        if self.saved_bookmark(context) is None or start < end:
+            return None
+        return (
+            f"the state's bookmark starts this run at {isoformat(start)}, after end_date "
+            f"{isoformat(end)}: to backfill before it, give the backfill a state of its own "
+            "(meltano run --state-id-suffix=backfill ...) or none (meltano run --full-refresh "
+            "...; standalone: no --state)"
+        )
+
     def resume_point(self, context: Context | None) -> dt.datetime | None:
         """The saved bookmark; one later than now is not believed (warned) and now is used."""
         bookmark = self.get_starting_timestamp(context)

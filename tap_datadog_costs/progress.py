@@ -86,11 +86,15 @@ class Progress:
         *,
         each: str = "",
         least_requests: int | None = None,
+        after_end: str | None = None,
     ) -> None:
         """Say what the stream reads in this run: ``total`` ``unit``s (``each``), first to last.
 
         ``least_requests``: the requests that takes at least (one per window, more where a
         window spans pages), for the time the run takes at Datadog's rate (``rate_known``).
+        ``after_end``: with nothing to read, why the state's bookmark stops the run
+        (``Bookmarks.after_end``), said as a warning; else nothing to read is a period that
+        has not ended.
         """
         self.total, self.unit, self.first, self.last = total, unit, first, last
         self.least_requests = least_requests
@@ -99,6 +103,9 @@ class Progress:
             if least_requests is not None:
                 what += f", at least {plural(least_requests, 'request')}"
             what += f", {span(first, last)}"
+        elif after_end:
+            LOGGER.warning("%s: %s: nothing to read: %s", self.stream, how, after_end)
+            return
         else:
             what = f"nothing to read yet: {first} has not ended"
         LOGGER.info("%s: %s: %s", self.stream, how, what)

@@ -12,6 +12,7 @@ from simulator import DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
 from tests.support.clock import NOW
 from tests.support.endpoints import HISTORICAL, HOURLY, MAPPING, PRIMARY_KEYS
+from tests.support.logs import tap_log
 from tests.support.records import merge_on_keys
 from tests.support.running import nth, records_of, run_until_killed, sync
 from tests.support.seen import requests_to
@@ -135,6 +136,35 @@ def test_end_date_in_the_past_reads_nothing_again() -> None:
     assert {r["month"][:7] for r in first.records("historical_costs")} == {"2026-06", "2026-07"}
     assert first.bookmark("historical_costs") == "2026-08-01T00:00:00+00:00"
     assert historical == []
+
+
+def test_a_backfill_ending_before_the_states_bookmarks_says_the_state_stops_it() -> None:
+    """docs/scaling.md's backfill run with a state already there: the streams whose bookmark
+    resumes after end_date read nothing, and each says so and how to start over, never that
+    its start "has not ended". Without the state the same backfill reads its range."""
+    backfill = {"start_date": "2026-10-01T00:00:00Z", "end_date": "2026-10-03T00:00:00Z"}
+    with DatadogSimulator(now=NOW) as sim:
+        first = sync(tap_config(sim.url, start_date=START.isoformat()), now=NOW)
+        sim.clear_requests()
+        with tap_log() as log:
+            again = sync(tap_config(sim.url, **backfill), first.final_state, now=NOW)
+        usage = requests_to(sim.requests, HOURLY)
+        without_state = sync(tap_config(sim.url, **backfill), now=NOW, streams=("hourly_usage",))
+
+    assert usage == []
+    assert again.records("hourly_usage") == []
+    assert without_state.records("hourly_usage")
+    assert [line for line in log if "has not ended" in line] == []
+    stopped = {line.split(":", 1)[0]: line for line in log if "after end_date" in line}
+    assert set(stopped) == {"hourly_usage", "billing_dimension_mappings"}
+    resumes = parse_instant(first.bookmark("hourly_usage")) - dt.timedelta(hours=72)
+    assert (
+        f"the state's bookmark starts this run at {resumes.isoformat()}, after end_date "
+        "2026-10-03T00:00:00+00:00" in stopped["hourly_usage"]
+    )
+    for line in stopped.values():
+        assert "--state-id-suffix" in line, line
+        assert "--full-refresh" in line, line
 
 
 @pytest.mark.parametrize("stop_after_states", [1, 3])

@@ -122,6 +122,7 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
             "month",
             month_param(months[0] if months else start),
             month_param(months[-1] if months else start),
+            after_end=self.after_end(context, start),
         )
         month_of = self.replication_key  # each row's month
         records = (
