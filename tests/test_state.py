@@ -139,32 +139,41 @@ def test_end_date_in_the_past_reads_nothing_again() -> None:
 
 
 def test_a_backfill_ending_before_the_states_bookmarks_says_the_state_stops_it() -> None:
-    """docs/scaling.md's backfill run with a state already there: the streams whose bookmark
-    resumes after end_date read nothing, and each says so and how to start over, never that
-    its start "has not ended". Without the state the same backfill reads its range."""
+    """docs/scaling.md's backfill run with the usual runs' state: hourly usage, whose bookmark
+    is past end_date, reads nothing and says so in one warning with how to start over; never
+    that its start "has not ended". With a state of its own, the backfill's next piece resumes
+    and warns of nothing (mappings' bookmark is the month after the piece's: read whole)."""
     backfill = {"start_date": "2026-10-01T00:00:00Z", "end_date": "2026-10-03T00:00:00Z"}
+    later = {**backfill, "end_date": "2026-10-05T00:00:00Z"}
     with DatadogSimulator(now=NOW) as sim:
-        first = sync(tap_config(sim.url, start_date=START.isoformat()), now=NOW)
+        usual = sync(tap_config(sim.url, start_date=START.isoformat()), now=NOW)
         sim.clear_requests()
         with tap_log() as log:
-            again = sync(tap_config(sim.url, **backfill), first.final_state, now=NOW)
+            again = sync(tap_config(sim.url, **backfill), usual.final_state, now=NOW)
         usage = requests_to(sim.requests, HOURLY)
-        without_state = sync(tap_config(sim.url, **backfill), now=NOW, streams=("hourly_usage",))
+        piece = sync(tap_config(sim.url, **backfill), now=NOW)
+        with tap_log() as next_log:
+            sync(tap_config(sim.url, **later), piece.final_state, now=NOW)
 
     assert usage == []
     assert again.records("hourly_usage") == []
-    assert without_state.records("hourly_usage")
-    assert [line for line in log if "has not ended" in line] == []
-    stopped = {line.split(":", 1)[0]: line for line in log if "after end_date" in line}
-    assert set(stopped) == {"hourly_usage", "billing_dimension_mappings"}
-    resumes = parse_instant(first.bookmark("hourly_usage")) - dt.timedelta(hours=72)
+    assert piece.records("hourly_usage")
+    assert [line for line in log + next_log if "has not ended" in line] == []
+    (warned,) = [line for line in log if "after end_date" in line]
+    resumes = parse_instant(usual.bookmark("hourly_usage")) - dt.timedelta(hours=72)
+    assert warned.startswith("hourly_usage: incremental from the bookmark"), warned
     assert (
-        f"the state's bookmark starts this run at {resumes.isoformat()}, after end_date "
-        "2026-10-03T00:00:00+00:00" in stopped["hourly_usage"]
+        f"nothing to read: the state's bookmark starts this run at {resumes.isoformat()}, after "
+        "end_date 2026-10-03T00:00:00+00:00" in warned
     )
-    for line in stopped.values():
-        assert "--state-id-suffix" in line, line
-        assert "--full-refresh" in line, line
+    assert "--state-id-suffix" in warned
+    assert "--full-refresh" in warned
+    assert [line for line in next_log if "after end_date" in line] == []
+    assert (
+        "billing_dimension_mappings: incremental from the bookmark 2026-11-01T00:00:00+00:00: "
+        "nothing to read: the bookmark is at end_date 2026-10-05T00:00:00+00:00: what comes "
+        "before it was read" in next_log
+    )
 
 
 @pytest.mark.parametrize("stop_after_states", [1, 3])
