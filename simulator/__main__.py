@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
+import sys
 import threading
 
 from .periods import parse_instant
@@ -29,17 +31,34 @@ def main(argv: list[str] | None = None) -> None:
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    with DatadogSimulator(
+    sim = DatadogSimulator(
         now=args.now,
         host=args.host,
         port=args.port,
         child_orgs=args.child_orgs,
         org_prefix=args.org_prefix,
         keys=tuple(args.keys) if args.keys else None,
-    ) as sim:
+    )
+    try:
+        sim.start()
+    except OSError as error:  # the address is taken or not ours: one line, not a traceback
+        sys.exit(f"ERROR: {cannot_listen(args.host, args.port, error)}")
+    try:
         print(f"Datadog API simulator listening on {sim.url}", flush=True)  # noqa: T201
         while not stopping.wait(0.5):
             pass
+    finally:
+        sim.stop()
+
+
+def cannot_listen(host: str, port: int, error: OSError) -> str:
+    """Why the simulator cannot serve at ``host:port``, and what to do."""
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"{host}:{port} is already in use (another simulator?): stop what serves it, "
+            "or pick another port with --port (--port 0: any free one)"
+        )
+    return f"cannot listen on {host}:{port} ({error.strerror}): pick another --host or --port"
 
 
 if __name__ == "__main__":

@@ -17,6 +17,15 @@ if t.TYPE_CHECKING:
     from tap_datadog_costs.run_context import RunContext
 
 
+class PastEnd(t.NamedTuple):
+    """Why a stream has nothing to read: its bookmark is at or after ``end_date``."""
+
+    reason: str
+    #: The bookmark is later than a run ending at ``end_date`` leaves: periods in the range
+    #: asked for may never have been read.
+    warning: bool
+
+
 class Bookmarks(RESTStream[t.Any]):
     """A stream's bookmark in the SDK's state layout, read before the first record."""
 
@@ -67,6 +76,34 @@ class Bookmarks(RESTStream[t.Any]):
         older than the saved bookmark is expected, not an error.
         """
         return False
+
+    def after_end(
+        self, context: Context | None, start: dt.datetime, furthest: dt.datetime
+    ) -> PastEnd | None:
+        """Why the bookmark leaves this run nothing to read, or None when it does not.
+
+        None when the bookmark is not why: no bookmark, or ``start`` before ``end_date``.
+        ``furthest`` is the latest bookmark a run ending at ``end_date`` leaves (hourly usage:
+        ``end_date``; months: the first month from it). Up to it, what comes before was read
+        (a backfill's earlier piece); a later one is a state of runs reaching past
+        ``end_date`` (a backfill run with the usual state): a warning, with how to start over.
+        """
+        end = self.datadog_tap.end_date
+        bookmark = self.get_starting_timestamp(context)
+        if self.saved_bookmark(context) is None or bookmark is None or start < end:
+            return None
+        if bookmark <= furthest:
+            return PastEnd(
+                f"the bookmark is at end_date {isoformat(end)}: what comes before it was read",
+                warning=False,
+            )
+        return PastEnd(
+            f"the state's bookmark starts this run at {isoformat(start)}, after end_date "
+            f"{isoformat(end)}: to backfill before it, give the backfill a state of its own "
+            "(meltano run --state-id-suffix=backfill ...) or none (meltano run --full-refresh "
+            "...; standalone: no --state)",
+            warning=True,
+        )
 
     def resume_point(self, context: Context | None) -> dt.datetime | None:
         """The saved bookmark; one later than now is not believed (warned) and now is used."""

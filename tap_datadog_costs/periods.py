@@ -99,6 +99,15 @@ def months_between(first: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
     return months
 
 
+def first_month_from(end: dt.datetime) -> dt.datetime:
+    """The first month starting at or after ``end``, which ``months_between`` stops before.
+
+    The latest bookmark a monthly stream's run ending at ``end`` leaves.
+    """
+    month = month_start(end)
+    return month if month == end else add_months(month, 1)
+
+
 def hour_windows(
     start: dt.datetime,
     end: dt.datetime,

@@ -21,6 +21,7 @@ import time
 import typing as t
 
 if t.TYPE_CHECKING:
+    from tap_datadog_costs.bookmarks import PastEnd
     from tap_datadog_costs.rate_limit import AnnouncedRate
 
 LOGGER = logging.getLogger("tap-datadog-costs")
@@ -91,11 +92,14 @@ class Progress:
         *,
         each: str = "",
         least_requests: int | None = None,
+        after_end: PastEnd | None = None,
     ) -> None:
         """Say what the stream reads in this run: ``total`` ``unit``s (``each``), first to last.
 
         ``least_requests``: the requests that takes at least (one per window, more where a
         window spans pages), for the time the run takes at Datadog's rate (``rate_known``).
+        ``after_end``: with nothing to read, why the bookmark does (``Bookmarks.after_end``);
+        else nothing to read is a period that has not ended.
         """
         self.total, self.unit, self.first, self.last = total, unit, first, last
         self.least_requests = least_requests
@@ -104,6 +108,10 @@ class Progress:
             if least_requests is not None:
                 what += f", at least {plural(least_requests, 'request')}"
             what += f", {span(first, last)}"
+        elif after_end is not None:
+            log = LOGGER.warning if after_end.warning else LOGGER.info
+            log("%s: %s: nothing to read: %s", self.stream, how, after_end.reason)
+            return
         else:
             what = f"nothing to read yet: {first} has not ended"
         LOGGER.info("%s: %s: %s", self.stream, how, what)

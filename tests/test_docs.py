@@ -3,10 +3,12 @@
 A command is a line of a ```bash, ```sh or ```cron block (the cron line's command), or a line
 starting with ``$ `` in a plain block. Each doc's commands run in order, in one bash script with
 ``set -euo pipefail``, in a scratch copy of the project (the repository's files, with this
-checkout's ``.venv`` and ``.meltano`` linked in) against the simulator. Only the placeholders in
-SUBSTITUTIONS are replaced (keys, the site, the user's own paths, the benchmarks' sizes), and each
-must still be found in the docs. A command this test does not run must be in ELSEWHERE with the
-test or step that runs it; a new command in the docs fails here until it is one or the other.
+checkout's ``.venv`` and ``.meltano`` linked in, committed to a git repository of its own) against
+the simulator; the README's commands must leave its ``git status`` clean (no key, no stray
+file). Only the placeholders in SUBSTITUTIONS are replaced (keys, the site, the user's own
+paths, the benchmarks' sizes), and each must still be found in the docs. A command this test
+does not run must be in ELSEWHERE with the test or step that runs it; a new command in the docs
+fails here until it is one or the other.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import subprocess
 import typing as t
 
 import pytest
-import yaml
 
 from simulator import PARENT_KEYS, DatadogSimulator
 from tests.support.clock import NOW, clock_env
@@ -61,6 +62,12 @@ ELSEWHERE = {
 }
 #: Commands that serve until stopped: run for a moment, and the first line checked.
 SERVERS = {".venv/bin/python -m simulator": "Datadog API simulator listening on http://127.0.0.1:"}
+#: What a doc's readers may already have, made before its commands run: scaling.md's backfill
+#: runs where the usual runs' state is there (their bookmarks are later than its end_date).
+BEFORE = {
+    "scaling.md": "TAP_DATADOG_COSTS_START_DATE=2026-11-01T00:00:00Z .venv/bin/meltano "
+    "--environment=dev run tap-datadog-costs target-jsonl\n",
+}
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
@@ -95,10 +102,9 @@ def substitutions(url: str, project: Path, user_project: Path) -> dict[str, str]
         ".venv/bin/python -m benchmarks.reliability": (
             ".venv/bin/python -m benchmarks.reliability --days 2"
         ),
-        # "in your project": a new one with the README's definition pasted (user_meltano_project)
-        "meltano install --plugin-type extractor tap-datadog-costs": (
-            f"cd {user_project} && meltano install --plugin-type extractor tap-datadog-costs"
-        ),
+        # "in your project": a new one (user_meltano_project), the tap from this checkout
+        "cat > tap-datadog-costs.yml": f"cd {user_project} && cat > tap-datadog-costs.yml",
+        "git+https://github.com/<you>/tap-datadog-costs.git": str(ROOT),
     }
 
 
@@ -146,24 +152,25 @@ def test_every_command_is_run_here_or_named_in_elsewhere() -> None:
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the project's files, as a clone has them, with this checkout's installs."""
-    return project_copy(tmp_path_factory.mktemp("docs") / "tap-datadog-costs")
+    """A copy of the project's files, as a clone has them, with this checkout's installs,
+    committed to a git repository of its own: what the docs' commands leave is ``git status``.
+    """
+    project = project_copy(tmp_path_factory.mktemp("docs") / "tap-datadog-costs")
+    git = ["git", "-c", "user.name=docs", "-c", "user.email=docs@example.invalid"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    (project / ".git" / "info" / "exclude").write_text("/.venv\n/.meltano\n")  # the links
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "a clone"], cwd=project, check=True)
+    return project
 
 
 def user_meltano_project(base: Path, env: dict[str, str]) -> Path:
-    """A new Meltano project with the README's plugin definition pasted, pip_url a checkout."""
+    """A new Meltano project as `meltano init` makes it: the README's "project of your own"."""
     subprocess.run(
         [str(ROOT / ".venv" / "bin" / "meltano"), "init", "--no-usage-stats", "their-project"],
         cwd=base, env=env, capture_output=True, check=True, timeout=300,
     )  # fmt: skip
-    project = base / "their-project"
-    readme = (ROOT / "README.md").read_text().split("## Add it to your Meltano project", 1)[1]
-    (definition,) = yaml.safe_load(readme.split("```yaml\n", 1)[1].split("```", 1)[0])
-    definition["pip_url"] = str(ROOT)  # "/path/to/tap-datadog-costs (a checkout)"
-    meltano_yml = yaml.safe_load((project / "meltano.yml").read_text())
-    meltano_yml.setdefault("plugins", {}).setdefault("extractors", []).append(definition)
-    (project / "meltano.yml").write_text(yaml.safe_dump(meltano_yml, sort_keys=False))
-    return project
+    return base / "their-project"
 
 
 def script_for(blocks: list[list[str]], replace: dict[str, str]) -> tuple[str, list[str]]:
@@ -179,9 +186,9 @@ def script_for(blocks: list[list[str]], replace: dict[str, str]) -> tuple[str, l
                 skipped.append(bare)
                 continue
             if bare in SERVERS:
-                lines.append(
-                    f"( timeout 5 {bare} > server.out || true ) && "
-                    f"grep -q '{SERVERS[bare]}' server.out"
+                lines.append(  # its output beside the project's folder, never in it
+                    f"( timeout 5 {bare} > ../server.out || true ) && "
+                    f"grep -q '{SERVERS[bare]}' ../server.out"
                 )
                 continue
             for placeholder, value in replace.items():
@@ -217,7 +224,7 @@ def test_the_commands_of_each_doc_work_as_written(doc: Path, scratch: Path, tmp_
         used = {p for p in replace if any(p in c for c in commands)}
         script, skipped = script_for(blocks, replace)
         result = subprocess.run(
-            ["bash", "-c", script],  # noqa: S607
+            ["bash", "-c", BEFORE.get(doc.name, "") + script],  # noqa: S607
             cwd=scratch, env=env, capture_output=True, text=True, timeout=1800, check=False,
         )  # fmt: skip
     assert result.returncode == 0, f"{doc.name}:\n{result.stderr[-4000:]}"
@@ -226,7 +233,7 @@ def test_the_commands_of_each_doc_work_as_written(doc: Path, scratch: Path, tmp_
     if doc.name == "README.md":
         readme_only = {p for p in replace if "_DATADOG_API_KEY=" not in p and "benchmark" not in p}
         assert used == readme_only - {"cd /srv/tap-datadog-costs"}, readme_only - used
-        check_readme_outcome(scratch, result.stderr)
+        check_readme_outcome(scratch, result.stdout, result.stderr)
     if doc.name in {"benchmarks.md", "reliability.md"}:  # each benchmark ran, at its small size
         assert used == {p for p in replace if "benchmark" in p and p in doc.read_text()}, used
     if doc.name == "scheduling.md":
@@ -235,14 +242,72 @@ def test_the_commands_of_each_doc_work_as_written(doc: Path, scratch: Path, tmp_
         assert {p for p in replace if "_DATADOG_API_KEY=" in p} <= used
         for account in ("acme-us1", "acme-eu1", "client-b"):
             assert (scratch / "output" / "prod" / f"{account}.duckdb").exists(), account
+        # The backfill kept a state of its own: its second piece resumed from its first.
+        assert "nothing to read: the state's bookmark" not in result.stderr
+        assert "hourly_usage: incremental from the bookmark 2026-10-02T" in result.stderr
 
 
-def check_readme_outcome(project: Path, log: str) -> None:
+def check_readme_outcome(project: Path, output: str, log: str) -> None:
     """What the README's commands must have done, beyond exiting 0."""
     # The state round-trip: the second and third standalone runs resumed from bookmarks.
     resumed = re.findall(r"hourly_usage: incremental from the bookmark (\S+?),", log)
     assert len(resumed) >= 2, log[-3000:]  # a STATE line, then a target's state
-    assert list((project).glob("hourly_usage-*.jsonl")), "target-jsonl wrote no file"
-    assert (project / "output" / "prod" / "datadog_costs.duckdb").exists()
-    assert "2026-01-01T00:00:00Z" in (project / "meltano.yml").read_text()  # config set
     assert "Connection test passed" in log
+    # The prod setting from .env took effect, and meltano.yml is the clone's, byte for byte.
+    assert re.search(
+        r"^start_date \[env: TAP_DATADOG_COSTS_START_DATE\] current value: "
+        r"'2026-01-01T00:00:00Z' \(from the TAP_DATADOG_COSTS_START_DATE variable in `\.env`\)$",
+        output,
+        re.MULTILINE,
+    ), output[-3000:]
+    assert first_hour(project / "output" / "prod" / "datadog_costs.duckdb") == "2026-01-01"
+    assert (project / "meltano.yml").read_bytes() == (ROOT / "meltano.yml").read_bytes()
+    # Every output path the README names for these commands is where a run wrote.
+    for path in output_paths(README_OUTPUTS):
+        assert any(path.fullmatch(p.relative_to(project).as_posix()) for p in files(project)), path
+    # No key and no stray file left: config.json and .env are ignored, outputs under output/.
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],  # noqa: S607
+        cwd=project, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert status == "", status
+
+
+#: The README's sections whose commands the docs test runs and whose output paths it checks.
+README_OUTPUTS = ("## Running with Meltano", "## Running standalone")
+#: What a placeholder in a documented output path stands for.
+PLACEHOLDERS = {
+    "<environment>": "(dev|prod)",
+    "<stream>": "[a-z_]+",
+    "<YYYYMMDDThhmmss>": r"\d{8}T\d{6}",
+}
+
+
+def output_paths(sections: tuple[str, ...]) -> list[re.Pattern[str]]:
+    """The ``output/...`` paths the README names in ``sections``, placeholders as patterns."""
+    readme = (ROOT / "README.md").read_text()
+    texts = [readme.split(title, 1)[1].split("\n## ", 1)[0] for title in sections]
+    named = {path for text in texts for path in re.findall(r"`(output/[^`\s]+)`", text)}
+    assert named, sections
+    patterns = []
+    for path in sorted(named):
+        pattern = re.escape(path.rstrip("/"))
+        for placeholder, stands_for in PLACEHOLDERS.items():
+            pattern = pattern.replace(re.escape(placeholder), stands_for)
+        assert "<" not in pattern, path  # a placeholder this test does not know
+        patterns.append(re.compile(pattern + ("(/.+)?" if path.endswith("/") else "")))
+    return patterns
+
+
+def files(project: Path) -> list[Path]:
+    """Every file under the project's output/."""
+    return [path for path in (project / "output").rglob("*") if path.is_file()]
+
+
+def first_hour(database: Path) -> str:
+    """The first day of hourly usage target-duckdb loaded."""
+    import duckdb  # noqa: PLC0415 - the end-to-end lane's
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        (first,) = connection.execute("select min(timestamp) from datadog.hourly_usage").fetchone()  # type: ignore[misc]
+    return str(first)[:10]

@@ -165,11 +165,11 @@ def test_keys_with_a_trailing_newline_work_and_are_never_printed(tmp_path: t.Any
 
 
 def test_the_readmes_plugin_definition_is_the_projects_own() -> None:
-    """The definition users paste into their meltano.yml equals ours, but for pip_url."""
+    """The definition users add to their project (the README's tap-datadog-costs.yml) equals
+    ours, but for pip_url."""
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Add it to your Meltano project", 1)[1]
-    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
-    (theirs,) = yaml.safe_load(block)
+    theirs = yaml.safe_load(section.split("<<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0])
     (ours,) = yaml.safe_load((ROOT / "meltano.yml").read_text())["plugins"]["extractors"]
     assert theirs.pop("pip_url").startswith("git+https://")
     assert ours.pop("pip_url") == "-e ."

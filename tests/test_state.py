@@ -12,6 +12,7 @@ from simulator import DatadogSimulator
 from tap_datadog_costs.periods import parse_instant
 from tests.support.clock import NOW
 from tests.support.endpoints import HISTORICAL, HOURLY, MAPPING, PRIMARY_KEYS
+from tests.support.logs import tap_log
 from tests.support.records import merge_on_keys
 from tests.support.running import nth, records_of, run_until_killed, sync
 from tests.support.seen import requests_to
@@ -135,6 +136,44 @@ def test_end_date_in_the_past_reads_nothing_again() -> None:
     assert {r["month"][:7] for r in first.records("historical_costs")} == {"2026-06", "2026-07"}
     assert first.bookmark("historical_costs") == "2026-08-01T00:00:00+00:00"
     assert historical == []
+
+
+def test_a_backfill_ending_before_the_states_bookmarks_says_the_state_stops_it() -> None:
+    """docs/scaling.md's backfill run with the usual runs' state: hourly usage, whose bookmark
+    is past end_date, reads nothing and says so in one warning with how to start over; never
+    that its start "has not ended". With a state of its own, the backfill's next piece resumes
+    and warns of nothing (mappings' bookmark is the month after the piece's: read whole)."""
+    backfill = {"start_date": "2026-10-01T00:00:00Z", "end_date": "2026-10-03T00:00:00Z"}
+    later = {**backfill, "end_date": "2026-10-05T00:00:00Z"}
+    with DatadogSimulator(now=NOW) as sim:
+        usual = sync(tap_config(sim.url, start_date=START.isoformat()), now=NOW)
+        sim.clear_requests()
+        with tap_log() as log:
+            again = sync(tap_config(sim.url, **backfill), usual.final_state, now=NOW)
+        usage = requests_to(sim.requests, HOURLY)
+        piece = sync(tap_config(sim.url, **backfill), now=NOW)
+        with tap_log() as next_log:
+            sync(tap_config(sim.url, **later), piece.final_state, now=NOW)
+
+    assert usage == []
+    assert again.records("hourly_usage") == []
+    assert piece.records("hourly_usage")
+    assert [line for line in log + next_log if "has not ended" in line] == []
+    (warned,) = [line for line in log if "after end_date" in line]
+    resumes = parse_instant(usual.bookmark("hourly_usage")) - dt.timedelta(hours=72)
+    assert warned.startswith("hourly_usage: incremental from the bookmark"), warned
+    assert (
+        f"nothing to read: the state's bookmark starts this run at {resumes.isoformat()}, after "
+        "end_date 2026-10-03T00:00:00+00:00" in warned
+    )
+    assert "--state-id-suffix" in warned
+    assert "--full-refresh" in warned
+    assert [line for line in next_log if "after end_date" in line] == []
+    assert (
+        "billing_dimension_mappings: incremental from the bookmark 2026-11-01T00:00:00+00:00: "
+        "nothing to read: the bookmark is at end_date 2026-10-05T00:00:00+00:00: what comes "
+        "before it was read" in next_log
+    )
 
 
 @pytest.mark.parametrize("stop_after_states", [1, 3])

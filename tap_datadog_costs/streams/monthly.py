@@ -12,6 +12,7 @@ from typing_extensions import override
 from tap_datadog_costs.client import DatadogStream
 from tap_datadog_costs.periods import (
     add_months,
+    first_month_from,
     first_open_historical_month,
     historical_cost_final_at,
     isoformat,
@@ -122,6 +123,7 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
             "month",
             month_param(months[0] if months else start),
             month_param(months[-1] if months else start),
+            after_end=self.after_end(context, start, furthest=first_month_from(tap.end_date)),
         )
         month_of = self.replication_key  # each row's month
         records = (

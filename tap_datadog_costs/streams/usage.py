@@ -95,6 +95,7 @@ class HourlyUsageStream(DatadogStream):
             isoformat(windows[-1][1] if windows else floor_hour(start)),
             each="of 24 h" if self.include_descendants else "of up to two months",
             least_requests=len(windows),  # one per window, more where a window spans pages
+            after_end=self.after_end(context, start, furthest=tap.end_date),
         )
         for window_start, window_end in windows:
             yield from self.window_records(context, window_start, window_end)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -70,6 +71,22 @@ def test_module_entry_point_serves_until_sigterm() -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
         process.stdout.close()
+
+
+def test_module_entry_point_on_a_port_in_use_says_so_in_one_line() -> None:
+    """A port already taken (another simulator, say) is one line suggesting --port, no
+    traceback, and a non-zero exit."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "simulator", "--port", str(port)],
+            cwd=ROOT, env=clock_env(NOW), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode != 0
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"ERROR: 127.0.0.1:{port} is already in use"), line
+    assert "pick another port with --port" in line
 
 
 @pytest.mark.skipif(
