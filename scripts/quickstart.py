@@ -89,12 +89,22 @@ def table_counts(database: Path, schema: str) -> dict[str, int]:
     return t.cast("dict[str, int]", json.loads(result.stdout))
 
 
+#: Meltano's own words when a plugin fails: the cause is the plugin's ERROR line (meltano.yml
+#: declares the tap's `structured-logging`, so Meltano passes its level on), shown instead.
+MELTANO_FAILED = {"Extractor failed": "producer", "Loader failed": "consumer"}
+PROBLEMS = {"warning", "error", "critical"}
+
+
 def extract(command: list[str], env: dict[str, str], log_path: Path) -> tuple[int, list[str]]:
     """Run Meltano, its whole log to ``log_path``; show the tap's stream lines and problems live.
 
-    Returns the exit status and the tap's stream lines.
+    A failure shows its cause once: a plugin's ERROR line, else Meltano's own error with the
+    last line the failed plugin wrote. Returns the exit status and the tap's stream lines.
     """
     stream_lines, job = [], "the job"
+    shown: set[str] = set()  # a warning said at discovery and again at the sync: once
+    meltano_errors: list[str] = []
+    last_lines: dict[str, str] = {}  # per role (producer, consumer): the plugin's last line
     with (
         log_path.open("w") as log,
         subprocess.Popen(
@@ -118,9 +128,27 @@ def extract(command: list[str], env: dict[str, str], log_path: Path) -> tuple[in
                 print(f"  {event}", flush=True)
             elif entry.get("name") == DBT and DBT_OUTCOME.search(event):
                 print(f"  dbt: {DBT_OUTCOME.search(event).group(0)}", flush=True)  # type: ignore[union-attr]
-            elif level in {"warning", "error", "critical"}:
-                print(f"  {level.upper()}: {event}", flush=True)
+            elif level in PROBLEMS and "string_id" not in entry and level != "warning":
+                meltano_errors.append(entry.get("err") or event)  # Meltano's own words
+            elif level in PROBLEMS and (line := f"  {level.upper()}: {event}") not in shown:
+                shown.add(line)
+                print(line, flush=True)
+            for role in ("producer", "consumer"):
+                if entry.get(role):
+                    last_lines[role] = f"{entry.get('string_id')}'s last line: {event}"
+    if process.returncode and not any(line.startswith("  ERROR: ") for line in shown):
+        print(f"  ERROR: {meltano_cause(meltano_errors, last_lines)}", flush=True)
     return process.returncode, stream_lines
+
+
+def meltano_cause(meltano_errors: list[str], last_lines: dict[str, str]) -> str:
+    """Meltano's first error, with the last line of the plugin it names.
+
+    For a failure no plugin said in an ERROR line (a target's traceback ends in its cause).
+    """
+    event = meltano_errors[0] if meltano_errors else "Meltano stopped without an error line"
+    role = MELTANO_FAILED.get(event)
+    return f"{event} ({last_lines[role]})" if role in last_lines else event
 
 
 def what_changed(

@@ -16,7 +16,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tap_datadog_costs.periods import RETENTION_MONTHS, isoformat, retention_start
-from tap_datadog_costs.settings import CONFIG_SCHEMA, KEYS, key_value, setting_instant
+from tap_datadog_costs.settings import (
+    CONFIG_SCHEMA,
+    KEYS,
+    SITE_NAMES,
+    key_value,
+    setting_instant,
+)
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -72,6 +78,54 @@ def unknown_setting_warnings(config: Mapping[str, t.Any], known: Iterable[str]) 
         hint = f"did you mean {close[0]}?" if close else "see tap-datadog-costs --about"
         warnings.append(f"{name}: not a setting of this tap ({hint}): ignored")
     return warnings
+
+
+#: The environment variables that set this tap's settings: the prefix Meltano and the SDK read
+#: (``TAP_DATADOG_COSTS_START_DATE``). Meltano's own for the plugin, and those of plugins
+#: inheriting from it (docs/scaling.md), carry two underscores after it.
+VARIABLE_PREFIX = "TAP_DATADOG_COSTS_"
+
+
+def unknown_variable_warnings(environ: Mapping[str, str], known: Iterable[str]) -> list[str]:
+    """One warning per ``TAP_DATADOG_COSTS_`` variable naming no setting, with the closest one.
+
+    Meltano passes on only the variables of settings it knows: a misspelled one would be
+    dropped without a word, and its setting left at the default.
+    """
+    names = {f"{VARIABLE_PREFIX}{name.upper()}" for name in known}
+    warnings = []
+    for variable in sorted(environ):
+        if not variable.startswith(VARIABLE_PREFIX) or variable in names:
+            continue
+        if variable.startswith(f"{VARIABLE_PREFIX}_"):  # Meltano's, or an inheriting plugin's
+            continue
+        close = difflib.get_close_matches(variable, sorted(names), n=1)
+        hint = f"did you mean {close[0]}?" if close else "see tap-datadog-costs --about"
+        warnings.append(f"{variable}: not a setting of this tap ({hint}): ignored")
+    return warnings
+
+
+def site_error(value: object) -> str:
+    """Why ``value`` is no site, listing every site, and the one meant if it is clear."""
+    choices = ", ".join(f"{site} ({name})" for site, name in SITE_NAMES.items())
+    meant = meant_site(value) if isinstance(value, str) else None
+    hint = f" (did you mean {meant}?)" if meant else ""
+    return f"site: {value!r} is not a Datadog site{hint}; use one of {choices}"
+
+
+def meant_site(value: str) -> str | None:
+    """The one site a near miss names: a URL of it, its name (EU1), a part (eu) or a typo."""
+    try:
+        host = urlsplit(value.strip() if "//" in value else f"//{value.strip()}").hostname or ""
+    except ValueError:  # such as an unclosed [
+        return None
+    host = host.removeprefix("app.").removeprefix("api.")
+    by_name = {name.lower(): site for site, name in SITE_NAMES.items()}
+    if host in SITE_NAMES or host in by_name:
+        return by_name.get(host, host)
+    parts = [site for site in SITE_NAMES if host and host in site.split(".")]
+    close = parts or difflib.get_close_matches(host, list(SITE_NAMES), n=1)
+    return close[0] if len(close) == 1 else None
 
 
 def null_errors(config: Mapping[str, t.Any]) -> list[str]:

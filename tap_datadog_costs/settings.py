@@ -21,18 +21,19 @@ if t.TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Mapping
 
-#: Every Datadog site; the API lives at https://api.<site>.
-SITES = (
-    "datadoghq.com",
-    "us3.datadoghq.com",
-    "us5.datadoghq.com",
-    "datadoghq.eu",
-    "ap1.datadoghq.com",
-    "ap2.datadoghq.com",
-    "ddog-gov.com",
-    "uk1.datadoghq.com",
-    "us2.ddog-gov.com",
-)
+#: Every Datadog site, with the name Datadog gives it; the API lives at https://api.<site>.
+SITE_NAMES = {
+    "datadoghq.com": "US1",
+    "us3.datadoghq.com": "US3",
+    "us5.datadoghq.com": "US5",
+    "datadoghq.eu": "EU1",
+    "ap1.datadoghq.com": "AP1",
+    "ap2.datadoghq.com": "AP2",
+    "ddog-gov.com": "US1-FED",
+    "uk1.datadoghq.com": "UK1",
+    "us2.ddog-gov.com": "US2-FED",
+}
+SITES = tuple(SITE_NAMES)
 
 #: The two Datadog keys (required, secret).
 KEYS = ("api_key", "app_key")

@@ -6,6 +6,7 @@ import copy
 import functools
 import io
 import json
+import os
 import typing as t
 from http import HTTPStatus
 
@@ -29,7 +30,7 @@ from tap_datadog_costs.periods import (
     utc_now,
 )
 from tap_datadog_costs.rate_limit import RateLimitPacer
-from tap_datadog_costs.settings import CONFIG_SCHEMA, Settings
+from tap_datadog_costs.settings import CONFIG_SCHEMA, SITES, Settings
 from tap_datadog_costs.state import bookmarks_from
 from tap_datadog_costs.stopping import RunStop
 from tap_datadog_costs.streams import STREAM_TYPES
@@ -70,8 +71,15 @@ class TapDatadogCosts(Tap):
             setting_checks.setting_first(setting_checks.redact(error, self.config))
             for error in super()._validate_config(raise_errors=False)
         ]
+        site = self.config.get("site")
+        if site is not None and site not in SITES:  # the schema's words lack the sites' names
+            errors = [e for e in errors if not e.startswith("site: ")]
+            errors.append(setting_checks.site_error(site))
         known = self.config_jsonschema["properties"]  # ours and the SDK's built-in ones
-        for warning in setting_checks.unknown_setting_warnings(self.config, known):
+        for warning in (
+            *setting_checks.unknown_setting_warnings(self.config, known),
+            *setting_checks.unknown_variable_warnings(os.environ, known),
+        ):
             self.logger.warning("%s", warning)
         if not errors:
             errors = setting_checks.null_errors(self.config)

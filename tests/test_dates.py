@@ -482,7 +482,9 @@ def test_meltano_into_duckdb_on_the_17th_lands_every_row_and_closes_october(
             "TAP_DATADOG_COSTS_PRODUCT_FAMILIES": json.dumps(FAMILIES),
             "TARGET_DUCKDB_FILEPATH": str(tmp_path / "costs.duckdb"),
         }
-        log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+        log = meltano(
+            "--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env, json_log=True
+        )
         october = sim.expected_costs("historical", "2026-10", "2026-10", "sub-org")
     sent = records_emitted(log)
     assert set(sent) == set(PRIMARY_KEYS)  # projected cost too: it is after the 12th

@@ -70,7 +70,9 @@ def duplicate_key_count(database: Path, stream: str) -> int:
 def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any) -> None:
     env, sim, tmp_path = project_env
     database = tmp_path / "costs.duckdb"
-    first_log = meltano("--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env)
+    first_log = meltano(
+        "--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=env, json_log=True
+    )
     emitted = {stream: count for stream, count in records_emitted(first_log).items() if count}
     start = sim.now - dt.timedelta(days=40)
     assert set(emitted) == streams_with_rows(sim.now, start), emitted
@@ -101,8 +103,9 @@ def test_meltano_run_into_duckdb_lands_every_row_and_resumes(project_env: t.Any)
     # Second run: starts from the saved state, and the merge leaves no duplicate keys.
     sim.revise()
     second_log = meltano(
-        "--environment=dev", "run", "tap-datadog-costs", "target-duckdb", env=next_run(env, sim)
-    )
+        "--environment=dev", "run", "tap-datadog-costs", "target-duckdb",
+        env=next_run(env, sim), json_log=True,
+    )  # fmt: skip
     resumed = starting_bookmarks(second_log)["hourly_usage"]
     assert resumed is not None
     assert parse_instant(resumed) > start
@@ -129,10 +132,8 @@ def test_meltano_run_into_jsonl_writes_one_file_set_per_run_each_key_once(
 ) -> None:
     """Files to hand on: a run's own set, every key once, no row of the last run appended."""
     env, sim, tmp_path = project_env
-    logs = [
-        meltano("--environment=dev", "run", "tap-datadog-costs", "target-jsonl", env=run_env)
-        for run_env in (env, next_run(env, sim))
-    ]
+    run = ("--environment=dev", "run", "tap-datadog-costs", "target-jsonl")
+    logs = [meltano(*run, env=run_env, json_log=True) for run_env in (env, next_run(env, sim))]
     start = sim.now - dt.timedelta(days=40)
     for stream in PRIMARY_KEYS:
         runs = jsonl_runs(tmp_path / "jsonl", stream)

@@ -8,6 +8,7 @@ import typing as t
 
 import pytest
 
+from tap_datadog_costs.settings import SITE_NAMES
 from tests.support.endpoints import PRIMARY_KEYS
 from tests.support.running import run_cli
 from tests.support.settings import KEY_SETTINGS, NULLED
@@ -54,6 +55,49 @@ def test_a_misspelled_setting_is_named_with_the_one_meant(tmp_path: Path) -> Non
         line.endswith("start_dte: not a setting of this tap (did you mean start_date?): ignored")
         for line in warned
     ), warned
+
+
+def test_a_misspelled_variable_is_named_with_the_one_meant(tmp_path: Path) -> None:
+    """Meltano passes on only the variables of settings it knows: the tap sees the others in its
+    environment. Meltano's own (two underscores: TAP_DATADOG_COSTS__SELECT, an inheriting
+    plugin's TAP_DATADOG_COSTS__ACME_API_KEY) are not the user's."""
+    config = {**KEY_SETTINGS, "api_url": "http://127.0.0.1:9"}
+    result = run_cli(
+        "--discover", config=config, tmp_path=tmp_path, TAP_DATADOG_COSTS_START_DTE="2026-01-01",
+        TAP_DATADOG_COSTS_LOOKBACK_HOURS="24", TAP_DATADOG_COSTS__SELECT='["x.*"]',
+        TAP_DATADOG_COSTS__ACME_API_KEY="k",
+    )  # fmt: skip
+    (warning,) = lines(result.stderr, "WARNING")
+    assert warning.split("| ")[-1] == (
+        "TAP_DATADOG_COSTS_START_DTE: not a setting of this tap "
+        "(did you mean TAP_DATADOG_COSTS_START_DATE?): ignored"
+    )
+
+
+#: Sites as a newcomer may give them, and the site each line offers (None: no guess).
+NEAR_MISSES = {
+    "eu": "datadoghq.eu",
+    "EU1": "datadoghq.eu",
+    "https://app.datadoghq.eu/": "datadoghq.eu",
+    "api.us5.datadoghq.com": "us5.datadoghq.com",
+    "us3": "us3.datadoghq.com",
+    "datadoghq.cm": "datadoghq.com",
+    "com": None,
+    "": None,
+    "[eu": None,
+}
+
+
+@pytest.mark.parametrize("site", NEAR_MISSES)
+def test_a_wrong_site_is_one_line_listing_every_site(tmp_path: Path, site: str) -> None:
+    config = {**KEY_SETTINGS, "api_url": "http://127.0.0.1:9", "site": site}
+    result = run_cli("--test", config=config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    (line,) = lines(result.stderr, "ERROR")
+    meant = f" (did you mean {NEAR_MISSES[site]}?)" if NEAR_MISSES[site] else ""
+    every = ", ".join(f"{each} ({name})" for each, name in SITE_NAMES.items())
+    expected = f"site: {site!r} is not a Datadog site{meant}; use one of {every}"
+    assert line.split("| ")[-1] == expected
 
 
 @pytest.mark.parametrize(

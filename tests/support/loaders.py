@@ -41,16 +41,19 @@ def quickstart(
     )
 
 
-#: The tap's record count per stream, as Meltano logs it (a metric line per stream).
+#: The tap's record count per stream, as Meltano logs it in JSON (a metric line per stream; the
+#: console drops the stream of the tap's structured-logging metrics).
 RECORD_COUNT = re.compile(
     r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{"stream":\s*"(\w+)"'
 )
 
 
-def meltano(*args: str, env: dict[str, str]) -> str:
-    """Run the project's meltano; return its log (tap and target output included)."""
+def meltano(*args: str, env: dict[str, str], json_log: bool = False) -> str:
+    """Run the project's meltano; return its log (tap and target output included), in JSON
+    lines with ``json_log`` (for ``records_emitted``)."""
+    log_format = ("--log-format=json",) if json_log else ()
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "meltano"), *args],
+        [str(Path(sys.executable).parent / "meltano"), *log_format, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -63,7 +66,7 @@ def meltano(*args: str, env: dict[str, str]) -> str:
 
 
 def records_emitted(log: str) -> dict[str, int]:
-    """Records the tap sent per stream, from a Meltano log."""
+    """Records the tap sent per stream, from a Meltano log in JSON (``meltano(json_log=True)``)."""
     counts: dict[str, int] = {}
     for value, stream in RECORD_COUNT.findall(log):
         counts[stream] = counts.get(stream, 0) + int(value)
