@@ -95,16 +95,67 @@ MELTANO_FAILED = {"Extractor failed": "producer", "Loader failed": "consumer"}
 PROBLEMS = {"warning", "error", "critical"}
 
 
+class Console:
+    """What the console shows of Meltano's JSON log lines.
+
+    The tap's stream lines, dbt's outcome and problems, each once; and, for a failure no plugin
+    said in an ERROR line, Meltano's own error with the last line of the plugin it names.
+    """
+
+    def __init__(self) -> None:
+        self.stream_lines: list[str] = []
+        self.job = "the job"
+        self.shown: set[str] = set()  # a warning said at discovery and again at the sync: once
+        self.meltano_errors: list[str] = []
+        self.last_lines: dict[str, str] = {}  # per role (producer, consumer): its last line
+
+    def take(self, entry: dict[str, t.Any]) -> None:
+        """Show what one log line says, if it is worth showing."""
+        event, level = str(entry.get("event", "")), entry.get("level")
+        if started := MELTANO_JOB.match(event):
+            self.job = started.group(1)
+        if event == MELTANO_NO_STATE:  # not a problem: said in its place, as what it means
+            print(f"  Meltano has no state for {self.job} yet: a first extract", flush=True)
+        elif entry.get("string_id") == TAP and STREAM_LINE.match(event):
+            self.stream_lines.append(event)
+            print(f"  {event}", flush=True)
+        elif entry.get("name") == DBT and DBT_OUTCOME.search(event):
+            print(f"  dbt: {DBT_OUTCOME.search(event).group(0)}", flush=True)  # type: ignore[union-attr]
+        elif level in PROBLEMS and "string_id" not in entry and level != "warning":
+            self.meltano_errors.append(entry.get("err") or event)  # Meltano's own words
+        elif level in PROBLEMS and (line := f"  {level.upper()}: {event}") not in self.shown:
+            self.shown.add(line)
+            print(line, flush=True)
+        for role in ("producer", "consumer"):
+            if entry.get(role):
+                self.last_lines[role] = f"{entry.get('string_id')}'s last line: {event}"
+
+    def failed(self) -> None:
+        """The cause of a failed run, unless a plugin's ERROR line said it already."""
+        if not any(line.startswith("  ERROR: ") for line in self.shown):
+            print(f"  ERROR: {self.cause()}", flush=True)
+
+    def cause(self) -> str:
+        """Meltano's first error, with the last line of the plugin it names.
+
+        For a failure no plugin said in an ERROR line (a target's traceback ends in its cause).
+        """
+        event = (
+            self.meltano_errors[0]
+            if self.meltano_errors
+            else "Meltano stopped without an error line"
+        )
+        role = MELTANO_FAILED.get(event)
+        return f"{event} ({self.last_lines[role]})" if role in self.last_lines else event
+
+
 def extract(command: list[str], env: dict[str, str], log_path: Path) -> tuple[int, list[str]]:
     """Run Meltano, its whole log to ``log_path``; show the tap's stream lines and problems live.
 
     A failure shows its cause once: a plugin's ERROR line, else Meltano's own error with the
     last line the failed plugin wrote. Returns the exit status and the tap's stream lines.
     """
-    stream_lines, job = [], "the job"
-    shown: set[str] = set()  # a warning said at discovery and again at the sync: once
-    meltano_errors: list[str] = []
-    last_lines: dict[str, str] = {}  # per role (producer, consumer): the plugin's last line
+    console = Console()
     with (
         log_path.open("w") as log,
         subprocess.Popen(
@@ -118,37 +169,10 @@ def extract(command: list[str], env: dict[str, str], log_path: Path) -> tuple[in
                 entry = json.loads(raw)
             except ValueError:
                 continue
-            event, level = str(entry.get("event", "")), entry.get("level")
-            if started := MELTANO_JOB.match(event):
-                job = started.group(1)
-            if event == MELTANO_NO_STATE:  # not a problem: said in its place, as what it means
-                print(f"  Meltano has no state for {job} yet: a first extract", flush=True)
-            elif entry.get("string_id") == TAP and STREAM_LINE.match(event):
-                stream_lines.append(event)
-                print(f"  {event}", flush=True)
-            elif entry.get("name") == DBT and DBT_OUTCOME.search(event):
-                print(f"  dbt: {DBT_OUTCOME.search(event).group(0)}", flush=True)  # type: ignore[union-attr]
-            elif level in PROBLEMS and "string_id" not in entry and level != "warning":
-                meltano_errors.append(entry.get("err") or event)  # Meltano's own words
-            elif level in PROBLEMS and (line := f"  {level.upper()}: {event}") not in shown:
-                shown.add(line)
-                print(line, flush=True)
-            for role in ("producer", "consumer"):
-                if entry.get(role):
-                    last_lines[role] = f"{entry.get('string_id')}'s last line: {event}"
-    if process.returncode and not any(line.startswith("  ERROR: ") for line in shown):
-        print(f"  ERROR: {meltano_cause(meltano_errors, last_lines)}", flush=True)
-    return process.returncode, stream_lines
-
-
-def meltano_cause(meltano_errors: list[str], last_lines: dict[str, str]) -> str:
-    """Meltano's first error, with the last line of the plugin it names.
-
-    For a failure no plugin said in an ERROR line (a target's traceback ends in its cause).
-    """
-    event = meltano_errors[0] if meltano_errors else "Meltano stopped without an error line"
-    role = MELTANO_FAILED.get(event)
-    return f"{event} ({last_lines[role]})" if role in last_lines else event
+            console.take(entry)
+    if process.returncode:
+        console.failed()
+    return process.returncode, console.stream_lines
 
 
 def what_changed(
