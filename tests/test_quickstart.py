@@ -164,7 +164,9 @@ def test_make_install_shows_no_editable_install_banner(tmp_path: t.Any) -> None:
     """
     venv = tmp_path / "venv"
     dry_run = subprocess.run(
-        ["make", "--dry-run", "--always-make", "install", f"VENV={venv}"],  # noqa: S607
+        # --no-print-directory: under `make e2e` this make is a sub-make, which would print
+        # "make[1]: Entering directory" among the commands
+        ["make", "--dry-run", "--always-make", "--no-print-directory", "install", f"VENV={venv}"],  # noqa: S607
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout.splitlines()  # fmt: skip
     editable = next(i for i, line in enumerate(dry_run) if " -e " in line)
