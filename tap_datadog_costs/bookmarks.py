@@ -18,7 +18,10 @@ if t.TYPE_CHECKING:
 
 
 class PastEnd(t.NamedTuple):
-    """Why a stream has nothing to read: its bookmark is at or after ``end_date``."""
+    """Why a stream has nothing to read: its bookmark is at or after ``end_date``.
+
+    Or the endpoint serves no period of the run's window (estimated cost).
+    """
 
     reason: str
     #: The bookmark is later than a run ending at ``end_date`` leaves: periods in the range

@@ -166,3 +166,25 @@ def test_estimated_costs_announce_each_read_as_a_version_for_targets_that_honour
     assert not [
         m for m in result.messages if m["type"] == "ACTIVATE_VERSION" and m is not activate[0]
     ]
+
+
+@pytest.mark.parametrize(
+    ("window", "months"),
+    [
+        ({"start_date": "2026-11-01T00:00:00Z"}, ["2026-11"]),
+        ({"start_date": "2026-09-01T00:00:00Z", "end_date": "2026-11-01T00:00:00Z"}, ["2026-10"]),
+        ({"start_date": "2026-08-01T00:00:00Z", "end_date": "2026-09-01T00:00:00Z"}, []),
+    ],
+)
+def test_estimated_costs_keep_to_the_months_of_start_date_and_end_date_as_focus_costs_do(
+    simulator: DatadogSimulator, window: dict[str, str], months: list[str]
+) -> None:
+    result = sync(tap_config(simulator.url, **window), now=NOW)
+    estimated = {r["month"][:7] for r in result.records("estimated_costs")}
+    assert sorted(estimated) == months
+    focus_estimates = {
+        r["BillingPeriodStart"][:7]
+        for r in result.records("focus_costs")
+        if r["x_CostStatus"] == "estimate"
+    }
+    assert focus_estimates <= estimated

@@ -13,6 +13,7 @@ from tap_datadog_costs.answers import (
     instant_problem,
     org_identity,
 )
+from tap_datadog_costs.bookmarks import PastEnd
 from tap_datadog_costs.client import DatadogStream
 from tap_datadog_costs.periods import (
     add_months,
@@ -21,6 +22,7 @@ from tap_datadog_costs.periods import (
     month_of,
     month_param,
     month_range_params,
+    months_between,
 )
 from tap_datadog_costs.schemas import load_schema
 from tap_datadog_costs.streams.monthly import PublishedMonthlyStream
@@ -199,21 +201,43 @@ class EstimatedCostsStream(CostStream):
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         return self.cost_params(*estimated_cost_months(self.datadog_tap.now))
 
+    def months(self) -> list[dt.datetime]:
+        """The estimated months (previous and current) within ``start_date`` to ``end_date``."""
+        tap = self.datadog_tap
+        wanted = set(months_between(tap.start_date, tap.end_date))
+        return [month for month in estimated_cost_months(tap.now) if month in wanted]
+
     @override
     def read_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """An empty answer for the current month usually means keys of a child org."""
-        previous, current = estimated_cost_months(self.datadog_tap.now)
-        self.periods_read = {isoformat(previous), isoformat(current)}
+        """An empty answer for the current month usually means keys of a child org.
+
+        One request reads both estimated months (focus_costs shares the answer); only the
+        months of the run's window are kept, as every other stream does.
+        """
+        months = self.months()
+        self.periods_read = {isoformat(month) for month in months}
+        estimated = [month_param(month) for month in estimated_cost_months(self.datadog_tap.now)]
+        first, last = (month_param(months[0]), month_param(months[-1])) if months else estimated
         self.progress.plan(
-            self.how_read(context), 2, "month", month_param(previous), month_param(current)
+            self.how_read(context),
+            len(months),
+            "month",
+            first,
+            last,
+            after_end=PastEnd(
+                f"Datadog estimates {' and '.join(estimated)} only, outside start_date to end_date",
+                warning=False,
+            ),
         )
+        if not months:
+            return []
         records = self.within(
             list(self.request_records(context)),
             "month",
-            isoformat(previous),
-            isoformat(add_months(current, 1)),
+            isoformat(months[0]),
+            isoformat(add_months(months[-1], 1)),
         )
-        self.progress.advance(len(records), units=2)
+        self.progress.advance(len(records), units=len(months))
         if not records:
             self.logger.warning(
                 "estimated_costs: Datadog returned no cost for the previous and current month. "
