@@ -7,12 +7,14 @@ their path, parameters, keys and how one item of an answer becomes flat records.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import typing as t
 from http import HTTPStatus
 from urllib.parse import urlparse
 
 import requests
+from requests.adapters import HTTPAdapter
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
@@ -29,14 +31,18 @@ from tap_datadog_costs.errors import (
     network_failure,
     too_long_a_wait,
 )
+from tap_datadog_costs.in_flight import in_order
 from tap_datadog_costs.paging import CursorPaging
 from tap_datadog_costs.progress import Progress
 from tap_datadog_costs.record_path import RecordPath
 from tap_datadog_costs.retry import RetryPolicy
+from tap_datadog_costs.settings import MAX_CONCURRENCY
 from tap_datadog_costs.transport import send_within
 from tap_datadog_costs.withdrawals import Withdrawals
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, RequestFunc
 
@@ -44,6 +50,7 @@ if t.TYPE_CHECKING:
     from tap_datadog_costs.run_context import RunContext
 
 _Stream = t.TypeVar("_Stream", bound="DatadogStream")
+_Result = t.TypeVar("_Result")
 
 
 class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPaging, AnswerChecks):
@@ -74,6 +81,10 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
         self.datadog_tap = t.cast("RunContext", tap)
         super().__init__(tap=tap)
         self._progress: Progress | None = None
+        # Reads in flight share the session: a connection each, kept for the next request.
+        pool = HTTPAdapter(pool_maxsize=MAX_CONCURRENCY)
+        for scheme in ("https://", "http://"):
+            self.requests_session.mount(scheme, pool)
 
     @property
     def progress(self) -> Progress:
@@ -124,6 +135,20 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
         stream = stream_type(tap=t.cast("Tap", self.datadog_tap))
         stream.progress = self.progress
         return stream
+
+    @contextlib.contextmanager
+    def side_by_side(
+        self, reads: Iterable[Callable[[], Iterable[_Result]]]
+    ) -> Iterator[Iterator[Iterator[_Result]]]:
+        """Each read's results in order, up to ``max_concurrency`` reads in flight (in_flight.py).
+
+        Reads still under way when the block ends (a failure, a signal) are abandoned.
+        """
+        concurrency = self.datadog_tap.settings.max_concurrency
+        with contextlib.closing(
+            in_order(reads, concurrency=concurrency, stop=self.datadog_tap.run_stop)
+        ) as results:
+            yield results
 
     def records_of(self, params: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         """The records of one answer of this stream's endpoint to ``params`` (a sibling's read)."""
@@ -213,7 +238,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
             url = urlparse(str(prepared_request.url))
             stop.check()
             endpoint = endpoint_of(url.geturl(), self.url_base)
-            waited = pacer.wait_before(endpoint)
+            budget, waited = pacer.wait_before(endpoint)
             if waited:
                 self.progress.rate_limit_wait(waited)
             self.progress.request()
@@ -223,6 +248,8 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
                 raise certificate_failure(endpoint, str(url.hostname)) from None
             except tuple(NETWORK_FAILURES) as exc:
                 raise network_failure(exc, endpoint, str(url.hostname), limits) from exc
+            finally:
+                pacer.answered(budget)
 
         answers = self.datadog_tap.shared_answers
 

@@ -10,13 +10,15 @@ Per stream, three kinds of INFO line, each starting with the stream's name:
 - the summary, once the stream is done: rows, requests, retries, seconds waited, the first and
   last period read and the bookmark the next run starts from.
 
-Counting is a few integer additions per request or window: nothing runs per record.
+Counting is a few integer additions per request or window: nothing runs per record. Requests
+in flight (in_flight.py) count from their worker threads: each count is made under a lock.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import typing as t
 
@@ -81,6 +83,8 @@ class Progress:
         #: The requests the plan needs at least (one per window), and Datadog's announced rate.
         self.least_requests: int | None = None
         self.rate: AnnouncedRate | None = None
+        #: Held while a count changes: requests in flight count from several threads.
+        self.lock = threading.RLock()
 
     def plan(  # noqa: PLR0913
         self,
@@ -118,9 +122,10 @@ class Progress:
 
     def rate_known(self, rate: AnnouncedRate) -> None:
         """Datadog announced its rate limit: once, the time the plan takes at that rate."""
-        if self.rate is not None or self.least_requests is None or not self.total:
-            return
-        self.rate = rate
+        with self.lock:
+            if self.rate is not None or self.least_requests is None or not self.total:
+                return
+            self.rate = rate
         requests = self.requests_needed()
         seconds = rate.seconds_for(requests)
         LOGGER.info(
@@ -146,29 +151,34 @@ class Progress:
 
     def advance(self, rows: int, units: int = 1) -> None:
         """``units`` windows or months are read, with ``rows`` rows among them."""
-        self.done += units
-        self.rows += rows
-        self.tick()
+        with self.lock:
+            self.done += units
+            self.rows += rows
+            self.tick()
 
     def request(self) -> None:
         """One attempt is about to be sent."""
-        self.requests += 1
-        self.tick()
+        with self.lock:
+            self.requests += 1
+            self.tick()
 
     def reuse(self) -> None:
         """An answer another stream asked for already serves this one: no request is sent."""
-        self.reused += 1
+        with self.lock:
+            self.reused += 1
 
     def retry(self, seconds: float, *, rate_limited: bool) -> None:
         """An attempt failed and the next comes after ``seconds`` (a 429's reset, or not)."""
-        self.retries += 1
-        self.limit_waits += rate_limited
-        self.waited += seconds
+        with self.lock:
+            self.retries += 1
+            self.limit_waits += rate_limited
+            self.waited += seconds
 
     def rate_limit_wait(self, seconds: float) -> None:
         """A spent rate-limit budget, or a 429 announcing its reset, made us wait ``seconds``."""
-        self.limit_waits += 1
-        self.waited += seconds
+        with self.lock:
+            self.limit_waits += 1
+            self.waited += seconds
 
     def tick(self) -> None:
         """A progress line, when ``interval`` seconds have passed since the last line."""

@@ -39,6 +39,8 @@ SITES = tuple(SITE_NAMES)
 KEYS = ("api_key", "app_key")
 #: Datadog's retention in hours (15 months of 31 days): more look-back reads nothing more.
 RETENTION_HOURS = RETENTION_MONTHS * 31 * 24
+#: The most requests a run keeps in flight (max_concurrency): each holds a connection.
+MAX_CONCURRENCY = 32
 
 CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     th.Property(
@@ -105,6 +107,13 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         title="Max wait",
         description="Longest single wait, in seconds, for a rate limit, a Retry-After or a "
         "back-off; Datadog asking for longer stops the stream in one line.",
+    ),
+    th.Property(
+        "max_concurrency", th.IntegerType(minimum=1, maximum=MAX_CONCURRENCY), default=8,
+        title="Max concurrency",
+        description="Requests in flight at once: hourly usage windows, months and ranges of "
+        "months read side by side, always within the rate limit Datadog's answers announce; "
+        "1: one at a time.",
     ),
     th.Property(
         "max_answer_mb", th.IntegerType(minimum=1, maximum=4096), default=64,
@@ -202,6 +211,7 @@ class Settings:
     include_connected_accounts: bool
     max_retries: int
     max_wait_seconds: int
+    max_concurrency: int
     max_answer_mb: int
     ca_bundle: str | None
     request_timeout: int
@@ -230,6 +240,7 @@ class Settings:
             include_connected_accounts=bool(config["include_connected_accounts"]),
             max_retries=int(config["max_retries"]),
             max_wait_seconds=int(config["max_wait_seconds"]),
+            max_concurrency=int(config["max_concurrency"]),
             max_answer_mb=int(config["max_answer_mb"]),
             ca_bundle=config.get("ca_bundle") or None,
             request_timeout=int(config["request_timeout"]),

@@ -5,20 +5,33 @@ main thread, which may hold any lock). Every wait of a run (pacing, an announced
 back-off, an answer on the way) waits in slices of STOP_SLICE and looks at the stop between
 them, so a signal takes effect within a slice, whatever the run is doing; records stop before
 the next one (writer.py), never in the middle of one.
+
+A read running in a worker thread (in_flight.py) is also stopped when the run no longer wants
+its answers (another read failed, or a signal came): ``abandon_with`` gives the thread an event
+that every look at the stop in that thread heeds, with Abandoned.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-import typing as t
 
 from tap_datadog_costs.errors import Interrupted
 
-if t.TYPE_CHECKING:
-    import threading
-
 #: Seconds between two looks at the stop during a wait: how late a signal can take effect.
 STOP_SLICE = 0.1
+
+#: This thread's read, when it runs in a worker for in_flight.py: set once nobody wants it.
+_THREAD = threading.local()
+
+
+class Abandoned(Exception):  # noqa: N818 - what happened to the read, not an error of ours
+    """Nobody waits for this worker's read any more: it ends without a word."""
+
+
+def abandon_with(event: threading.Event | None) -> None:
+    """From now on, this thread's looks at the stop raise Abandoned once ``event`` is set."""
+    _THREAD.abandoned = event
 
 
 class RunStop:
@@ -33,9 +46,12 @@ class RunStop:
         self.signum = signum
 
     def check(self) -> None:
-        """Raise Interrupted if the run was asked to stop."""
+        """Raise Interrupted if the run was asked to stop; Abandoned if this thread's read was."""
         if self.signum is not None:
             raise Interrupted(self.signum)
+        abandoned = getattr(_THREAD, "abandoned", None)
+        if abandoned is not None and abandoned.is_set():
+            raise Abandoned
 
     def wait(self, seconds: float) -> None:
         """Sleep ``seconds``, or raise Interrupted as soon as the run is asked to stop."""

@@ -17,7 +17,7 @@ from tests.support.logs import tap_log
 from tests.support.records import assert_same_records
 from tests.support.running import parse_messages, run_cli, sync
 from tests.support.seen import requests_to
-from tests.support.settings import recent_config
+from tests.support.settings import ONE_AT_A_TIME, recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -79,7 +79,7 @@ def test_a_shapeless_answer_is_retried_and_then_fails_the_stream_in_one_line(
     body, words = SHAPELESS[case]
     api.replay(HOURLY, body, count=2)
     with pytest.raises(DatadogGaveUpError) as raised:
-        sync(recent_config(api, days=2, max_retries=1))
+        sync(recent_config(api, days=2, max_retries=1, **ONE_AT_A_TIME))
     assert str(raised.value) == (
         f"Datadog answered 200 to GET {HOURLY} {words}; gave up after 2 attempts (max_retries: 1)"
     )
@@ -103,7 +103,9 @@ def test_the_cli_stops_on_a_shapeless_answer_with_no_bookmark_past_it(
     api: DatadogSimulator, tmp_path: Path
 ) -> None:
     api.replay(HOURLY, {"data": None}, count=2)
-    result = run_cli(config=recent_config(api, days=2, max_retries=1), tmp_path=tmp_path)
+    result = run_cli(
+        config=recent_config(api, days=2, max_retries=1, **ONE_AT_A_TIME), tmp_path=tmp_path
+    )
     assert result.returncode != 0
     errors = [line for line in result.stderr.decode().splitlines() if "| ERROR " in line]
     assert any("without a 'data' list; gave up after 2 attempts" in line for line in errors)

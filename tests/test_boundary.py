@@ -19,7 +19,7 @@ from tests.support.logs import error_lines, starting_bookmarks
 from tests.support.paths import ROOT
 from tests.support.records import merge_on_keys
 from tests.support.running import cli_command, records_of, run_cli, sync
-from tests.support.settings import recent_config
+from tests.support.settings import ONE_AT_A_TIME, recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -30,7 +30,7 @@ if t.TYPE_CHECKING:
 def test_the_traceback_is_there_at_debug_level(api: DatadogSimulator, tmp_path: Path) -> None:
     api.inject(HOURLY, "500", count=2)
     result = run_cli(
-        config=recent_config(api, max_retries=1),
+        config=recent_config(api, max_retries=1, **ONE_AT_A_TIME),
         tmp_path=tmp_path,
         LOGLEVEL="DEBUG",
     )

@@ -21,7 +21,7 @@ from tests.support.endpoints import HOURLY, SUMMARY, VALIDATE
 from tests.support.logs import error_lines
 from tests.support.running import parse_messages, records_of, run_cli_measured
 from tests.support.secrets import HEX_KEYS, ODD_KEYS, given_away
-from tests.support.settings import recent_config
+from tests.support.settings import ONE_AT_A_TIME, recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -128,7 +128,7 @@ def test_a_hostile_case_ends_bounded_in_one_line_with_no_secret_and_no_bookmark_
         api.inject(path, kind, count=count, seconds=seconds, headers=headers)
     for body in bodies:
         api.replay(HOURLY, body(api) if callable(body) else body)
-    config = recent_config(api, days=2, **{"max_retries": 1, **settings})
+    config = recent_config(api, days=2, **{"max_retries": 1, **ONE_AT_A_TIME, **settings})
     try:
         result, peak_mb = run_cli_measured(config, tmp_path, timeout=120)
     finally:

@@ -23,7 +23,7 @@ from tests.support.endpoints import (
 from tests.support.logs import PLAN_LINE, tap_log
 from tests.support.running import run_cli, sync
 from tests.support.seen import requests_to
-from tests.support.settings import recent_config
+from tests.support.settings import ONE_AT_A_TIME, recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -300,7 +300,7 @@ def test_rate_limit_waits_are_counted_in_progress_and_summary(sim: DatadogSimula
 def test_slow_windows_give_progress_lines_not_one_per_request(sim: DatadogSimulator) -> None:
     sim.inject(HOURLY, "slow", count=3, seconds=1.1, after=1)
     with tap_log() as log:
-        sync(recent_config(sim, days=6, progress_seconds=1), now=NOW)
+        sync(recent_config(sim, days=6, progress_seconds=1, **ONE_AT_A_TIME), now=NOW)
     ticks = [m for m in matches(PROGRESS, log) if m.group(1) == "hourly_usage"]
     requests = len(requests_to(sim.requests, HOURLY))
     assert 2 <= len(ticks) < requests, (ticks, requests)

@@ -44,7 +44,7 @@ from tests.support.running import (
     sync,
 )
 from tests.support.seen import statuses, wait_for_requests
-from tests.support.settings import KEY_SETTINGS, URL_SECRET, recent_config
+from tests.support.settings import KEY_SETTINGS, ONE_AT_A_TIME, URL_SECRET, recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -83,7 +83,7 @@ def test_429_is_retried_after_exactly_the_reset_it_announces(
 ) -> None:
     api.inject(HOURLY, "429", seconds=1, after=1)
     with tap_log() as log:
-        result = sync(recent_config(api))
+        result = sync(recent_config(api, **ONE_AT_A_TIME))
 
     assert retries(log) == [
         (
@@ -171,7 +171,7 @@ def test_transient_fault_is_retried_with_one_log_line_and_loses_nothing(
 def test_persistent_failure_exits_non_zero_with_one_line_and_state_covers_only_emitted_rows(
     api: DatadogSimulator, clean: SyncResult, tmp_path: Path
 ) -> None:
-    config = recent_config(api, max_retries=1, lookback_hours=0)
+    config = recent_config(api, max_retries=1, lookback_hours=0, **ONE_AT_A_TIME)
     api.inject(HOURLY, "500", count=2, after=3)  # windows 1-3 answer, window 4 fails twice
     failed = run_cli(config=config, tmp_path=tmp_path)
 
@@ -226,7 +226,7 @@ def test_403_is_not_retried_and_names_the_permission_the_endpoint_needs(
     api: DatadogSimulator, stream: str, path: str, permission: str
 ) -> None:
     api.inject(path, "403")
-    message = refusal(recent_config(api, days=40), stream)
+    message = refusal(recent_config(api, days=40, **ONE_AT_A_TIME), stream)
     assert message == (
         f"Datadog answered 403 to GET {path}: {FORBIDDEN}, "
         f"or the application key lacks {permission})"
@@ -250,7 +250,7 @@ def test_invalid_keys_are_refused_once_with_advice(api: DatadogSimulator) -> Non
 def test_child_org_keys_are_told_to_use_the_parent_org(
     api: DatadogSimulator, stream: str, path: str
 ) -> None:
-    message = refusal(recent_config(api, days=40, keys=CHILD_KEYS), stream)
+    message = refusal(recent_config(api, days=40, keys=CHILD_KEYS, **ONE_AT_A_TIME), stream)
     assert message == (
         f"Datadog answered 400 to GET {path}: API called with non-parent org keys. Data is only "
         "available at the root level org (these keys belong to a child organization or to a plan "
@@ -262,7 +262,9 @@ def test_child_org_keys_are_told_to_use_the_parent_org(
 def test_a_family_datadog_does_not_know_is_refused_by_datadog_in_one_line_naming_the_setting(
     api: DatadogSimulator,
 ) -> None:
-    message = refusal(recent_config(api, product_families=["flux_capacitors"]), "hourly_usage")
+    message = refusal(
+        recent_config(api, product_families=["flux_capacitors"], **ONE_AT_A_TIME), "hourly_usage"
+    )
     assert message == (
         f"Datadog answered 400 to GET {HOURLY}: Invalid product family: flux_capacitors "
         "(Datadog refused the request: check start_date, end_date and product_families)"
@@ -272,7 +274,7 @@ def test_a_family_datadog_does_not_know_is_refused_by_datadog_in_one_line_naming
 
 def test_a_redirect_is_refused_not_followed_so_keys_stay_home(api: DatadogSimulator) -> None:
     api.inject(SUMMARY, "redirect")
-    message = refusal(recent_config(api), "organizations")
+    message = refusal(recent_config(api, **ONE_AT_A_TIME), "organizations")
     assert message.startswith(f"Datadog answered 302 to GET {SUMMARY}:")
     assert "check site and api_url" in message
     assert [r["status"] for r in api.requests] == [302]  # and nothing sent to 127.0.0.2

@@ -20,7 +20,7 @@ from tests.support.logs import error_lines
 from tests.support.paths import ROOT
 from tests.support.records import merge_on_keys
 from tests.support.running import cli_command, parse_messages, records_of, sync
-from tests.support.settings import recent_config
+from tests.support.settings import ONE_AT_A_TIME, recent_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -85,7 +85,7 @@ def test_a_signal_stops_the_run_at_once_whatever_it_waits_for(
         api.inject(
             HOURLY, kind, count=count, seconds=seconds, headers=headers, after=WINDOWS_BEFORE
         )
-    config = recent_config(api, days=4, lookback_hours=0, **spec.settings)
+    config = recent_config(api, days=4, lookback_hours=0, **ONE_AT_A_TIME, **spec.settings)
     (tmp_path / "config.json").write_text(json.dumps(config))
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:

@@ -12,10 +12,10 @@ import pytest
 from simulator import NO_ATTRIBUTION_KEYS, DatadogSimulator
 from tap_datadog_costs.streams.cost_attribution import tag_set
 from tests.support.logs import tap_log
-from tests.support.records import duplicate_keys
+from tests.support.records import duplicate_keys, merge_on_keys
 from tests.support.running import run_cli, sync
 from tests.support.seen import requests_to
-from tests.support.settings import tap_config
+from tests.support.settings import ONE_AT_A_TIME, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -74,7 +74,13 @@ def test_billable_usage_is_every_org_and_product_of_every_month(run: t.Any) -> N
     assert statuses["2026-11-01T00:00:00+00:00"] == "preliminary"
     assert result.bookmark("billable_usage") == "2026-11-01T00:00:00+00:00"
     asked = [r["params"]["month"] for r in requests_to(sim.requests, BILLABLE)]
-    assert asked == [m[:7] for m in months]  # one request per month
+    assert sorted(asked) == [m[:7] for m in months]  # one request per month
+
+
+def month_after(month: str) -> str:
+    """``2026-12`` -> ``2027-01``."""
+    year, number = map(int, month.split("-"))
+    return f"{year + number // 12}-{number % 12 + 1:02d}"
 
 
 def test_cost_attribution_is_flat_and_adds_up_to_historical_cost_per_org_and_product(
@@ -119,9 +125,37 @@ def test_cost_attribution_is_flat_and_adds_up_to_historical_cost_per_org_and_pro
             assert round(sums[key], 2) == cents(cost["cost"]), key
     assert {r["cost_status"] for r in rows} == {"final"}
     asked = requests_to(sim.requests, ATTRIBUTION)
-    assert len(asked) > 1  # pages followed with next_record_id
     assert {r["params"]["tag_breakdown_keys"] for r in asked} == {"team,env"}
-    assert all("next_record_id" in r["params"] for r in asked[1:])
+    # Ranges of months side by side, each read page after page with next_record_id.
+    ranges = {}
+    for request in asked:
+        params = request["params"]
+        ranges.setdefault((params["start_month"], params.get("end_month")), []).append(params)
+    assert len(ranges) > 1
+    for pages in ranges.values():
+        assert "next_record_id" not in pages[0]
+        assert all("next_record_id" in page for page in pages[1:])
+    spans = sorted(ranges)  # each range starts the month after the one before it ends
+    assert spans[0][0] == months[0][:7]
+    assert [start for start, _ in spans[1:]] == [month_after(end) for _, end in spans[:-1]]
+
+
+def test_one_request_at_a_time_reads_every_month_in_one_range_page_after_page(
+    run: t.Any,
+) -> None:
+    sim, side_by_side = run
+    sim.clear_requests()
+    config = tap_config(
+        sim.url, start_date=START, cost_attribution_tag_keys=["team", "env"], **ONE_AT_A_TIME
+    )
+    result = sync(config, now=NOW, streams=("cost_attribution",))
+    asked = [r["params"] for r in requests_to(sim.requests, ATTRIBUTION)]
+    assert {(page["start_month"], page["end_month"]) for page in asked} == {("2026-06", "2026-10")}
+    assert len(asked) > 1
+    assert all("next_record_id" in page for page in asked[1:])
+    assert merge_on_keys("cost_attribution", result.records("cost_attribution")) == merge_on_keys(
+        "cost_attribution", side_by_side.records("cost_attribution")
+    )
 
 
 def test_a_plan_without_usage_attribution_is_one_warning_and_the_run_goes_on() -> None:

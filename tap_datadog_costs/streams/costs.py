@@ -216,7 +216,8 @@ class EstimatedCostsStream(CostStream):
         """
         months = self.months()
         self.periods_read = {isoformat(month) for month in months}
-        estimated = [month_param(month) for month in estimated_cost_months(self.datadog_tap.now)]
+        previous, current = estimated_cost_months(self.datadog_tap.now)
+        estimated = [month_param(previous), month_param(current)]
         first, last = (month_param(months[0]), month_param(months[-1])) if months else estimated
         self.progress.plan(
             self.how_read(context),
@@ -231,12 +232,14 @@ class EstimatedCostsStream(CostStream):
         )
         if not months:
             return []
-        records = self.within(
+        answered = self.within(
             list(self.request_records(context)),
             "month",
-            isoformat(months[0]),
-            isoformat(add_months(months[-1], 1)),
+            isoformat(previous),
+            isoformat(add_months(current, 1)),
         )
+        kept = self.periods_read
+        records = [record for record in answered if record["month"] in kept]
         self.progress.advance(len(records), units=len(months))
         if not records:
             self.logger.warning(

@@ -24,6 +24,7 @@ from tap_datadog_costs.periods import (
 
 if t.TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Callable
 
     from singer_sdk.helpers.types import Context
 
@@ -75,24 +76,47 @@ class MonthlyStream(DatadogStream, metaclass=abc.ABCMeta):
         return None
 
     #: Whether one request reads every month of a run (context ``first`` and ``last``), else
-    #: one request a month (context ``month``).
+    #: one request a month (context ``month``). An endpoint that answers in pages is asked for
+    #: ranges of months instead, up to ``max_concurrency``, so that their pages come side by
+    #: side.
     one_request_for_all_months = False
 
     def records_for_months(self, months: list[dt.datetime]) -> t.Iterable[dict[str, t.Any]]:
         """Every record of these months (in any order), telling ``progress`` of each read."""
         if self.one_request_for_all_months:
-            context = {"first": months[0], "last": months[-1]}
-            rows = self.month_rows(None, list(self.request_records(context)))
+            contexts = [{"first": part[0], "last": part[-1]} for part in self.month_ranges(months)]
+            with self.side_by_side(map(self.answer_to, contexts)) as found:
+                records = [record for answers in found for rows in answers for record in rows]
+            rows = self.month_rows(None, records)
             self.progress.advance(len(rows), units=len(months))
             return rows
         return self.month_by_month(months)
 
+    def month_ranges(self, months: list[dt.datetime]) -> list[list[dt.datetime]]:
+        """One range of every month, or, for paged answers, up to ``max_concurrency`` ranges."""
+        if not self.page_cursor_param:
+            return [months]
+        parts = min(self.datadog_tap.settings.max_concurrency, len(months))
+        size, larger = divmod(len(months), parts)
+        ranges, first = [], 0
+        for part in range(parts):
+            last = first + size + (part < larger)
+            ranges.append(months[first:last])
+            first = last
+        return ranges
+
+    def answer_to(self, context: Context) -> Callable[[], list[list[dict[str, t.Any]]]]:
+        """A read of every record the endpoint answers ``context`` with (all its pages)."""
+        return lambda: [list(self.request_records(context))]
+
     def month_by_month(self, months: list[dt.datetime]) -> t.Iterator[dict[str, t.Any]]:
         """One request a month, each month's rows as ``month_rows`` makes them."""
-        for month in months:
-            rows = self.month_rows(month, list(self.request_records({"month": month})))
-            self.progress.advance(len(rows))
-            yield from rows
+        reads = (self.answer_to({"month": month}) for month in months)
+        with self.side_by_side(reads) as found:
+            for month, answers in zip(months, found, strict=True):
+                rows = self.month_rows(month, [record for rows in answers for record in rows])
+                self.progress.advance(len(rows))
+                yield from rows
 
     def month_rows(
         self,

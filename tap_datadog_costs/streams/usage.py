@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import threading
 import typing as t
 from datetime import timedelta
 from operator import itemgetter
@@ -15,6 +18,7 @@ from tap_datadog_costs.schemas import load_schema
 
 if t.TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Iterator
 
     import requests
     from singer_sdk.helpers.types import Context
@@ -24,16 +28,33 @@ PAGE_LIMIT = 500
 #: Fields of a row taken as they are from an item's attributes, and from each measurement.
 ITEM_FIELDS = (*ORG_IDENTITY_FIELDS, "product_family")
 MEASUREMENT_FIELDS = ("usage_type", "value")
+#: Rows a window hands on at a time: a read ahead keeps a few such lists (in_flight.AHEAD).
+ROWS_HANDED_ON = 1000
+
+
+@dataclasses.dataclass
+class Window:
+    """One window of hours, and what its read found besides its rows."""
+
+    start: dt.datetime
+    end: dt.datetime
+    #: The latest hour read (the bookmark once the window is written), and rows written.
+    latest: str = ""
+    rows: int = 0
+    #: Rows dropped: stamped outside the window, or on a page Datadog sent twice.
+    outside: int = 0
+    repeated: int = 0
 
 
 class HourlyUsageStream(DatadogStream):
     """``GET /api/v2/usage/hourly_usage``: one row per org, hour, family and usage type.
 
-    Requested in the largest windows Datadog accepts, oldest first. Rows leave page by page,
-    in Datadog's order, so memory does not grow with a window (hundreds of child orgs make a
-    window of a million rows). The bookmark, the latest hour of a window, moves only once the
-    window is read whole: it never covers an hour of a window still being read, and every run
-    starts ``lookback_hours`` before it.
+    Requested in the largest windows Datadog accepts, up to ``max_concurrency`` windows in
+    flight, written oldest first. Rows leave as their pages come, in Datadog's order, so memory
+    does not grow with a window (hundreds of child orgs make a window of a million rows). The
+    bookmark, the latest hour of a window, moves only once the window is written whole: it never
+    covers an hour of a window still being read, and every run starts ``lookback_hours`` before
+    it.
     """
 
     name = "hourly_usage"
@@ -56,9 +77,9 @@ class HourlyUsageStream(DatadogStream):
         super().__init__(*args, **kwargs)
         #: Datadog's timestamp text -> ours: one parse per hour, not one per item.
         self._timestamps: dict[str, str] = {}
-        #: The window's pages so far, by the hash of their rows' keys; rows of repeated pages.
-        self._pages: set[int] = set()
-        self._repeated = 0
+        #: Per thread (a window is read in one): the window's pages so far, by the hash of
+        #: their rows' keys (``pages``), and the rows of repeated pages (``repeated``).
+        self._window = threading.local()
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
@@ -97,49 +118,65 @@ class HourlyUsageStream(DatadogStream):
             least_requests=len(windows),  # one per window, more where a window spans pages
             after_end=self.after_end(context, start, furthest=tap.end_date),
         )
-        for window_start, window_end in windows:
-            yield from self.window_records(context, window_start, window_end)
+        reads = [Window(start, end) for start, end in windows]
+        with self.side_by_side(functools.partial(self.read_window, w) for w in reads) as found:
+            for window, rows in zip(reads, found, strict=True):
+                for some in rows:
+                    yield from some
+                self.window_written(context, window)
 
-    def window_records(
-        self, context: Context | None, start: dt.datetime, end: dt.datetime
-    ) -> t.Iterable[dict[str, t.Any]]:
-        """One window's rows as their pages come; then its bookmark, the latest hour read.
+    def read_window(self, window: Window) -> Iterator[list[dict[str, t.Any]]]:
+        """One window's rows, a list at a time as their pages come (in a read's thread).
 
         A row outside the window would move the bookmark past hours never read (one stamped
-        in the future would stop the stream for good): it is dropped, with one warning.
+        in the future would stop the stream for good): it is dropped, and counted.
         """
-        low, high = isoformat(start), isoformat(end)
-        self._pages.clear()
-        self._repeated = rows = outside = 0
+        low, high = isoformat(window.start), isoformat(window.end)
+        self._window.pages = set()
+        self._window.repeated = 0
         latest = ""
-        for record in self.request_records({"window_start": start, "window_end": end}):
+        rows: list[dict[str, t.Any]] = []
+        context = {"window_start": window.start, "window_end": window.end}
+        for record in self.request_records(context):
             stamp = record["timestamp"]
             if not low <= stamp < high:
-                outside += 1
+                window.outside += 1
                 continue
             latest = max(latest, stamp)
-            rows += 1
-            yield record
-        self.warn_outside(outside, "timestamp", low, high)
-        if self._repeated:
+            rows.append(record)
+            if len(rows) == ROWS_HANDED_ON:
+                window.rows += len(rows)
+                yield rows
+                rows = []
+        window.rows += len(rows)
+        window.latest, window.repeated = latest, self._window.repeated
+        yield rows
+
+    def window_written(self, context: Context | None, window: Window) -> None:
+        """A window's rows are written: what was dropped, its progress, then its bookmark."""
+        self.warn_outside(
+            window.outside, "timestamp", isoformat(window.start), isoformat(window.end)
+        )
+        if window.repeated:
             self.logger.warning(
                 "hourly_usage: Datadog sent %d row(s) twice in one window (a page repeated): "
                 "each is written once",
-                self._repeated,
+                window.repeated,
             )
-        self.progress.advance(rows)
-        if latest:
-            self.move_bookmark(context, latest)
+        self.progress.advance(window.rows)
+        if window.latest:
+            self.move_bookmark(context, window.latest)
 
     @override
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         """A page's rows, or none if the window already had a page of the same rows."""
         rows = list(super().parse_response(response))
         page = hash(tuple(map(self.row_key, rows)))
-        if rows and page in self._pages:
-            self._repeated += len(rows)
+        window = self._window
+        if rows and page in window.pages:
+            window.repeated += len(rows)
             return ()
-        self._pages.add(page)
+        window.pages.add(page)
         return rows
 
     @override

@@ -12,7 +12,7 @@ KEY_SETTINGS = {"api_key": PARENT_KEYS[0], "app_key": PARENT_KEYS[1]}
 #: Settings with a default that a config may set to null (Meltano's `null`, a JSON null).
 NULLED = (
     "request_timeout", "max_answer_mb", "lookback_hours", "product_families",
-    "progress_seconds", "include_descendants",
+    "progress_seconds", "include_descendants", "max_concurrency",
 )  # fmt: skip
 #: Settings the tap refuses before any request, and the setting each error must name.
 BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
@@ -32,6 +32,8 @@ BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
     ({**KEY_SETTINGS, "lookback_hours": -1}, "lookback_hours"),
     ({**KEY_SETTINGS, "lookback_hours": 100_000_000_000}, "lookback_hours"),
     ({**KEY_SETTINGS, "request_timeout": 100_000_000_000}, "request_timeout"),
+    ({**KEY_SETTINGS, "max_concurrency": 0}, "max_concurrency"),
+    ({**KEY_SETTINGS, "max_concurrency": 1000}, "max_concurrency"),
     ({**KEY_SETTINGS, "start_date": "2026-11"}, "start_date"),
     ({**KEY_SETTINGS, "start_date": "0001-01-01T00:00:00+05:00"}, "start_date"),
     ({**KEY_SETTINGS, "end_date": "2020-01-01T00:00:00Z"}, "end_date"),  # before retention
@@ -47,6 +49,10 @@ BAD_SETTINGS: list[tuple[dict[str, t.Any], str]] = [
 URL_SECRET = "s3cr3t-pass"  # noqa: S105 - a test value, to be found nowhere
 #: The last N days up to the simulator's hour: the same windows on every run.
 DAYS = 5
+#: One request at a time. Faults and replayed answers queue per endpoint in arrival order: so
+#: the Nth request is the Nth window's (or month's). Tests of what one request meets use it;
+#: tests/test_in_flight.py covers faults, signals and limits with several requests in flight.
+ONE_AT_A_TIME = {"max_concurrency": 1}
 
 
 def tap_config(

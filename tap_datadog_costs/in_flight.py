@@ -1,0 +1,144 @@
+"""Reads in flight: up to ``max_concurrency`` reads at once, their results handed on in order.
+
+A stream splits its work into reads that do not depend on each other (hourly usage windows,
+one request a month, ranges of months) and hands them to ``in_order``. Each read runs in a
+worker thread and sends its requests the usual way (pacer, retries, deadline), page after
+page; the stream gets each read's results in the order the reads were listed, as they come,
+and so writes its rows and moves its bookmark exactly as it would one read at a time.
+
+Bounds:
+
+- at most ``concurrency`` reads are under way at once (started and not yet handed on whole):
+  so at most that many requests are in flight, and the pacer (rate_limit.py) decides when
+  each is sent;
+- a read ahead of the one being handed on keeps at most ``AHEAD`` results (pages) waiting,
+  then waits itself: memory stays flat whatever the number of orgs or windows.
+
+A read that fails hands on its exception in its place: the reads before it are handed on
+whole first (their rows written, their bookmarks moved), and the run ends there, as it would
+one read at a time. When the consumer stops early (that failure, a signal, a failure of its
+own), every read still under way is abandoned: its thread ends at its next look at the run's
+stop (at most ``STOP_SLICE`` later), without sending another request or saying a word.
+With ``concurrency`` 1 no thread is started: each read runs in the caller's thread, when its
+turn comes, exactly as before there were reads in flight.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import typing as t
+
+from tap_datadog_costs.stopping import STOP_SLICE, Abandoned, RunStop, abandon_with
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Iterable, Iterator
+
+_Result = t.TypeVar("_Result")
+
+#: Results a read ahead of the head may keep waiting (each a page of at most 500 items).
+AHEAD = 4
+#: The end of a read's results.
+_END = object()
+
+
+class _Failed(t.NamedTuple):
+    """A read's exception, handed on in place of its remaining results."""
+
+    error: BaseException
+
+
+class _Read(t.Generic[_Result]):
+    """One read under way in its worker thread, and the results it has not handed on yet."""
+
+    def __init__(self, read: Callable[[], Iterable[_Result]], stop: RunStop) -> None:
+        self.read = read
+        self.stop = stop
+        self.results: queue.Queue[t.Any] = queue.Queue(AHEAD)
+        self.abandoned = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="datadog-read", daemon=True)
+
+    def run(self) -> None:
+        """In the worker: every result, then the end or the read's exception."""
+        abandon_with(self.abandoned)
+        try:
+            for result in self.read():
+                self.hand_on(result)
+            outcome: object = _END
+        except Abandoned:
+            return  # nobody waits for this read
+        except BaseException as error:  # noqa: BLE001 - handed on to the consumer's thread
+            outcome = _Failed(error)
+        # After a signal the consumer stops at its own next look at the stop: nobody waits.
+        while not self.abandoned.is_set() and self.stop.signum is None:
+            try:
+                self.results.put(outcome, timeout=STOP_SLICE)
+            except queue.Full:
+                continue
+            return
+
+    def hand_on(self, result: object) -> None:
+        """Queue ``result``, waiting while AHEAD are queued, looking at the stop meanwhile."""
+        while True:
+            self.stop.check()
+            try:
+                self.results.put(result, timeout=STOP_SLICE)
+            except queue.Full:
+                continue
+            return
+
+    def taken(self) -> Iterator[_Result]:
+        """In the consumer: this read's results as they come, until its end or exception."""
+        while True:
+            self.stop.check()
+            try:
+                result = self.results.get(timeout=STOP_SLICE)
+            except queue.Empty:
+                continue
+            if result is _END:
+                return
+            if isinstance(result, _Failed):
+                raise result.error
+            yield result
+
+    def abandon(self) -> None:
+        """Nobody will take this read's results: its thread ends at its next look at the stop."""
+        self.abandoned.set()
+
+
+def in_order(
+    reads: Iterable[Callable[[], Iterable[_Result]]], *, concurrency: int, stop: RunStop
+) -> Generator[Iterator[_Result], None, None]:
+    """Each read's results, read by up to ``concurrency`` reads at once, in the reads' order.
+
+    Each item is an iterator over one read's results: take it whole before the next (one not
+    taken whole is taken to the end by the next step, and its results dropped).
+    """
+    if concurrency <= 1:
+        for read in reads:
+            yield iter(read())
+        return
+    pending = iter(reads)
+    under_way: collections.deque[_Read[_Result]] = collections.deque()
+
+    def start_next() -> None:
+        read = next(pending, None)
+        if read is not None:
+            started = _Read(read, stop)
+            under_way.append(started)
+            started.thread.start()
+
+    try:
+        for _ in range(concurrency):
+            start_next()
+        while under_way:
+            head = under_way[0]
+            results = head.taken()
+            yield results
+            collections.deque(results, maxlen=0)  # the rest of a read not taken whole
+            under_way.popleft()
+            start_next()
+    finally:
+        for started in under_way:
+            started.abandon()
