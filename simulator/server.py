@@ -82,6 +82,10 @@ class _Server(ThreadingHTTPServer):
     """Remembers open connections so stop() also ends keep-alive sessions of pooled clients."""
 
     daemon_threads = True
+    #: The listen backlog: socketserver's 5 makes a client connecting beside five others wait
+    #: for its SYN to be sent again (a second on Linux), so requests sent at once would not be
+    #: in progress at once. A real server's backlog is in the hundreds.
+    request_queue_size = 128
     simulator: DatadogSimulator
 
     def server_activate(self) -> None:
