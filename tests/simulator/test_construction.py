@@ -70,7 +70,8 @@ def test_module_entry_point_serves_until_sigterm() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
-        process.stdout.close()
+    assert process.stdout.read() == "answered: 200 x 2; peak in progress: 1\n"  # its last line
+    process.stdout.close()
 
 
 def test_module_entry_point_on_a_port_in_use_says_so_in_one_line() -> None:
