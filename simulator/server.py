@@ -280,9 +280,17 @@ class DatadogSimulator:
             return self._peak_in_progress
 
     def report(self) -> str:
-        """One line: the answers of each status, and the most requests in progress at once."""
+        """One line: answers by status, the peak in progress, and the path asked most.
+
+        The path asked most, with its requests, is the one whose rate limit binds first (each
+        endpoint has its own): ``answered: 200 x 912, 429 x 3; peak in progress: 8; busiest:
+        /api/v2/usage/hourly_usage x 850``.
+        """
+        with self._lock:
+            paths = Counter(entry["path"] for entry in self._log).most_common(1)
         answered = ", ".join(f"{status} x {n}" for status, n in sorted(self.answered.items()))
-        return f"answered: {answered or 'nothing'}; peak in progress: {self.peak_in_progress}"
+        line = f"answered: {answered or 'nothing'}; peak in progress: {self.peak_in_progress}"
+        return line + "".join(f"; busiest: {path} x {n}" for path, n in paths)
 
     def set_rate_limit(self, path: str, limit: int, period: int) -> None:
         """Allow ``limit`` requests per calendar-aligned ``period`` seconds on an endpoint."""

@@ -66,7 +66,7 @@ def test_requests_in_flight_are_served_at_once() -> None:
         answers = at_once(sim, 8)
         assert [answer.status_code for answer in answers] == [200] * 8
         assert sim.peak_in_progress == 8
-        assert sim.report() == "answered: 200 x 8; peak in progress: 8"
+        assert sim.report() == f"answered: 200 x 8; peak in progress: 8; busiest: {ORGS} x 8"
 
 
 def test_every_endpoint_has_the_rate_limit_and_counts_a_request_as_it_arrives() -> None:
@@ -80,7 +80,9 @@ def test_every_endpoint_has_the_rate_limit_and_counts_a_request_as_it_arrives() 
         headers = summary.headers
         assert (headers["X-RateLimit-Limit"], headers["X-RateLimit-Period"]) == ("3", str(DAY))
         assert sim.answered == {200: 4, 429: 2}
-        assert sim.report() == "answered: 200 x 4, 429 x 2; peak in progress: 5"
+        assert sim.report() == (
+            f"answered: 200 x 4, 429 x 2; peak in progress: 5; busiest: {ORGS} x 5"
+        )
 
 
 @pytest.mark.parametrize(
@@ -126,4 +128,6 @@ def test_module_entry_point_answers_late_at_its_rate_limit_and_says_what_it_answ
         assert process.wait(timeout=10) == 0
     report = process.stdout.read()
     process.stdout.close()
-    assert re.fullmatch(r"answered: 200 x 1, 429 x 1; peak in progress: [12]\n", report), report
+    assert re.fullmatch(
+        rf"answered: 200 x 1, 429 x 1; peak in progress: [12]; busiest: {VALIDATE} x 2\n", report
+    ), report
