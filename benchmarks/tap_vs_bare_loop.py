@@ -118,17 +118,26 @@ def selecting(config_file: str, streams: tuple[str, ...]) -> str:
 
 @dataclasses.dataclass
 class Run:
-    """One child process: wall and CPU seconds (user + system), peak RSS, rows and requests."""
+    """One child process: wall and CPU seconds (user + system), peak RSS, rows and requests.
+
+    For the tap, also each stream's requests and the retries of all.
+    """
 
     wall: float
     cpu: float
     rss_mb: float
     rows: int
     requests: int
+    stream_requests: dict[str, int]
+    retries: int
 
 
-#: The counts each variant prints on stderr: the bare loop's last line, the tap's summary lines.
-COUNTS = re.compile(r"(?:rows (\d+), requests (\d+)|: done in .+?: ([\d,]+) rows?, ([\d,]+) req)")
+#: The counts each variant prints on stderr: the bare loop's last line; the tap's summary line
+#: of each stream, with its name, and its retries after the requests (and the answers reused).
+COUNTS = re.compile(
+    r"(?:rows (\d+), requests (\d+)"
+    r"|(\w+): done in .+?: ([\d,]+) rows?, ([\d,]+) requests?(?: \(.*?\))?, ([\d,]+) retr)"
+)
 
 
 def timed(command: list[str]) -> Run:
@@ -143,47 +152,77 @@ def timed(command: list[str]) -> Run:
         log = err.read()
     if process.returncode:
         raise subprocess.CalledProcessError(process.returncode, command, stderr=log)
-    rows = requests_sent = 0
+    rows = requests_sent = retries = 0
+    streams: dict[str, int] = {}
     for match in COUNTS.finditer(log):
-        bare_rows, bare_requests, tap_rows, tap_requests = match.groups()
+        bare_rows, bare_requests, stream, tap_rows, tap_requests, tap_retries = match.groups()
         rows += int((bare_rows or tap_rows).replace(",", ""))
-        requests_sent += int((bare_requests or tap_requests).replace(",", ""))
+        sent = int((bare_requests or tap_requests).replace(",", ""))
+        requests_sent += sent
+        if stream:
+            streams[stream] = sent
+            retries += int(tap_retries.replace(",", ""))
     # ru_maxrss is in KiB on Linux
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, rows, requests_sent)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, usage.ru_maxrss / 1024, rows, requests_sent, streams, retries)
+
+
+@dataclasses.dataclass
+class Simulator:
+    """A simulator process: its URL and, once it stopped, its report.
+
+    The report: its answers by status and the most requests it served at once
+    (``answered: 200 x 912, 429 x 3; peak in progress: 8``).
+    """
+
+    url: str
+    report: str = ""
 
 
 @contextlib.contextmanager
-def simulator(child_orgs: int) -> t.Iterator[str]:
-    """The simulator (a third process), with ``child_orgs`` under the parent; its URL."""
+def simulator(child_orgs: int, *flags: str) -> t.Iterator[Simulator]:
+    """The simulator (a third process), with ``child_orgs`` under the parent and more ``flags``."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", "0", "--child-orgs", str(child_orgs)],
+        [sys.executable, "-m", "simulator", "--port", "0", "--child-orgs", str(child_orgs), *flags],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
+    served = Simulator(process.stdout.readline().rsplit(" ", 1)[-1].strip())  # type: ignore[union-attr]
     try:
-        yield process.stdout.readline().rsplit(" ", 1)[-1].strip()  # type: ignore[union-attr]
+        yield served
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        served.report = process.communicate(timeout=30)[0].strip()
 
 
-def commands(url: str, span: dt.timedelta) -> dict[str, list[str]]:
-    """The bare loop, the tap, and the tap with the SDK's defaults, over the last ``span``."""
+def backfill(span: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
+    """The ``span`` that ends a day ago, in whole hours: the simulator's last hours are not in."""
     end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
-    end -= dt.timedelta(days=1)  # whole hours: the simulator's last hours are not there yet
-    start = end - span
+    end -= dt.timedelta(days=1)
+    return end - span, end
+
+
+def config_file(url: str, start: dt.datetime, end: dt.datetime, **settings: object) -> str:
+    """A tap config file: ``start`` to ``end`` from ``url``, no progress line, and ``settings``."""
     config = {
         **dict(zip(("api_key", "app_key"), HEADERS.values(), strict=True)),
         "api_url": url,
         "start_date": start.isoformat(),
         "end_date": end.isoformat(),
         "progress_seconds": 3600,
+        **settings,
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as config_file:
-        json.dump(config, config_file)
-    catalog = selecting(config_file.name, BARE_LOOP_STREAMS)
-    files = ["--config", config_file.name, "--catalog", catalog]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+        json.dump(config, file)
+    return file.name
+
+
+def commands(url: str, span: dt.timedelta) -> dict[str, list[str]]:
+    """The bare loop, the tap, and the tap with the SDK's defaults, over the last ``span``."""
+    start, end = backfill(span)
+    config = config_file(url, start, end)
+    files = ["--config", config, "--catalog", selecting(config, BARE_LOOP_STREAMS)]
     return {
         "bare loop": [sys.executable, __file__, "--bare", url, start.isoformat(), end.isoformat()],
         "tap": [sys.executable, "-m", "tap_datadog_costs", *files],
@@ -200,6 +239,8 @@ def best_of(runs: list[Run]) -> Run:
         min(r.rss_mb for r in runs),
         runs[0].rows,
         runs[0].requests,
+        runs[0].stream_requests,
+        runs[0].retries,
     )
 
 
@@ -209,9 +250,9 @@ def cpu_table(days: int, rounds: int) -> None:
     Each variant also reads one hour, ``rounds`` times: its fixed cost (start-up, imports,
     discovery of the catalog), taken off to give its CPU per row.
     """
-    with simulator(2) as url:
+    with simulator(2) as served:
         spans = {"whole": dt.timedelta(days=days), "fixed": dt.timedelta(hours=1)}
-        variants = {span: commands(url, length) for span, length in spans.items()}
+        variants = {span: commands(served.url, length) for span, length in spans.items()}
         results: dict[tuple[str, str], list[Run]] = {}
         for _ in range(rounds):  # alternate, so drift in machine load hits both alike
             for span, named in variants.items():
@@ -237,8 +278,8 @@ def memory_table(days: int, org_counts: list[int]) -> None:
     print(f"{days} days of hourly usage by number of orgs, the tap's peak RSS:")
     print(f"  {'orgs':>5} {'rows':>9} {'requests':>9} {'cpu s':>7} {'wall s':>7} {'rss MB':>7}")
     for orgs in org_counts:
-        with simulator(orgs - 1) as url:
-            run = timed(commands(url, dt.timedelta(days=days))["tap"])
+        with simulator(orgs - 1) as served:
+            run = timed(commands(served.url, dt.timedelta(days=days))["tap"])
         print(
             f"  {orgs:>5} {run.rows:>9,} {run.requests:>9,} {run.cpu:>7.2f} {run.wall:>7.2f} "
             f"{run.rss_mb:>7.1f}"

@@ -2,8 +2,8 @@
 
 A real socket server (not a mocked session) so the tap's HTTP stack, retries and back-off are
 exercised exactly as against api.datadoghq.com. DatadogSimulator serves each request (injected
-fault first, then rate limit, keys and the endpoint), logs it, revises the account, and answers
-the oracle's questions.
+fault first, then rate limit, keys and the endpoint, then its latency), logs it, revises the
+account, and answers the oracle's questions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
+from collections import Counter, deque
 from dataclasses import replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,6 +82,10 @@ class _Server(ThreadingHTTPServer):
     """Remembers open connections so stop() also ends keep-alive sessions of pooled clients."""
 
     daemon_threads = True
+    #: The listen backlog: socketserver's 5 makes a client connecting beside five others wait
+    #: for its SYN to be sent again (a second on Linux), so requests sent at once would not be
+    #: in progress at once. A real server's backlog is in the hundreds.
+    request_queue_size = 128
     simulator: DatadogSimulator
 
     def server_activate(self) -> None:
@@ -121,7 +125,14 @@ class DatadogSimulator:
         tls: tuple[str, str] | None = None,
         org_prefix: str = "",
         keys: tuple[str, str] | None = None,
+        latency: float = 0.0,
+        rate_limit: tuple[int, int] = DEFAULT_RATE_LIMIT,
     ) -> None:
+        """A simulated account, not serving yet (start).
+
+        ``latency``: seconds each answer waits (set_latency); ``rate_limit``: (requests,
+        seconds) every endpoint allows unless set_rate_limit gives it its own.
+        """
         self._account = Account(
             now or datetime.now(UTC),
             child_orgs,
@@ -146,6 +157,9 @@ class DatadogSimulator:
         self._faults: dict[str, deque[tuple[str, float, dict[str, str]]]] = {}
         self._replays: dict[str, deque[tuple[Any, dict[str, str]]]] = {}
         self._limits: dict[str, tuple[int, int]] = {}
+        self._rate_limit = checked_rate_limit(*rate_limit)
+        self._latency = checked_latency(latency)
+        self._in_progress = self._peak_in_progress = 0
         self._counters: dict[tuple[str, tuple[str | None, str | None]], tuple[int, int]] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -253,13 +267,47 @@ class DatadogSimulator:
         with self._lock:
             self._log.clear()
 
+    @property
+    def answered(self) -> Counter[int]:
+        """How many logged requests got each status (0: the connection was reset)."""
+        with self._lock:
+            return Counter(entry["status"] for entry in self._log)
+
+    @property
+    def peak_in_progress(self) -> int:
+        """The most requests this simulator was serving at once, since it was made."""
+        with self._lock:
+            return self._peak_in_progress
+
+    def report(self) -> str:
+        """One line: answers by status, the peak in progress, and the path asked most.
+
+        The path asked most, with its requests, is the one whose rate limit binds first (each
+        endpoint has its own): ``answered: 200 x 912, 429 x 3; peak in progress: 8; busiest:
+        /api/v2/usage/hourly_usage x 850``.
+        """
+        with self._lock:
+            paths = Counter(entry["path"] for entry in self._log).most_common(1)
+        answered = ", ".join(f"{status} x {n}" for status, n in sorted(self.answered.items()))
+        line = f"answered: {answered or 'nothing'}; peak in progress: {self.peak_in_progress}"
+        return line + "".join(f"; busiest: {path} x {n}" for path, n in paths)
+
     def set_rate_limit(self, path: str, limit: int, period: int) -> None:
         """Allow ``limit`` requests per calendar-aligned ``period`` seconds on an endpoint."""
-        if path not in ROUTES or limit < 1 or period < 1:
-            msg = f"cannot rate-limit {path!r} to {limit}/{period}s"
+        if path not in ROUTES:
+            msg = f"cannot rate-limit {path!r}: not an endpoint"
             raise ValueError(msg)
+        checked = checked_rate_limit(limit, period)
         with self._lock:
-            self._limits[ROUTES[path].name] = (limit, period)
+            self._limits[ROUTES[path].name] = checked
+
+    def set_latency(self, seconds: float) -> None:
+        """Answer every request ``seconds`` late.
+
+        Counted against its rate limit as it arrives, as Datadog's gateway counts it; its
+        answer sent after the wait. An injected reset or echo fault is not delayed.
+        """
+        self._latency = checked_latency(seconds)
 
     def inject(  # noqa: PLR0913 -- the fault, its size, its timing, its headers
         self,
@@ -365,7 +413,18 @@ class DatadogSimulator:
 
     # ---- request handling ----
     def serve(self, handler: BaseHTTPRequestHandler) -> None:
-        """Answer one request: injected fault first, then rate limit, auth and the endpoint."""
+        """Answer one request, counted as in progress until it is answered."""
+        with self._lock:
+            self._in_progress += 1
+            self._peak_in_progress = max(self._peak_in_progress, self._in_progress)
+        try:
+            self._serve(handler)
+        finally:
+            with self._lock:
+                self._in_progress -= 1
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        """Injected fault first, then rate limit, auth and the endpoint, then the latency."""
         split = urlsplit(handler.path)
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         route = ROUTES.get(split.path) if handler.command == "GET" else None
@@ -422,6 +481,7 @@ class DatadogSimulator:
         else:
             reply = self._answer(route, keys, params)
         reply.headers = rate_headers | reply.headers
+        time.sleep(self._latency)  # counted as it arrived (above), answered late
         return reply
 
     def _answer(
@@ -443,7 +503,7 @@ class DatadogSimulator:
         """Count a request in its calendar-aligned window: headers, and whether it is over."""
         instant = time.time()
         with self._lock:
-            limit, period = self._limits.get(name, DEFAULT_RATE_LIMIT)
+            limit, period = self._limits.get(name, self._rate_limit)
             window = int(instant // period)
             seen_window, count = self._counters.get((name, keys), (window, 0))
             count = count + 1 if seen_window == window else 1
@@ -471,3 +531,19 @@ class DatadogSimulator:
             handler.close_connection = True
         if truncate:
             handler.close_connection = True
+
+
+def checked_rate_limit(limit: int, period: int) -> tuple[int, int]:
+    """(limit, period): requests per seconds, both whole numbers of 1 or more (or ValueError)."""
+    if not all(isinstance(n, int) and n >= 1 for n in (limit, period)):
+        msg = f"cannot rate-limit to {limit!r}/{period!r}s: both are whole numbers of 1 or more"
+        raise ValueError(msg)
+    return limit, period
+
+
+def checked_latency(seconds: float) -> float:
+    """A latency: a finite number of seconds, 0 or more (or ValueError)."""
+    if not 0 <= seconds < math.inf:
+        msg = f"cannot answer {seconds!r} seconds late: a latency is 0 or more seconds"
+        raise ValueError(msg)
+    return seconds

@@ -102,6 +102,9 @@ def substitutions(url: str, project: Path, user_project: Path) -> dict[str, str]
         ".venv/bin/python -m benchmarks.reliability": (
             ".venv/bin/python -m benchmarks.reliability --days 2"
         ),
+        ".venv/bin/python -m benchmarks.wall_time": (
+            ".venv/bin/python -m benchmarks.wall_time --days 2 --orgs 3 --latency 0"
+        ),
         # "in your project": a new one (user_meltano_project), the tap from this checkout
         "cat > tap-datadog-costs.yml": f"cd {user_project} && cat > tap-datadog-costs.yml",
         "git+https://github.com/<you>/tap-datadog-costs.git": str(ROOT),

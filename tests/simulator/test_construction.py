@@ -70,7 +70,10 @@ def test_module_entry_point_serves_until_sigterm() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
-        process.stdout.close()
+    assert process.stdout.read() == (  # its last line
+        f"answered: 200 x 2; peak in progress: 1; busiest: {VALIDATE} x 1\n"  # a tie: the first
+    )
+    process.stdout.close()
 
 
 def test_module_entry_point_on_a_port_in_use_says_so_in_one_line() -> None:
