@@ -37,7 +37,7 @@ from tap_datadog_costs.progress import Progress
 from tap_datadog_costs.record_path import RecordPath
 from tap_datadog_costs.retry import RetryPolicy
 from tap_datadog_costs.settings import MAX_CONCURRENCY
-from tap_datadog_costs.transport import send_within
+from tap_datadog_costs.transport import Turn, send_within
 from tap_datadog_costs.withdrawals import Withdrawals
 
 if t.TYPE_CHECKING:
@@ -192,19 +192,27 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
     ) -> requests.Response:
         """One attempt: the key headers, a wall-clock deadline, a capped answer, then sorted.
 
+        An answer over 1 MB is read and checked in the run's one turn for such answers
+        (transport.LargeAnswers), given back here once it is checked.
+
         Replaces the SDK's ``_request`` (see request_decorator): that one reads the answer
         with only a gap-between-bytes timeout and no size limit.
         """
         del context  # one request is one request, whatever the window
-        response = send_within(
-            self.requests_session,
-            self.authenticator(prepared_request),
-            timeout=self.timeout,
-            max_bytes=self.datadog_tap.settings.max_answer_mb << 20,
-            verify=self.datadog_tap.certificate_authority,
-            stop=self.datadog_tap.run_stop,
-        )
-        self.validate_response(response)
+        turn = Turn(self.datadog_tap.large_answers)
+        try:
+            response = send_within(
+                self.requests_session,
+                self.authenticator(prepared_request),
+                timeout=self.timeout,
+                max_bytes=self.datadog_tap.settings.max_answer_mb << 20,
+                verify=self.datadog_tap.certificate_authority,
+                stop=self.datadog_tap.run_stop,
+                turn=turn,
+            )
+            self.validate_response(response)
+        finally:
+            turn.give_back()  # a large answer is checked (or failed): the next may be read
         return response
 
     def get_json(

@@ -15,13 +15,21 @@ import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_datadog_costs.redaction import clip, redact
-from tap_datadog_costs.transport import AnswerTooLargeError
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
 #: The words of Datadog's 400 to keys of a child org (or a plan without cost access).
 NON_PARENT_MARKER = "non-parent org"
+
+
+class AnswerTooLargeError(requests.exceptions.RequestException):
+    """The answer (decompressed) is larger than the limit: a broken or hostile server."""
+
+
+class DeadlineError(requests.exceptions.Timeout):
+    """No whole answer within the deadline (connect, status line and body together)."""
+
 
 #: Failures without a usable answer, in our words: theirs hold URLs and proxy addresses.
 #: Timeout first, as a connect timeout is also a ConnectionError.

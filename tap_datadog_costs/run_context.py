@@ -18,6 +18,7 @@ if t.TYPE_CHECKING:
     from tap_datadog_costs.rate_limit import RateLimitPacer
     from tap_datadog_costs.settings import Settings
     from tap_datadog_costs.stopping import RunStop
+    from tap_datadog_costs.transport import LargeAnswers
 
 
 class RunContext(t.Protocol):
@@ -43,5 +44,7 @@ class RunContext(t.Protocol):
     def shared_answers(self) -> dict[str, requests.Response]: ...
     @property
     def rate_limit_pacer(self) -> RateLimitPacer: ...
+    @property
+    def large_answers(self) -> LargeAnswers: ...
     @property
     def run_stop(self) -> RunStop: ...

@@ -36,7 +36,11 @@ from tap_datadog_costs.stopping import RunStop
 from tap_datadog_costs.streams import STREAM_TYPES
 from tap_datadog_costs.streams.costs import EstimatedCostsStream
 from tap_datadog_costs.streams.organizations import OrganizationsStream
-from tap_datadog_costs.transport import certificate_authority
+from tap_datadog_costs.transport import (
+    LargeAnswers,
+    certificate_authority,
+    one_allocator_arena,
+)
 from tap_datadog_costs.writer import BufferedRecordWriter
 
 if t.TYPE_CHECKING:
@@ -149,6 +153,11 @@ class TapDatadogCosts(Tap):
         return {}
 
     @functools.cached_property
+    def large_answers(self) -> LargeAnswers:
+        """The one turn for an answer over 1 MB: read and checked alone, whatever is in flight."""
+        return LargeAnswers()
+
+    @functools.cached_property
     def rate_limit_pacer(self) -> RateLimitPacer:
         return RateLimitPacer(max_wait=self.settings.max_wait_seconds, stop=self.run_stop)
 
@@ -199,6 +208,7 @@ class TapDatadogCosts(Tap):
             super().sync_all()
             return
         writer.stop = self.run_stop
+        one_allocator_arena()  # before reads in flight start threads
         try:
             super().sync_all()
         except Interrupted:
