@@ -1,18 +1,44 @@
-"""Reads in flight (in_flight.py): results in the reads' order, bounded ahead, failures in place."""
+"""Reads in flight (in_flight.py): results in the reads' order, bounded ahead, failures in place;
+and the tap with several requests in flight: the same rows and bookmarks, within the rate limit,
+one ERROR line, a signal obeyed.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import signal
+import subprocess
 import threading
 import typing as t
 
 import pytest
 
+from simulator import DatadogSimulator
 from tap_datadog_costs.errors import Interrupted
 from tap_datadog_costs.in_flight import AHEAD, in_order
 from tap_datadog_costs.stopping import RunStop
+from tests.support.clock import NOW, clock_env
+from tests.support.endpoints import HOURLY, PRIMARY_KEYS
+from tests.support.logs import error_lines
+from tests.support.paths import ROOT
+from tests.support.records import merge_on_keys
+from tests.support.running import (
+    SyncResult,
+    cli_command,
+    parse_messages,
+    records_of,
+    run_cli,
+    sync,
+)
+from tests.support.seen import requests_to, statuses
+from tests.support.settings import ONE_AT_A_TIME, recent_config, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+END_OF_JULY = "2026-08-01T00:00:00Z"
 
 
 class Reads:
@@ -153,3 +179,120 @@ def wait_until(condition: Callable[[], bool], seconds: float = 10) -> bool:
             return True
         done.wait(0.01)
     return condition()
+
+
+# ---- against the simulator: several requests in flight ------------------------------------
+#: Streams read side by side: windows (hourly usage), months (billable usage), ranges of a
+#: paged endpoint's months (cost attribution).
+SIDE_BY_SIDE = ("hourly_usage", "billable_usage", "cost_attribution")
+
+
+def as_read(records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """Records without the run's read instant (each run has its own)."""
+    return [{k: v for k, v in record.items() if k != "read_at"} for record in records]
+
+
+def hourly_bookmarks(result: SyncResult) -> list[str | None]:
+    """The hourly usage bookmark of each STATE message, in order."""
+    return [
+        state["bookmarks"].get("hourly_usage", {}).get("replication_key_value")
+        for state in result.states
+    ]
+
+
+def test_rows_and_bookmarks_with_requests_in_flight_are_those_of_one_at_a_time() -> None:
+    with DatadogSimulator(now=NOW) as sim:
+        config = tap_config(sim.url, start_date="2026-07-01T00:00:00Z", end_date=END_OF_JULY)
+        one = sync({**config, **ONE_AT_A_TIME}, streams=SIDE_BY_SIDE, now=NOW)
+        assert sim.peak_in_progress == 1
+        sim.set_latency(0.05)
+        many = sync({**config, "max_concurrency": 4}, streams=SIDE_BY_SIDE, now=NOW)
+        assert 2 <= sim.peak_in_progress <= 4
+
+    for stream in SIDE_BY_SIDE:
+        assert as_read(many.records(stream)) == as_read(one.records(stream)), stream
+    assert len(many.records("hourly_usage")) > 10_000  # 31 windows, several pages each
+    assert hourly_bookmarks(many) == hourly_bookmarks(one)
+    assert many.final_state == one.final_state
+
+
+def test_requests_in_flight_stay_within_the_announced_limit_and_meet_no_429() -> None:
+    with DatadogSimulator(now=NOW, latency=0.05) as sim:
+        sim.set_rate_limit(HOURLY, 3, 2)
+        config = recent_config(sim, days=7, max_concurrency=8)
+        result = sync(config, streams=("hourly_usage",))
+        answered = statuses(sim, HOURLY)
+        peak = sim.peak_in_progress
+        unlimited = sync({**config, **ONE_AT_A_TIME}, streams=("hourly_usage",))
+
+    assert answered == [200] * 7  # 3 requests every 2 s, paced: no 429
+    assert peak <= 3  # never more in flight than the budget left
+    assert result.records("hourly_usage") == unlimited.records("hourly_usage")
+
+
+def test_a_failing_window_among_several_in_flight_fails_the_run_after_the_windows_before_it(
+    tmp_path: Path,
+) -> None:
+    with DatadogSimulator(now=NOW, latency=0.05) as sim:
+        config = recent_config(sim, days=8, max_retries=1, lookback_hours=0, max_concurrency=4)
+        clean = sync({**config, **ONE_AT_A_TIME})
+        fourth = (sim.now - dt.timedelta(days=5)).strftime("%Y-%m-%dT%H")
+        sim.replay(HOURLY, {"data": None}, count=2, params={"filter[timestamp][start]": fourth})
+        failed = run_cli(config=config, tmp_path=tmp_path)
+        resumed_from = [m for m in parse_messages(failed.stdout) if m["type"] == "STATE"][-1]
+        resumed = sync(config, resumed_from["value"])
+
+    assert failed.returncode == 1
+    (line,) = error_lines(failed.stderr)
+    assert line.endswith(
+        f"Datadog answered 200 to GET {HOURLY} without a 'data' list; "
+        "gave up after 2 attempts (max_retries: 1)"
+    )
+    messages = parse_messages(failed.stdout)
+    written = records_of(messages, "hourly_usage")
+    window_4 = (NOW - dt.timedelta(days=5)).isoformat()
+    assert written == [r for r in clean.records("hourly_usage") if r["timestamp"] < window_4]
+    # The last STATE (after 1,000 rows, in window 3) holds window 2's bookmark, no further.
+    bookmark = resumed_from["value"]["bookmarks"]["hourly_usage"]["replication_key_value"]
+    assert bookmark == (NOW - dt.timedelta(days=6, hours=1)).isoformat()
+    for stream in PRIMARY_KEYS:
+        merged = merge_on_keys(stream, records_of(messages, stream), resumed.records(stream))
+        assert merged == merge_on_keys(stream, clean.records(stream)), stream
+
+
+def test_a_signal_stops_requests_in_flight_at_once_and_leaves_a_state_a_run_resumes_from(
+    tmp_path: Path,
+) -> None:
+    with DatadogSimulator(now=NOW, latency=1.0) as sim:
+        config = recent_config(sim, days=8, lookback_hours=0, max_concurrency=4)
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        out, err = tmp_path / "stdout", tmp_path / "stderr"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            process = subprocess.Popen(
+                cli_command("--config", str(tmp_path / "config.json")),
+                stdout=stdout, stderr=stderr, cwd=ROOT, env=clock_env(sim.now),
+            )  # fmt: skip
+        try:
+            # Signalled once hourly usage has four requests under way, some of them answered.
+            assert wait_until(lambda: len(requests_to(sim.requests, HOURLY)) >= 2, seconds=120)
+            process.send_signal(signal.SIGTERM)
+            status = process.wait(timeout=10)  # a subprocess timeout, not a measure
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        clean = sync({**config, **ONE_AT_A_TIME})
+        messages = parse_messages(out.read_bytes())
+        final = messages[-1]["value"]
+        resumed = sync(config, final)
+
+    assert status == 128 + signal.SIGTERM
+    (line,) = error_lines(err.read_bytes())
+    assert "Stopped by SIGTERM before the sync finished" in line
+    assert messages[-1]["type"] == "STATE"
+    written = [r["timestamp"] for r in records_of(messages, "hourly_usage")]
+    bookmark = final["bookmarks"].get("hourly_usage", {}).get("replication_key_value")
+    assert bookmark == (max(written) if written else None)
+    for stream in PRIMARY_KEYS:
+        merged = merge_on_keys(stream, records_of(messages, stream), resumed.records(stream))
+        assert merged == merge_on_keys(stream, clean.records(stream)), stream
