@@ -274,6 +274,12 @@ class DatadogSimulator:
             return Counter(entry["status"] for entry in self._log)
 
     @property
+    def in_progress(self) -> int:
+        """How many requests this simulator is serving now."""
+        with self._lock:
+            return self._in_progress
+
+    @property
     def peak_in_progress(self) -> int:
         """The most requests this simulator was serving at once, since it was made."""
         with self._lock:

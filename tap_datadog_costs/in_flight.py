@@ -18,7 +18,8 @@ A read that fails hands on its exception in its place: the reads before it are h
 whole first (their rows written, their bookmarks moved), and the run ends there, as it would
 one read at a time. When the consumer stops early (that failure, a signal, a failure of its
 own), every read still under way is abandoned: its thread ends at its next look at the run's
-stop (at most ``STOP_SLICE`` later), without sending another request or saying a word.
+stop (at most ``STOP_SLICE`` later), without sending another request or saying a word, and
+the consumer waits for that (``ABANDONED_WITHIN`` at most) before it goes on.
 With ``concurrency`` 1 no thread is started: each read runs in the caller's thread, when its
 turn comes, exactly as before there were reads in flight.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 import collections
 import queue
 import threading
+import time
 import typing as t
 
 from tap_datadog_costs.stopping import STOP_SLICE, Abandoned, RunStop, abandon_with
@@ -39,6 +41,8 @@ _Result = t.TypeVar("_Result")
 
 #: Results a read ahead of the head may keep waiting (each a page of at most 500 items).
 AHEAD = 4
+#: Seconds the consumer gives abandoned reads to end (each looks at the stop every STOP_SLICE).
+ABANDONED_WITHIN = 5 * STOP_SLICE
 #: The end of a read's results.
 _END = object()
 
@@ -142,3 +146,7 @@ def in_order(
     finally:
         for started in under_way:
             started.abandon()
+        # Each ends at its next look at the stop: once they have, none sends another request.
+        deadline = time.monotonic() + ABANDONED_WITHIN
+        for started in under_way:
+            started.thread.join(max(deadline - time.monotonic(), 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
 import pytest
@@ -44,7 +45,15 @@ def live() -> t.Iterator[DatadogSimulator]:
 
 @pytest.fixture
 def api(live: DatadogSimulator) -> DatadogSimulator:
-    """The live simulator with a clean request log."""
+    """The live simulator with a clean request log.
+
+    A run an earlier test stopped with requests in flight may still have one being answered:
+    it is let finish first, so that it is in no later test's log.
+    """
+    for _ in range(100):  # at most 5 s
+        if not live.in_progress:
+            break
+        threading.Event().wait(0.05)
     live.clear_requests()
     return live
 
