@@ -4,8 +4,7 @@ The whole tap (every stream, no catalog: ``python -m tap_datadog_costs --config 
 a child process against the simulator in a process of its own, started with ``--latency`` and
 ``--rate-limit`` (every endpoint has a budget of its own, as each of Datadog's rate-limit names
 has), over the ``--days`` that end a day ago in whole hours, for each org count of ``--orgs``
-and each ``max_concurrency`` of ``--concurrency``; a fresh simulator for each run. The setting
-is passed only when it is not 1: a tap without it warns of an unknown setting.
+and each ``max_concurrency`` of ``--concurrency``; a fresh simulator for each run.
 
 Per run: orgs; max_concurrency; requests (the sum of the tap's per-stream summary lines); the
 busiest endpoint's requests (the simulator's report: it saw them all); the 429s the simulator
@@ -69,8 +68,9 @@ def measure(
     """The whole tap over ``days`` against a simulator of ``orgs`` orgs, late and limited."""
     flags = ("--latency", str(latency), "--rate-limit", "{}/{}".format(*limit))
     with simulator(orgs - 1, *flags) as served:
-        settings = {} if concurrency == 1 else {"max_concurrency": concurrency}
-        config = config_file(served.url, *backfill(dt.timedelta(days=days)), **settings)
+        config = config_file(
+            served.url, *backfill(dt.timedelta(days=days)), max_concurrency=concurrency
+        )
         run = timed([sys.executable, "-m", "tap_datadog_costs", "--config", config])
     report = REPORT.search(served.report)
     if report is None:
