@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 import typing as t
 import weakref
 from http import HTTPStatus
@@ -27,6 +28,8 @@ if t.TYPE_CHECKING:
 ORG_IDENTITY_FIELDS = ("public_id", "org_name", "account_name", "account_public_id", "region")
 
 
+#: Held while a stream notes a kind of repair it warned of (pages are read in several threads).
+_WARNING = threading.Lock()
 _BODIES: weakref.WeakKeyDictionary[requests.Response, t.Any] = weakref.WeakKeyDictionary()
 
 
@@ -234,8 +237,10 @@ class AnswerChecks(RESTStream[t.Any]):
     def warn_of_repairs(self, response: requests.Response) -> None:
         """One warning a run per kind of value this stream wrote otherwise than Datadog sent it."""
         for what, count in repairs(response).items():
-            if what not in self.repairs_warned:
+            with _WARNING:  # pages in flight: one warning, whichever thread reads it first
+                first = what not in self.repairs_warned
                 self.repairs_warned.add(what)
+            if first:
                 self.logger.warning("%s: Datadog sent %d %s", self.name, count, what)
 
     def item_problem(self, item: dict[str, t.Any]) -> str | None:

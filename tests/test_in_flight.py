@@ -296,3 +296,23 @@ def test_a_signal_stops_requests_in_flight_at_once_and_leaves_a_state_a_run_resu
     for stream in PRIMARY_KEYS:
         merged = merge_on_keys(stream, records_of(messages, stream), resumed.records(stream))
         assert merged == merge_on_keys(stream, clean.records(stream)), stream
+
+
+def test_every_window_in_flight_failing_at_once_is_still_one_error_line(tmp_path: Path) -> None:
+    with DatadogSimulator(now=NOW, latency=0.05) as sim:
+        sim.replay(HOURLY, {"data": None}, count=8)  # 4 windows, each asked twice
+        config = recent_config(sim, days=4, max_retries=1, max_concurrency=4)
+        failed = run_cli(config=config, tmp_path=tmp_path)
+        asked = statuses(sim, HOURLY)
+        peak = sim.peak_in_progress
+
+    assert failed.returncode == 1
+    (line,) = error_lines(failed.stderr)
+    assert line.endswith(
+        f"Datadog answered 200 to GET {HOURLY} without a 'data' list; "
+        "gave up after 2 attempts (max_retries: 1)"
+    )
+    assert b"Traceback" not in failed.stderr
+    assert 5 <= len(asked) <= 8  # window 1 twice, the others once at least: none after the end
+    assert peak > 1
+    assert records_of(parse_messages(failed.stdout), "hourly_usage") == []
