@@ -73,6 +73,8 @@ class Progress:
         self.done = 0
         self.rows = 0
         self.requests = 0
+        #: The requests of the windows or months done (not of those still in flight).
+        self.requests_done = 0
         #: Answers another stream of the run asked for already (``answers_shared``): no request.
         self.reused = 0
         self.retries = 0
@@ -139,21 +141,32 @@ class Progress:
         )
 
     def requests_needed(self) -> int:
-        """The plan's requests: at least one per unit until one is read, then as read so far."""
+        """The plan's requests: at least one per unit until one is read, then as read so far.
+
+        As read so far: the requests of the units done, per unit, times the units; requests
+        already sent for units still in flight are not a unit's.
+        """
         least = max(self.least_requests or 0, self.requests)
         if not self.done:
             return least
-        return max(least, self.requests + math.ceil(self.requests / self.done * self.left()))
+        return max(least, math.ceil(self.requests_done / self.done * self.total))
 
     def left(self) -> int:
         """Windows or months not read yet."""
         return max(self.total - self.done, 0)
 
-    def advance(self, rows: int, units: int = 1) -> None:
-        """``units`` windows or months are read, with ``rows`` rows among them."""
+    def advance(self, rows: int, units: int = 1, requests: int | None = None) -> None:
+        """``units`` windows or months are read, with ``rows`` rows, in ``requests`` requests.
+
+        ``requests`` None: the requests so far, less those of the units done before (right
+        when nothing else is in flight).
+        """
         with self.lock:
             self.done += units
             self.rows += rows
+            self.requests_done = (
+                self.requests if requests is None else self.requests_done + requests
+            )
             self.tick()
 
     def request(self) -> None:

@@ -6,6 +6,7 @@ import logging
 import re
 import typing as t
 
+from simulator import DatadogSimulator
 from tap_datadog_costs.progress import Progress, duration
 from tap_datadog_costs.rate_limit import AnnouncedRate
 from tests.support.clock import NOW
@@ -30,7 +31,6 @@ if t.TYPE_CHECKING:
 
     import pytest
 
-    from simulator import DatadogSimulator
 
 #: The paths each stream asks.
 BILLABLE = "/api/v1/usage/billable-summary"
@@ -112,7 +112,7 @@ def test_progress_lines_come_at_the_interval_with_what_is_done_and_the_time_left
 
 
 def ten_windows_at(rate: AnnouncedRate, caplog: pytest.LogCaptureFixture) -> list[str]:
-    """The lines of a plan of 10 windows (3 requests each), Datadog announcing ``rate`` twice
+    """The lines of a plan of 10 windows (2 requests each), Datadog announcing ``rate`` twice
     at the first answer."""
     clock = FakeClock()
     progress = Progress("hourly_usage", interval=3, clock=clock)
@@ -140,11 +140,12 @@ def test_the_plan_says_the_requests_and_their_time_at_datadogs_announced_rate(
             "requests take at least 2 min 0 s at that rate"
         ),
     ]
-    # Two windows read in six requests: 3 a window, about 30 in all (7 min at 4 a minute).
+    # Two windows read in four requests (the fifth and sixth are window 3's, under way): 2 a
+    # window, about 20 in all (4 min at 4 a minute), 14 left (3 min).
     assert lines[2] == (
-        "hourly_usage: 2/10 windows (20%), 200 rows, 6 of about 30 requests, 0 rate-limit "
-        "waits (0.0 s waited), 3.0 s so far, at least 7 min 0 s in all at Datadog's rate, "
-        "about 5 min 0 s left"
+        "hourly_usage: 2/10 windows (20%), 200 rows, 6 of about 20 requests, 0 rate-limit "
+        "waits (0.0 s waited), 3.0 s so far, at least 4 min 0 s in all at Datadog's rate, "
+        "about 3 min 0 s left"
     )
     assert [match.group(2) for match in matches(PROGRESS, lines[2:])] == ["2", "5", "8"]
 
@@ -180,7 +181,7 @@ def test_a_rate_that_does_not_bound_the_run_is_not_compared_with_the_time_so_far
     ticks = matches(PROGRESS, lines)
     assert [tick.group(2) for tick in ticks] == ["2", "5", "8"]
     assert ticks[0].group(0) == (
-        "hourly_usage: 2/10 windows (20%), 200 rows, 6 of about 30 requests, 0 rate-limit "
+        "hourly_usage: 2/10 windows (20%), 200 rows, 6 of about 20 requests, 0 rate-limit "
         "waits (0.0 s waited), about 12 s left"
     )
 
@@ -326,3 +327,16 @@ def test_the_cli_shows_no_metric_line_per_request_unless_debugging(
     assert re.search(r"hourly_usage: done in .+, bookmark ", quiet)
     debugging = run_cli(config=config, tmp_path=tmp_path, LOGLEVEL="DEBUG").stderr.decode()
     assert "http_request_count" in debugging
+
+
+def test_with_windows_in_flight_the_requests_a_run_needs_are_counted_from_windows_done() -> None:
+    """Requests sent for windows still in flight do not make a window seem to need more."""
+    with DatadogSimulator(now=NOW, latency=0.5) as sim, tap_log() as log:
+        sync(recent_config(sim, days=16, progress_seconds=1, max_concurrency=4), now=NOW)
+    about = [
+        number(m.group(1))
+        for line in log
+        if line.startswith("hourly_usage: ") and (m := re.search(r"of about ([\d,]+) req", line))
+    ]
+    assert about  # progress lines were written
+    assert set(about) == {16}  # one page a window: never more than the 16 the plan says

@@ -44,6 +44,8 @@ class Window:
     #: Rows dropped: stamped outside the window, or on a page Datadog sent twice.
     outside: int = 0
     repeated: int = 0
+    #: Its pages (answers read).
+    pages: int = 0
 
 
 class HourlyUsageStream(DatadogStream):
@@ -78,7 +80,8 @@ class HourlyUsageStream(DatadogStream):
         #: Datadog's timestamp text -> ours: one parse per hour, not one per item.
         self._timestamps: dict[str, str] = {}
         #: Per thread (a window is read in one): the window's pages so far, by the hash of
-        #: their rows' keys (``pages``), and the rows of repeated pages (``repeated``).
+        #: their rows' keys (``pages``), the rows of repeated pages (``repeated``) and the
+        #: answers read (``answers``).
         self._window = threading.local()
 
     @override
@@ -133,7 +136,7 @@ class HourlyUsageStream(DatadogStream):
         """
         low, high = isoformat(window.start), isoformat(window.end)
         self._window.pages = set()
-        self._window.repeated = 0
+        self._window.repeated = self._window.answers = 0
         latest = ""
         rows: list[dict[str, t.Any]] = []
         context = {"window_start": window.start, "window_end": window.end}
@@ -150,6 +153,7 @@ class HourlyUsageStream(DatadogStream):
                 rows = []
         window.rows += len(rows)
         window.latest, window.repeated = latest, self._window.repeated
+        window.pages = self._window.answers
         yield rows
 
     def window_written(self, context: Context | None, window: Window) -> None:
@@ -163,7 +167,7 @@ class HourlyUsageStream(DatadogStream):
                 "each is written once",
                 window.repeated,
             )
-        self.progress.advance(window.rows)
+        self.progress.advance(window.rows, requests=window.pages)
         if window.latest:
             self.move_bookmark(context, window.latest)
 
@@ -173,6 +177,7 @@ class HourlyUsageStream(DatadogStream):
         rows = list(super().parse_response(response))
         page = hash(tuple(map(self.row_key, rows)))
         window = self._window
+        window.answers += 1
         if rows and page in window.pages:
             window.repeated += len(rows)
             return ()
