@@ -13,6 +13,7 @@ import typing as t
 import weakref
 from http import HTTPStatus
 
+import msgspec
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
@@ -38,6 +39,13 @@ _REPAIRED: weakref.WeakKeyDictionary[requests.Response, dict[str, int]] = (
 )
 
 
+#: Strict JSON in UTF-8, the common case: about twice as fast as ``json.loads``. It refuses
+#: what the lenient path reads or repairs (NaN and Infinity, a lone surrogate escape, numbers
+#: out of a float's range, a byte order mark, UTF-16 or UTF-32) and what is no JSON at all;
+#: whatever it accepts, ``json.loads`` reads as the same values (tests/test_answers.py).
+STRICT_JSON = msgspec.json.Decoder()
+
+
 def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
     """The answer's JSON body, parsed once: validation, records and paging all read it.
 
@@ -49,6 +57,21 @@ def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
         return _BODIES[response]
     except KeyError:
         pass
+    try:
+        body = STRICT_JSON.decode(response.content)
+    except (ValueError, RecursionError):  # msgspec's DecodeError is a ValueError
+        body, repaired = lenient_json(response.content)
+        if repaired:
+            _REPAIRED[response] = repaired
+    _BODIES[response] = body
+    return body
+
+
+def lenient_json(content: bytes) -> tuple[t.Any, dict[str, int]]:
+    """A body strict JSON refused, read as ``json.loads`` reads it; what was repaired, counted.
+
+    ValueError if it is no JSON even so.
+    """
     repaired: dict[str, int] = {}
 
     def not_a_number(constant: str) -> float:
@@ -56,16 +79,13 @@ def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
         return float(constant)
 
     try:
-        body = json.loads(response.content, parse_constant=not_a_number)
+        body = json.loads(content, parse_constant=not_a_number)
     except RecursionError:
         msg = "nested deeper than the tap reads"
         raise ValueError(msg) from None
-    if SURROGATE_ESCAPE.search(response.content):
+    if SURROGATE_ESCAPE.search(content):
         body = without_lone_surrogates(body, "", repaired)
-    if repaired:
-        _REPAIRED[response] = repaired
-    _BODIES[response] = body
-    return body
+    return body, repaired
 
 
 #: What the tap wrote in place of a NaN or Infinity (JSON has no such numbers; Python reads them).
