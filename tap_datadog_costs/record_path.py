@@ -1,7 +1,8 @@
 """The record path: RECORD messages made from the records as read.
 
 When nothing would change a record, it is written as read; the SDK's bookmark per record runs
-only where a stream wants it (both SDK internals: docs/architecture.md).
+only where a stream wants it, its child-stream pass only where a stream has children (all SDK
+internals: docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -63,6 +64,22 @@ class RecordPath(RESTStream[t.Any]):
             version=self._stream_version,
             time_extracted=dt.datetime.now(dt.timezone.utc),
         )
+
+    @override
+    def _process_record(
+        self,
+        record: dict[str, t.Any],
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """The SDK's per-record pass for child streams and partitions, where there are any.
+
+        Without either it changes nothing: it copies a context per record to sync no child.
+        """
+        if self.child_streams or partition_context:
+            super()._process_record(
+                record, child_context=child_context, partition_context=partition_context
+            )
 
     @override
     def _increment_stream_state(
