@@ -285,13 +285,11 @@ class AnswerChecks(RESTStream[t.Any]):
         A check per declared field type, on the values taken from Datadog as they are: a row
         that does not fit its schema is a broken answer (retried, then one line), never written.
         """
-        types = self.field_types
+        types, value_of = self.field_types, values.get  # bound once: it runs for every item
         for field in fields:
-            value = values.get(field)
-            if type(value) not in types[field]:
-                return (
-                    f"has {where}{field} = {clip(repr(value), 40)}, which its schema does not allow"
-                )
+            if type(value_of(field)) not in types[field]:
+                value = clip(repr(value_of(field)), 40)
+                return f"has {where}{field} = {value}, which its schema does not allow"
         return None
 
     @override
