@@ -6,11 +6,13 @@ import io
 import sys
 import typing as t
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.singerlib.messages import SingerMessageType
 from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    import datetime as dt
+
     from tap_datadog_costs.stopping import RunStop
 
 
@@ -34,22 +36,48 @@ class BufferedRecordWriter(MsgSpecWriter):
 
     @override
     def write_message(self, message: t.Any) -> None:
+        if message.type == SingerMessageType.RECORD:
+            self._write_record_line(self.format_message(message))
+            return
+        out = self.out
+        out.write(self.format_message(message))
+        if message.type == SingerMessageType.STATE:
+            self._last_state, self._record_since_state = message, False
+        out.flush()
+
+    def write_record(
+        self, stream: str, record: dict[str, t.Any], version: int | None, extracted: dt.datetime
+    ) -> None:
+        """The RECORD message of ``record`` (``extracted`` in UTC), without a RecordMessage.
+
+        The same bytes as ``write_message`` writes for the SDK's RecordMessage (its ``to_dict``):
+        making that dataclass and taking it apart again was most of the CPU of writing a record
+        (docs/benchmarks.md).
+        """
+        message: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": record}
+        if version is not None:
+            message["version"] = version
+        message["time_extracted"] = extracted
+        self._write_record_line(serialize_jsonl(message))
+
+    def _write_record_line(self, line: bytearray) -> None:
+        """A RECORD line, unflushed; first, the run's stop (whole records only)."""
         stop = self.stop
-        if message.type == SingerMessageType.RECORD and stop is not None and stop.signum:
+        if stop is not None and stop.signum:
             if self._out is not None:
                 self._out.flush()  # whole records only: each was written in one piece
             stop.check()
+        self.out.write(line)
+        self._record_since_state = True
+
+    @property
+    def out(self) -> t.Any:  # noqa: ANN401
+        """The bytes of stdout, through a buffer of our own if it has none (PYTHONUNBUFFERED)."""
         raw = sys.stdout.buffer
         if raw is not self._raw:  # first message, or stdout was replaced
             self._raw = raw
             self._out = io.BufferedWriter(raw, 1 << 16) if isinstance(raw, io.FileIO) else raw
-        self._out.write(self.format_message(message))
-        if message.type == SingerMessageType.RECORD:
-            self._record_since_state = True
-            return
-        if message.type == SingerMessageType.STATE:
-            self._last_state, self._record_since_state = message, False
-        self._out.flush()
+        return self._out
 
     def end_on_state(self) -> None:
         """Write the last STATE again if a RECORD came after it: a run ends on a STATE.
