@@ -37,7 +37,9 @@ class BufferedRecordWriter(MsgSpecWriter):
     @override
     def write_message(self, message: t.Any) -> None:
         if message.type == SingerMessageType.RECORD:
-            self._write_record_line(self.format_message(message))
+            self.write_record(
+                message.stream, message.record, message.version, message.time_extracted
+            )
             return
         out = self.out
         out.write(self.format_message(message))
@@ -46,28 +48,29 @@ class BufferedRecordWriter(MsgSpecWriter):
         out.flush()
 
     def write_record(
-        self, stream: str, record: dict[str, t.Any], version: int | None, extracted: dt.datetime
+        self,
+        stream: str,
+        record: dict[str, t.Any],
+        version: int | None,
+        extracted: dt.datetime | None,
     ) -> None:
-        """The RECORD message of ``record`` (``extracted`` in UTC), without a RecordMessage.
+        """A RECORD message, unflushed: the bytes of the SDK's RecordMessage, without one.
 
-        The same bytes as ``write_message`` writes for the SDK's RecordMessage (its ``to_dict``):
-        making that dataclass and taking it apart again was most of the CPU of writing a record
-        (docs/benchmarks.md).
+        Making that dataclass and taking it apart again (``to_dict``) was most of the CPU of
+        writing a record (docs/benchmarks.md). ``extracted`` is in UTC. First, the run's stop:
+        a run stops before a record, never in the middle of one.
         """
         message: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": record}
         if version is not None:
             message["version"] = version
-        message["time_extracted"] = extracted
-        self._write_record_line(serialize_jsonl(message))
-
-    def _write_record_line(self, line: bytearray) -> None:
-        """A RECORD line, unflushed; first, the run's stop (whole records only)."""
+        if extracted is not None:
+            message["time_extracted"] = extracted
         stop = self.stop
         if stop is not None and stop.signum:
             if self._out is not None:
                 self._out.flush()  # whole records only: each was written in one piece
             stop.check()
-        self.out.write(line)
+        self.out.write(serialize_jsonl(message))
         self._record_since_state = True
 
     @property

@@ -8,9 +8,11 @@ when they would.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import typing as t
 
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
 
 from tap_datadog_costs.writer import BufferedRecordWriter
@@ -59,22 +61,19 @@ def test_a_stream_map_still_maps_every_record(api: DatadogSimulator) -> None:
     assert mapped == expected
 
 
-def test_a_record_written_as_read_is_the_bytes_of_the_sdks_record_message(
+def test_a_record_is_written_as_the_bytes_of_the_sdks_record_message(
     capsysbinary: pytest.CaptureFixture[bytes],
 ) -> None:
-    writer = BufferedRecordWriter()
     extracted = dt.datetime(2026, 11, 10, 12, 0, 1, 234567, tzinfo=dt.timezone.utc)
     record = {"timestamp": "2026-11-10T11:00:00+00:00", "org_name": "Acme \u00e9", "value": 1.5}
-    for version in (None, 3):
-        writer.write_record(STREAM, record, version, extracted)
-        ours = capsysbinary.readouterr().out
-        message = RecordMessage(STREAM, record, version=version, time_extracted=extracted)
-        writer.write_message(message)
-        assert ours == capsysbinary.readouterr().out
-        assert json.loads(ours) == {
-            "type": "RECORD",
-            "stream": STREAM,
-            "record": record,
-            **({} if version is None else {"version": version}),
-            "time_extracted": "2026-11-10T12:00:01.234567Z",
-        }
+    for version, when in itertools.product((None, 3), (None, extracted)):
+        BufferedRecordWriter().write_record(STREAM, record, version, when)
+        message = RecordMessage(STREAM, record, version=version, time_extracted=when)
+        assert capsysbinary.readouterr().out == bytes(MsgSpecWriter().format_message(message))
+    BufferedRecordWriter().write_record(STREAM, record, None, extracted)
+    assert json.loads(capsysbinary.readouterr().out) == {
+        "type": "RECORD",
+        "stream": STREAM,
+        "record": record,
+        "time_extracted": "2026-11-10T12:00:01.234567Z",
+    }
