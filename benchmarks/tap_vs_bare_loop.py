@@ -3,14 +3,18 @@
 Both run as child processes against the same simulator (a third process) and write one JSON
 line per row to /dev/null. The bare loop makes the hourly usage and organization requests; the
 tap runs with a catalog selecting the same two streams (BARE_LOOP_STREAMS). Each child's CPU
-(user + system) and peak RSS come from its own rusage (wait4).
+(user + system) and peak RSS come from its own rusage (wait4). The tap's modules are compiled
+first, as an installed tap's are (``as_installed``).
 Usage: .venv/bin/python benchmarks/tap_vs_bare_loop.py [--days 182] [--rounds 5]
-       [--memory-days 2] [--orgs 3,60,500]
+       [--memory-days 2] [--orgs 3,60,500] [--instructions]
+With --instructions, each variant runs once under valgrind (callgrind) instead: the instructions
+it ran, which the machine's load does not move.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import dataclasses
 import datetime as dt
@@ -273,6 +277,47 @@ def cpu_table(days: int, rounds: int) -> None:
         )
 
 
+#: valgrind's count of the instructions a process ran (its stderr).
+COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def instructions(command: list[str]) -> int:
+    """The instructions ``command`` runs (valgrind's callgrind), writing to /dev/null."""
+    valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    found = subprocess.run(
+        [*valgrind, *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        check=True, cwd=ROOT,
+    )  # fmt: skip
+    return int(COLLECTED.findall(found.stderr)[-1])
+
+
+def instruction_table(days: int) -> None:
+    """The bare loop and the tap once each under callgrind: instructions, whole and fixed.
+
+    Instruction counts do not move with the machine's load as CPU seconds do (each run takes
+    about 50 times longer); the fixed cost is again a run of one hour.
+    """
+    with simulator(2) as url:
+        spans = {"whole": dt.timedelta(days=days), "fixed": dt.timedelta(hours=1)}
+        counts = {
+            (name, span): instructions(command)
+            for span, length in spans.items()
+            for name, command in commands(url, length).items()
+            if name != "tap, SDK defaults"
+        }
+    print(f"{days} days of hourly usage, parent + 2 child orgs, instructions (callgrind):")
+    header = ("whole G", "ratio", "fixed G", "ratio", "rest G", "ratio")
+    print(f"  {'':<18}" + "".join(f"{h:>9}" for h in header))
+    bare_whole, bare_fixed = counts["bare loop", "whole"], counts["bare loop", "fixed"]
+    for name in ("bare loop", "tap"):
+        whole, fixed = counts[name, "whole"], counts[name, "fixed"]
+        print(
+            f"  {name:<18}{whole / 1e9:>9.2f}{whole / bare_whole:>8.2f}x"
+            f"{fixed / 1e9:>9.2f}{fixed / bare_fixed:>8.2f}x"
+            f"{(whole - fixed) / 1e9:>9.2f}{(whole - fixed) / (bare_whole - bare_fixed):>8.2f}x"
+        )
+
+
 def memory_table(days: int, org_counts: list[int]) -> None:
     """The tap's peak RSS by number of orgs (the parent and its children), on ``days``."""
     print(f"{days} days of hourly usage by number of orgs, the tap's peak RSS:")
@@ -286,6 +331,17 @@ def memory_table(days: int, org_counts: list[int]) -> None:
         )
 
 
+def as_installed() -> None:
+    """The tap's modules compiled, as pip compiles them when it installs the tap.
+
+    The bare loop's modules (requests, json) are read as bytecode; so is an installed tap's. A
+    checkout installed in editable mode and run with PYTHONDONTWRITEBYTECODE=1 (as in many
+    CI and Docker setups) would compile every module of the tap at every start instead: about
+    0.04 s of CPU that no installed tap spends (docs/benchmarks.md).
+    """
+    compileall.compile_dir(ROOT / "tap_datadog_costs", quiet=1)
+
+
 def main() -> None:
     """The CPU table, then the memory table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -293,7 +349,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--memory-days", type=int, default=2)
     parser.add_argument("--orgs", default="3,60,500", help="org counts of the memory table")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions instead (valgrind)"
+    )
     arguments = parser.parse_args()
+    as_installed()
+    if arguments.instructions:
+        instruction_table(arguments.days)
+        return
     cpu_table(arguments.days, arguments.rounds)
     memory_table(arguments.memory_days, [int(n) for n in arguments.orgs.split(",")])
 

@@ -1,7 +1,8 @@
 """The record path: RECORD messages made from the records as read.
 
 When nothing would change a record, it is written as read; the SDK's bookmark per record runs
-only where a stream wants it (both SDK internals: docs/architecture.md).
+only where a stream wants it, its child-stream pass only where a stream has children (all SDK
+internals: docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import typing as t
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
-if t.TYPE_CHECKING:
-    from collections.abc import Generator
+from tap_datadog_costs.writer import BufferedRecordWriter
 
+if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 
@@ -49,20 +49,44 @@ class RecordPath(RESTStream[t.Any]):
             and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
         )
 
+    @functools.cached_property
+    def record_writer(self) -> BufferedRecordWriter | None:
+        """Our writer, to hand records as read to (``written_as_read``); None: the SDK's path."""
+        writer = self._tap.message_writer
+        if self.written_as_read and isinstance(writer, BufferedRecordWriter):
+            return writer
+        return None
+
     @override
-    def _generate_record_messages(
-        self, record: dict[str, t.Any]
-    ) -> Generator[RecordMessage, None, None]:
-        """The SDK's RECORD message, without its passes that change nothing here."""
-        if not self.written_as_read:
-            yield from super()._generate_record_messages(record)
+    def _write_record_message(self, record: dict[str, t.Any]) -> None:
+        """The record as read, straight to our writer: no selection pass, conformance or map.
+
+        Otherwise (a deselected property, a stream map, another writer) the SDK's.
+        """
+        writer = self.record_writer
+        if writer is None:
+            super()._write_record_message(record)
             return
-        yield RecordMessage(
-            stream=self.name,
-            record=record,
-            version=self._stream_version,
-            time_extracted=dt.datetime.now(dt.timezone.utc),
+        writer.write_record(
+            self.name, record, self._stream_version, dt.datetime.now(dt.timezone.utc)
         )
+        self.state_manager.is_flushed = False  # as the SDK's: the state has a STATE to write
+
+    @override
+    def _process_record(
+        self,
+        record: dict[str, t.Any],
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """The SDK's per-record pass for child streams and partitions, where there are any.
+
+        Without either it changes nothing: it copies a context per record to sync no child.
+        """
+        if self.child_streams or partition_context:
+            super()._process_record(
+                record, child_context=child_context, partition_context=partition_context
+            )
 
     @override
     def _increment_stream_state(

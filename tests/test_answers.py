@@ -6,10 +6,15 @@ None of them may move a bookmark over data that was never read.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
+import re
 import typing as t
 
 import pytest
+import requests
 
+from tap_datadog_costs.answers import NOT_A_NUMBER, STRICT_JSON, decode, repairs
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.paging import PAGES_WITHOUT_A_ROW
 from tests.support.endpoints import HISTORICAL, HOURLY
@@ -301,3 +306,73 @@ def test_paging_that_is_not_the_documented_shape_is_a_shape_error(
     assert str(raised.value) == (
         f"Datadog answered 200 to GET {HOURLY} {words}; gave up after 2 attempts (max_retries: 1)"
     )
+
+
+def answer_of(body: bytes) -> requests.Response:
+    """A 200 answer carrying ``body``."""
+    response = requests.Response()
+    response.status_code = 200
+    response._content = body  # what requests keeps once it read the body
+    return response
+
+
+#: Bodies the strict path (msgspec) reads: ``json.loads`` reads each as the same values.
+STRICT = {
+    "a usage page": json.dumps({"data": [{"attributes": GOOD_ATTRIBUTES}], "meta": None}).encode(),
+    "past 64 bits": b"[18446744073709551616, -9223372036854775809, 10000000000000000000000]",
+    "floats at their edges": b"[1.7976931348623157e308, 4.9e-324, 2.4e-324, -0.0, -0, 0.1, 1E5]",
+    "escapes, a surrogate pair": b'["\\ud83d\\ude00", "\\u0000", "\\u00e9\\n", "\x7f", "\xc3\xa9"]',
+    "a field twice": b'{"a": 1, "a": 2}',
+}
+#: Bodies only the lenient path (json.loads) reads: what they become, and what was repaired.
+LENIENT: dict[str, tuple[bytes, t.Any, dict[str, int]]] = {
+    "NaN and Infinity": (
+        b"[NaN, Infinity, -Infinity, 1]", [math.nan, math.inf, -math.inf, 1], {NOT_A_NUMBER: 3}
+    ),
+    "a lone surrogate": (
+        b'{"org_name": "\\ud800bad"}',
+        {"org_name": "\ufffdbad"},
+        {"values of org_name holding a lone surrogate (no Unicode text): written with U+FFFD": 1},
+    ),
+    "a pair in the wrong order": (
+        b'{"org_name": "\\ude00\\ud83d"}',
+        {"org_name": "\ufffd\ufffd"},
+        {"values of org_name holding a lone surrogate (no Unicode text): written with U+FFFD": 1},
+    ),
+    "a byte order mark": (b'\xef\xbb\xbf{"data": []}', {"data": []}, {}),
+    "UTF-16": ('{"data": ["\u00e9"]}'.encode("utf-16"), {"data": ["\u00e9"]}, {}),
+}  # fmt: skip
+#: Bodies neither path reads, and the words of their ValueError.
+NOT_JSON = {
+    "nested 100,000 deep": (b"[" * 100_000 + b"]" * 100_000, "nested deeper than the tap reads"),
+    "cut short": (b'{"data": [', "Expecting value"),
+    "text after the value": (b"{} x", "Extra data"),
+    "a raw tab in a string": (b'"\t"', "Invalid control character"),
+    "not UTF-8": (b'"\xff"', "codec can't decode"),
+}
+
+
+@pytest.mark.parametrize("case", STRICT)
+def test_strict_json_reads_the_common_answer_as_json_loads_does(case: str) -> None:
+    body = STRICT[case]
+    STRICT_JSON.decode(body)  # the fast path: it raises for what it does not read
+    response = answer_of(body)
+    assert decode(response) == json.loads(body)
+    assert repairs(response) == {}
+
+
+@pytest.mark.parametrize("case", LENIENT)
+def test_what_strict_json_refuses_the_lenient_path_reads_and_repairs(case: str) -> None:
+    body, expected, repaired = LENIENT[case]
+    with pytest.raises(ValueError):  # noqa: PT011 - msgspec's DecodeError, or UnicodeDecodeError
+        STRICT_JSON.decode(body)
+    response = answer_of(body)
+    assert repr(decode(response)) == repr(expected)  # repr: nan equals no nan
+    assert repairs(response) == repaired
+
+
+@pytest.mark.parametrize("case", NOT_JSON)
+def test_a_body_neither_path_reads_is_a_value_error(case: str) -> None:
+    body, words = NOT_JSON[case]
+    with pytest.raises(ValueError, match=re.escape(words)):
+        decode(answer_of(body))

@@ -7,13 +7,22 @@ when they would.
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+import json
 import typing as t
 
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib import RecordMessage
+
+from tap_datadog_costs.writer import BufferedRecordWriter
 from tests.support.records import data_of
 from tests.support.running import selecting, sync
 from tests.support.settings import recent_config
 
 if t.TYPE_CHECKING:
+    import pytest
+
     from simulator import DatadogSimulator
 
 STREAM = "hourly_usage"
@@ -50,3 +59,21 @@ def test_a_stream_map_still_maps_every_record(api: DatadogSimulator) -> None:
         for row in everything
     ]
     assert mapped == expected
+
+
+def test_a_record_is_written_as_the_bytes_of_the_sdks_record_message(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    extracted = dt.datetime(2026, 11, 10, 12, 0, 1, 234567, tzinfo=dt.timezone.utc)
+    record = {"timestamp": "2026-11-10T11:00:00+00:00", "org_name": "Acme \u00e9", "value": 1.5}
+    for version, when in itertools.product((None, 3), (None, extracted)):
+        BufferedRecordWriter().write_record(STREAM, record, version, when)
+        message = RecordMessage(STREAM, record, version=version, time_extracted=when)
+        assert capsysbinary.readouterr().out == bytes(MsgSpecWriter().format_message(message))
+    BufferedRecordWriter().write_record(STREAM, record, None, extracted)
+    assert json.loads(capsysbinary.readouterr().out) == {
+        "type": "RECORD",
+        "stream": STREAM,
+        "record": record,
+        "time_extracted": "2026-11-10T12:00:01.234567Z",
+    }

@@ -204,13 +204,18 @@ class HourlyUsageStream(DatadogStream):
                 return f"has an attributes.timestamp that is not a date-time: {raw[:40]!r}"
         return None
 
+    @functools.cached_property
+    def measurement_types(self) -> tuple[frozenset[type], ...]:
+        """The types a measurement's fields may have (MEASUREMENT_FIELDS, in order)."""
+        return tuple(self.field_types[field] for field in MEASUREMENT_FIELDS)
+
     def measurements_problem(self, measurements: object) -> str | None:
         """Why an item's measurements do not fit the schema, or None (absent: no rows)."""
         if measurements is None:
             return None
         if not isinstance(measurements, list):
             return "has attributes.measurements that is not a list"
-        usage_types, value_types = (self.field_types[field] for field in MEASUREMENT_FIELDS)
+        usage_types, value_types = self.measurement_types
         for measurement in measurements:
             if not isinstance(measurement, dict):
                 return "has a measurement that is not an object"
