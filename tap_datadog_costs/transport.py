@@ -224,6 +224,9 @@ def send_within(  # noqa: PLR0913 - the request, and the limits it is read withi
     cancelled = threading.Event()
 
     def work() -> None:
+        if cancelled.is_set():  # given up before this thread ran: send nothing
+            done.set()
+            return
         try:
             response = session.send(
                 request, timeout=timeout, allow_redirects=False, stream=True, verify=verify

@@ -47,12 +47,17 @@ def live() -> t.Iterator[DatadogSimulator]:
 def api(live: DatadogSimulator) -> DatadogSimulator:
     """The live simulator with a clean request log.
 
-    A run an earlier test stopped with requests in flight may still have one being answered:
-    it is let finish first, so that it is in no later test's log.
+    A run an earlier test stopped with requests in flight may still have one on its way or
+    being answered: the log is cleared once the simulator has had none for 0.2 s, so that it
+    is in no later test's log.
     """
+    quiet, seen = 0, -1
     for _ in range(100):  # at most 5 s
-        if not live.in_progress:
+        logged = len(live.requests)
+        quiet = quiet + 1 if logged == seen and not live.in_progress else 0
+        if quiet >= 4:  # four looks, 0.05 s apart
             break
+        seen = logged
         threading.Event().wait(0.05)
     live.clear_requests()
     return live
