@@ -148,8 +148,9 @@ class Budget:
         """An answer said ``remaining`` requests left until ``reset_at`` (either may be None).
 
         Requests still in flight may not be counted in ``remaining`` yet: they are taken off.
-        Within one period the budget only shrinks (answers come in any order); an answer of a
-        later period starts it afresh; one of an earlier period is out of date.
+        Within one period the budget only shrinks (answers come in any order) and its end is the
+        earliest said; an answer of a later period starts it afresh; one of an earlier period
+        is out of date.
         """
         self.announced, self.probing = True, False
         if remaining is None or reset_at is None:
@@ -160,7 +161,9 @@ class Budget:
             self.remaining, self.reset_at = left, reset_at
         elif reset_at >= self.reset_at - tolerance:
             self.remaining = left if self.remaining is None else min(self.remaining, left)
-            self.reset_at = max(self.reset_at, reset_at)
+            # Each answer's reset, a whole number of seconds from when it was read, is at or
+            # after the true one: the earliest is the nearest.
+            self.reset_at = min(self.reset_at, reset_at)
 
 
 class RateLimitPacer:
