@@ -74,9 +74,9 @@ test: install
 	$(BIN)/python -m pytest -m "not e2e"
 
 # The end-to-end lane (tests marked e2e): Meltano into DuckDB, JSONL and PostgreSQL, dbt, the
-# Quickstart, the report in Chromium, the accounts and Dagster, the wheel in a clean venv, make
-# lock, the docs' commands, and FOCUS rows through focus-validator (its own venv). `.ci/run` runs
-# both lanes.
+# Quickstart (also `make run` in a fresh copy with only Python 3.10, 3.12 or 3.13 on PATH), the
+# report in Chromium, the accounts and Dagster, the wheel in a clean venv, make lock, the docs'
+# commands, and FOCUS rows through focus-validator (its own venv). `.ci/run` runs both lanes.
 e2e: install focus-validator
 	$(BIN)/python -m pytest -m e2e
 

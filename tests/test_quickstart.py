@@ -10,7 +10,7 @@ import typing as t
 import duckdb
 import pytest
 
-from tests.support.clock import NOW
+from tests.support.clock import NOW, RETENTION_START
 from tests.support.endpoints import streams_with_rows
 from tests.support.loaders import quickstart
 from tests.support.paths import ROOT
@@ -20,8 +20,6 @@ if t.TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e  # the Quickstart's Meltano runs, dbt and summary
 
-#: The tap's default start_date at NOW, when the Quickstart runs: 15 months before.
-RETENTION_START = dt.datetime(2025, 8, 10, 12, tzinfo=dt.timezone.utc)
 #: The dbt models a FinOps team queries (transform/models/marts).
 MODELS = ("cost_monthly", "cost_daily", "usage_daily", "unit_cost", "cost_by_tag", "focus")
 

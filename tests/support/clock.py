@@ -28,6 +28,8 @@ if t.TYPE_CHECKING:
 #: The suite's instant: simulators start at it, in-process runs (tests/conftest.py) and child
 #: processes (``clock_env``) run at it, unless a test names another. Expectations use it too.
 NOW = dt.datetime(2026, 11, 10, 12, tzinfo=dt.timezone.utc)
+#: The tap's default start_date at NOW (a Quickstart run has no start_date): 15 months before.
+RETENTION_START = dt.datetime(2025, 8, 10, 12, tzinfo=dt.timezone.utc)
 #: libfaketime (Debian's `faketime`; .ci/run installs it): a child process's clock.
 FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 #: Preloaded before it: Python's time.sleep under libfaketime 0.9.10 (see the file).

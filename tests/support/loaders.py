@@ -90,6 +90,14 @@ def table_counts(database: Path) -> dict[str, int]:
 def project_copy(project: Path) -> Path:
     """A copy of the project's files at ``project``, as a clone has them, with this checkout's
     installs (``.venv``, ``.meltano``) linked in."""
+    project_files(project)
+    for installed in (".venv", ".meltano"):
+        (project / installed).symlink_to(ROOT / installed)
+    return project
+
+
+def project_files(project: Path) -> Path:
+    """A copy of the project's files at ``project``, as a clone has them: nothing installed."""
     files = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
         cwd=ROOT, capture_output=True, check=True,
@@ -98,6 +106,4 @@ def project_copy(project: Path) -> Path:
         if (ROOT / name).is_file():
             (project / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, project / name)
-    for installed in (".venv", ".meltano"):
-        (project / installed).symlink_to(ROOT / installed)
     return project
