@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import threading
 import typing as t
@@ -54,7 +55,8 @@ def decode(response: requests.Response) -> t.Any:  # noqa: ANN401
 
     ValueError for a body that is no JSON we can read (nested deeper than Python recurses
     included). A UTF-16 surrogate escape left unpaired, which no UTF-8 output can carry,
-    becomes U+FFFD; NaN and Infinity are counted (``repairs`` says what and how many).
+    becomes U+FFFD; NaN and Infinity, and numbers beyond a float's range, are counted (``repairs``
+    says what and how many).
     """
     try:
         return _BODIES[response]
@@ -81,8 +83,14 @@ def lenient_json(content: bytes) -> tuple[t.Any, dict[str, int]]:
         repaired[NOT_A_NUMBER] = repaired.get(NOT_A_NUMBER, 0) + 1
         return float(constant)
 
+    def a_float(text: str) -> float:
+        number = float(text)
+        if math.isinf(number):
+            repaired[BEYOND_A_FLOAT] = repaired.get(BEYOND_A_FLOAT, 0) + 1
+        return number
+
     try:
-        body = json.loads(content, parse_constant=not_a_number)
+        body = json.loads(content, parse_constant=not_a_number, parse_float=a_float)
     except RecursionError:
         msg = "nested deeper than the tap reads"
         raise ValueError(msg) from None
@@ -93,6 +101,9 @@ def lenient_json(content: bytes) -> tuple[t.Any, dict[str, int]]:
 
 #: What the tap wrote in place of a NaN or Infinity (JSON has no such numbers; Python reads them).
 NOT_A_NUMBER = "numbers that are NaN or Infinity, which JSON does not allow: written as null"
+#: What the tap wrote in place of a number JSON allows but no float holds (Python reads it as
+#: Infinity).
+BEYOND_A_FLOAT = "numbers beyond a float's range (such as 1e400): written as null"
 
 
 def forgotten(response: requests.Response) -> requests.Response:

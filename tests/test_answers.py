@@ -14,7 +14,13 @@ import typing as t
 import pytest
 import requests
 
-from tap_datadog_costs.answers import NOT_A_NUMBER, STRICT_JSON, decode, repairs
+from tap_datadog_costs.answers import (
+    BEYOND_A_FLOAT,
+    NOT_A_NUMBER,
+    STRICT_JSON,
+    decode,
+    repairs,
+)
 from tap_datadog_costs.errors import DatadogAPIError, DatadogGaveUpError
 from tap_datadog_costs.paging import PAGES_WITHOUT_A_ROW
 from tests.support.endpoints import HISTORICAL, HOURLY
@@ -328,6 +334,11 @@ STRICT = {
 LENIENT: dict[str, tuple[bytes, t.Any, dict[str, int]]] = {
     "NaN and Infinity": (
         b"[NaN, Infinity, -Infinity, 1]", [math.nan, math.inf, -math.inf, 1], {NOT_A_NUMBER: 3}
+    ),
+    "numbers beyond a float's range": (
+        b"[1e400, -1E+999, 1.5e308, 1e-400]",
+        [math.inf, -math.inf, 1.5e308, 0.0],
+        {BEYOND_A_FLOAT: 2},
     ),
     "a lone surrogate": (
         b'{"org_name": "\\ud800bad"}',

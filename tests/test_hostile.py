@@ -60,6 +60,12 @@ def first_window_page(
     return page
 
 
+def beyond_a_float(sim: DatadogSimulator) -> bytes:
+    """The first window's page with 1e400 and -1e400 as usage: JSON, but no float holds them."""
+    page = first_window_page(values=(float("inf"), float("-inf"), 2.0))(sim)
+    return json.dumps(page).replace("Infinity", "1e400").encode()
+
+
 DEEP = b"[" * 200_000 + b"]" * 200_000
 #: 60 MB (under max_answer_mb's 64) of empty objects: 20 million dicts once parsed.
 EMPTY_OBJECTS = b'{"data":[' + b"{}," * 20_000_000 + b"{}]}"
@@ -93,6 +99,7 @@ CASES: dict[str, tuple[list[tuple[str, str, int, float, dict[str, str]]], list[t
     "server echoing the keys": ([(SUMMARY, "echo", 1, 0, {})], [], {}, 1),
     "a lone surrogate in org_name": ([], [first_window_page(org_name="\ud800bad")], {}, 0),
     "NaN and Infinity as usage": ([], [first_window_page(values=(float("nan"), float("inf"), 2.0))], {}, 0),
+    "numbers beyond a float's range as usage": ([], [beyond_a_float], {}, 0),
     "JSON nested 200,000 deep": ([], [DEEP] * 2, {}, 1),
     "60 MB of empty objects": ([], [EMPTY_OBJECTS] * 2, {}, 1),
     "fractional rate limit": ([(HOURLY, "headers", 1, 0, {"X-RateLimit-Limit": "0.5"}), (SUMMARY, "headers", 1, 0, {"X-RateLimit-Limit": "0.5"})], [], {}, 0),
@@ -102,6 +109,7 @@ CASES: dict[str, tuple[list[tuple[str, str, int, float, dict[str, str]]], list[t
 WARNED = {
     "a lone surrogate in org_name": "hourly_usage: Datadog sent 1 values of org_name holding a lone surrogate (no Unicode text): written with U+FFFD",
     "NaN and Infinity as usage": "hourly_usage: Datadog sent 2 numbers that are NaN or Infinity, which JSON does not allow: written as null",
+    "numbers beyond a float's range as usage": "hourly_usage: Datadog sent 2 numbers beyond a float's range (such as 1e400): written as null",
     "fractional rate limit": "Ignoring the X-RateLimit-Limit header of Datadog's answers: '0.5' is not a whole number of 1 or more",
     "absurd rate limits": "Ignoring the X-RateLimit-Limit header of Datadog's answers: '0' is not a whole number of 1 or more",
 }
