@@ -16,10 +16,12 @@ Bounds:
 
 A read that fails hands on its exception in its place: the reads before it are handed on
 whole first (their rows written, their bookmarks moved), and the run ends there, as it would
-one read at a time. When the consumer stops early (that failure, a signal, a failure of its
-own), every read still under way is abandoned: its thread ends at its next look at the run's
-stop (at most ``STOP_SLICE`` later), without sending another request or saying a word, and
-the consumer waits for that (``ABANDONED_WITHIN`` at most) before it goes on.
+one read at a time. The reads after it can never be handed on: they are abandoned as soon as
+it fails, and no further read starts, so no request is sent for them while the reads before it
+finish. When the consumer stops early (that failure, a signal, a failure of its own), every
+read still under way is abandoned: its thread ends at its next look at the run's stop (at
+most ``STOP_SLICE`` later), without sending another request or saying a word, and the consumer
+waits for that (``ABANDONED_WITHIN`` at most) before it goes on.
 With ``concurrency`` 1 no thread is started: each read runs in the caller's thread, when its
 turn comes, exactly as before there were reads in flight.
 """
@@ -56,9 +58,18 @@ class _Failed(t.NamedTuple):
 class _Read(t.Generic[_Result]):
     """One read under way in its worker thread, and the results it has not handed on yet."""
 
-    def __init__(self, read: Callable[[], Iterable[_Result]], stop: RunStop) -> None:
+    def __init__(
+        self,
+        read: Callable[[], Iterable[_Result]],
+        stop: RunStop,
+        number: int,
+        failed: Callable[[int], None],
+    ) -> None:
         self.read = read
         self.stop = stop
+        #: Its place in the list of reads, and what to tell if it fails (with that place).
+        self.number = number
+        self.failed = failed
         self.results: queue.Queue[t.Any] = queue.Queue(AHEAD)
         self.abandoned = threading.Event()
         self.thread = threading.Thread(target=self.run, name="datadog-read", daemon=True)
@@ -74,6 +85,7 @@ class _Read(t.Generic[_Result]):
             return  # nobody waits for this read
         except BaseException as error:  # noqa: BLE001 - handed on to the consumer's thread
             outcome = _Failed(error)
+            self.failed(self.number)
         # After a signal the consumer stops at its own next look at the stop: nobody waits.
         while not self.abandoned.is_set() and self.stop.signum is None:
             try:
@@ -111,6 +123,55 @@ class _Read(t.Generic[_Result]):
         self.abandoned.set()
 
 
+class _UnderWay(t.Generic[_Result]):
+    """The reads started and not handed on whole, in the reads' order.
+
+    Their workers tell it of a failure: the reads after the failed one end, none starts.
+    """
+
+    def __init__(self, reads: Iterable[Callable[[], Iterable[_Result]]], stop: RunStop) -> None:
+        self.pending = enumerate(reads)
+        self.stop = stop
+        self.reads: collections.deque[_Read[_Result]] = collections.deque()
+        #: Held to start a read or drop the head, and by a failed read's worker.
+        self.lock = threading.Lock()
+        self.failed = False
+
+    def start_next(self) -> None:
+        with self.lock:
+            listed = None if self.failed else next(self.pending, None)
+            if listed is not None:
+                number, read = listed
+                started = _Read(read, self.stop, number, self.abandon_after)
+                self.reads.append(started)
+                started.thread.start()
+
+    def handed_on(self) -> None:
+        """The head was handed on whole: the next read starts in its place."""
+        with self.lock:
+            self.reads.popleft()
+        self.start_next()
+
+    def abandon_after(self, number: int) -> None:
+        """Read ``number`` failed (in its worker): the reads after it can never be handed on."""
+        with self.lock:
+            self.failed = True
+            for later in self.reads:
+                if later.number > number:
+                    later.abandon()
+
+    def abandon_all(self) -> None:
+        """Every read still under way ends at its next look at the stop; wait for that."""
+        with self.lock:
+            under_way = list(self.reads)
+        for started in under_way:
+            started.abandon()
+        # Once each has ended, none sends another request.
+        deadline = time.monotonic() + ABANDONED_WITHIN
+        for started in under_way:
+            started.thread.join(max(deadline - time.monotonic(), 0))
+
+
 def in_order(
     reads: Iterable[Callable[[], Iterable[_Result]]], *, concurrency: int, stop: RunStop
 ) -> Generator[Iterator[_Result], None, None]:
@@ -123,30 +184,14 @@ def in_order(
         for read in reads:
             yield iter(read())
         return
-    pending = iter(reads)
-    under_way: collections.deque[_Read[_Result]] = collections.deque()
-
-    def start_next() -> None:
-        read = next(pending, None)
-        if read is not None:
-            started = _Read(read, stop)
-            under_way.append(started)
-            started.thread.start()
-
+    under_way = _UnderWay(reads, stop)
     try:
         for _ in range(concurrency):
-            start_next()
-        while under_way:
-            head = under_way[0]
-            results = head.taken()
+            under_way.start_next()
+        while under_way.reads:
+            results = under_way.reads[0].taken()
             yield results
             collections.deque(results, maxlen=0)  # the rest of a read not taken whole
-            under_way.popleft()
-            start_next()
+            under_way.handed_on()
     finally:
-        for started in under_way:
-            started.abandon()
-        # Each ends at its next look at the stop: once they have, none sends another request.
-        deadline = time.monotonic() + ABANDONED_WITHIN
-        for started in under_way:
-            started.thread.join(max(deadline - time.monotonic(), 0))
+        under_way.abandon_all()

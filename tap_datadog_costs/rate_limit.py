@@ -238,6 +238,7 @@ class RateLimitPacer:
         said = False
         with self._changed:
             while True:
+                self.stop.check()  # a read abandoned while it waited sends nothing
                 budget = self.budget(path)
                 now = time.monotonic()
                 if budget.reset_at and now >= budget.reset_at + RATE_LIMIT_MARGIN:
@@ -258,7 +259,6 @@ class RateLimitPacer:
                         budget.remaining -= 1
                     budget.in_flight += 1
                     return budget, (time.monotonic() - began) if said else 0.0
-                self.stop.check()
                 self._changed.wait(min(STOP_SLICE, pause))
 
     def spent(self, budget: Budget, path: str, delay: float) -> None:

@@ -17,7 +17,7 @@ import pytest
 from simulator import DatadogSimulator
 from tap_datadog_costs.errors import Interrupted
 from tap_datadog_costs.in_flight import AHEAD, in_order
-from tap_datadog_costs.stopping import RunStop
+from tap_datadog_costs.stopping import Abandoned, RunStop
 from tests.support.clock import NOW, clock_env
 from tests.support.endpoints import HOURLY, PRIMARY_KEYS
 from tests.support.logs import error_lines
@@ -158,6 +158,50 @@ def test_a_failed_read_fails_after_the_reads_before_it_and_the_rest_are_abandone
     assert wait_until(lambda: reads.under_way == 0)
     # Each abandoned read found out at its first result: it handed on no second one.
     assert [(index, result) for index, result in reads.handed if index > 2 and result] == []
+
+
+def test_a_failed_read_abandons_the_reads_after_it_at_once_and_starts_none() -> None:
+    """Reads after a failed one can never be handed on: they end at their next look at the stop,
+    while the reads before it go on, and no further read starts."""
+    stop = RunStop()
+    reads = Reads(6)
+    ended_by: dict[int, str] = {}
+
+    read_2_started = threading.Event()
+
+    def failing() -> Iterator[tuple[int, int]]:
+        assert read_2_started.wait(10)
+        msg = "read 1 failed"
+        raise ValueError(msg)
+        yield  # a generator, as reads are
+
+    def looking_at_the_stop(index: int) -> Callable[[], Iterator[tuple[int, int]]]:
+        def results() -> Iterator[tuple[int, int]]:
+            reads.started.append(index)
+            read_2_started.set()
+            try:
+                while True:  # a read between its requests, each a look at the stop
+                    stop.check()
+                    threading.Event().wait(0.01)
+            except Abandoned:
+                ended_by[index] = "abandoned"
+                raise
+            yield index, 0
+
+        return results
+
+    all_reads = [reads.read(0), failing, *(looking_at_the_stop(i) for i in range(2, 6))]
+    results = in_order(all_reads, concurrency=3, stop=stop)
+    head = next(results)  # read 0 waits for its go-ahead; reads 1 and 2 are under way
+    # Read 2 ends at its next look at the stop, while read 0 is still under way.
+    assert wait_until(lambda: ended_by == {2: "abandoned"})
+    assert reads.ended == []
+    reads.go[0].set()
+    assert list(head) == [(0, 0)]  # the read before the failed one is handed on whole
+    with pytest.raises(ValueError, match="read 1 failed"):
+        list(next(results))
+    results.close()
+    assert sorted(reads.started) == [0, 2]  # reads 3 to 5 never started
 
 
 def test_a_signal_ends_the_wait_for_a_read_with_interrupted() -> None:
