@@ -31,7 +31,7 @@ from tap_datadog_costs.errors import (
     network_failure,
     too_long_a_wait,
 )
-from tap_datadog_costs.in_flight import in_order
+from tap_datadog_costs.in_flight import going, in_order
 from tap_datadog_costs.paging import CursorPaging
 from tap_datadog_costs.progress import Progress
 from tap_datadog_costs.record_path import RecordPath
@@ -275,6 +275,7 @@ class DatadogStream(Withdrawals, Bookmarks, RecordPath, RetryPolicy, CursorPagin
                 tries = self.backoff_max_tries()
                 msg = f"{exc}; gave up after {tries} attempts (max_retries: {tries - 1})"
                 raise DatadogGaveUpError(msg) from None
+            going()  # an answer accepted: a first read's fellows start (in_flight.py)
             if shared:
                 answers[url] = response
             return response

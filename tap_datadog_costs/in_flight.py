@@ -8,6 +8,9 @@ and so writes its rows and moves its bookmark exactly as it would one read at a 
 
 Bounds:
 
+- a stream's first read goes alone until it is ``going`` (an answer of it accepted, or a request
+  of it past a budget an earlier answer announced): keys Datadog refuses cost one answer, not
+  one a read;
 - at most ``concurrency`` reads are under way at once (started and not yet handed on whole):
   so at most that many requests are in flight, and the pacer (rate_limit.py) decides when
   each is sent;
@@ -47,6 +50,21 @@ AHEAD = 4
 ABANDONED_WITHIN = 5 * STOP_SLICE
 #: The end of a read's results.
 _END = object()
+#: In the first read's thread, until it is going: what lets the other reads start.
+_FIRST = threading.local()
+
+
+def going() -> None:
+    """The read of this thread is going: an answer was accepted, or a request passed a known budget.
+
+    If it is the first read of an ``in_order``, the reads after it start now. Until then only
+    the first read is under way, so keys Datadog refuses cost one answer, not one a read. (A
+    no-op in any other thread, and one request at a time.)
+    """
+    start_the_others = getattr(_FIRST, "going", None)
+    if start_the_others is not None:
+        _FIRST.going = None
+        start_the_others()
 
 
 class _Failed(t.NamedTuple):
@@ -64,12 +82,15 @@ class _Read(t.Generic[_Result]):
         stop: RunStop,
         number: int,
         failed: Callable[[int], None],
+        first: Callable[[], None] | None,
     ) -> None:
         self.read = read
         self.stop = stop
         #: Its place in the list of reads, and what to tell if it fails (with that place).
         self.number = number
         self.failed = failed
+        #: For the first read: what lets the others start (``going``).
+        self.first = first
         self.results: queue.Queue[t.Any] = queue.Queue(AHEAD)
         self.abandoned = threading.Event()
         self.thread = threading.Thread(target=self.run, name="datadog-read", daemon=True)
@@ -77,14 +98,18 @@ class _Read(t.Generic[_Result]):
     def run(self) -> None:
         """In the worker: every result, then the end or the read's exception."""
         abandon_with(self.abandoned)
+        _FIRST.going = self.first
         try:
             for result in self.read():
+                going()
                 self.hand_on(result)
+            going()
             outcome: object = _END
         except Abandoned:
             return  # nobody waits for this read
         except BaseException as error:  # noqa: BLE001 - handed on to the consumer's thread
             outcome = _Failed(error)
+            _FIRST.going = None
             self.failed(self.number)
         # After a signal the consumer stops at its own next look at the stop: nobody waits.
         while not self.abandoned.is_set() and self.stop.signum is None:
@@ -129,22 +154,35 @@ class _UnderWay(t.Generic[_Result]):
     Their workers tell it of a failure: the reads after the failed one end, none starts.
     """
 
-    def __init__(self, reads: Iterable[Callable[[], Iterable[_Result]]], stop: RunStop) -> None:
+    def __init__(
+        self, reads: Iterable[Callable[[], Iterable[_Result]]], stop: RunStop, concurrency: int
+    ) -> None:
         self.pending = enumerate(reads)
         self.stop = stop
+        self.concurrency = concurrency
         self.reads: collections.deque[_Read[_Result]] = collections.deque()
         #: Held to start a read or drop the head, and by a failed read's worker.
         self.lock = threading.Lock()
         self.failed = False
 
-    def start_next(self) -> None:
+    def start_next(self) -> bool:
+        """Start the next read, unless ``concurrency`` are under way, one failed or none is left."""
         with self.lock:
-            listed = None if self.failed else next(self.pending, None)
-            if listed is not None:
-                number, read = listed
-                started = _Read(read, self.stop, number, self.abandon_after)
-                self.reads.append(started)
-                started.thread.start()
+            full = len(self.reads) >= self.concurrency
+            listed = None if full or self.failed else next(self.pending, None)
+            if listed is None:
+                return False
+            number, read = listed
+            first = self.start_the_others if number == 0 else None
+            started = _Read(read, self.stop, number, self.abandon_after, first)
+            self.reads.append(started)
+            started.thread.start()
+            return True
+
+    def start_the_others(self) -> None:
+        """The first read is going (in its worker): the reads after it start."""
+        while self.start_next():
+            pass
 
     def handed_on(self) -> None:
         """The head was handed on whole: the next read starts in its place."""
@@ -184,10 +222,9 @@ def in_order(
         for read in reads:
             yield iter(read())
         return
-    under_way = _UnderWay(reads, stop)
+    under_way = _UnderWay(reads, stop, concurrency)
     try:
-        for _ in range(concurrency):
-            under_way.start_next()
+        under_way.start_next()  # the others once it is going
         while under_way.reads:
             results = under_way.reads[0].taken()
             yield results

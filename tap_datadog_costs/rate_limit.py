@@ -12,6 +12,7 @@ import typing as t
 from http import HTTPStatus
 
 from tap_datadog_costs.errors import too_long_a_wait
+from tap_datadog_costs.in_flight import going
 from tap_datadog_costs.redaction import clip
 from tap_datadog_costs.stopping import STOP_SLICE, RunStop
 
@@ -258,8 +259,12 @@ class RateLimitPacer:
                     if budget.remaining:
                         budget.remaining -= 1
                     budget.in_flight += 1
-                    return budget, (time.monotonic() - began) if said else 0.0
+                    known = budget.announced
+                    break
                 self._changed.wait(min(STOP_SLICE, pause))
+        if known:  # a known budget: a first read's fellows need not wait for its answer
+            going()
+        return budget, (time.monotonic() - began) if said else 0.0
 
     def spent(self, budget: Budget, path: str, delay: float) -> None:
         """The budget is spent: one line for the wait, or the stream fails if it is too long."""

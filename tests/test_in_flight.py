@@ -16,7 +16,7 @@ import pytest
 
 from simulator import DatadogSimulator
 from tap_datadog_costs.errors import Interrupted
-from tap_datadog_costs.in_flight import AHEAD, in_order
+from tap_datadog_costs.in_flight import AHEAD, going, in_order
 from tap_datadog_costs.stopping import Abandoned, RunStop
 from tests.support.clock import NOW, clock_env
 from tests.support.endpoints import HOURLY, PRIMARY_KEYS
@@ -29,6 +29,7 @@ from tests.support.running import (
     parse_messages,
     records_of,
     run_cli,
+    selecting,
     sync,
 )
 from tests.support.seen import requests_to, statuses
@@ -42,10 +43,15 @@ END_OF_JULY = "2026-08-01T00:00:00Z"
 
 
 class Reads:
-    """Reads that each wait for a go-ahead before their results, and count what is under way."""
+    """Reads that each wait for a go-ahead before their results, and count what is under way.
 
-    def __init__(self, count: int, results: int = 1) -> None:
+    Each is going as it starts (``in_flight.going``: as if its first request passed a known
+    budget), unless listed in ``waiting``.
+    """
+
+    def __init__(self, count: int, results: int = 1, waiting: tuple[int, ...] = ()) -> None:
         self.results = results
+        self.waiting = waiting
         self.go = [threading.Event() for _ in range(count)]
         self.lock = threading.Lock()
         self.under_way = self.peak = 0
@@ -59,6 +65,8 @@ class Reads:
                 self.started.append(index)
                 self.under_way += 1
                 self.peak = max(self.peak, self.under_way)
+            if index not in self.waiting:
+                going()
             try:
                 assert self.go[index].wait(10)
                 for result in range(self.results):
@@ -158,6 +166,24 @@ def test_a_failed_read_fails_after_the_reads_before_it_and_the_rest_are_abandone
     assert wait_until(lambda: reads.under_way == 0)
     # Each abandoned read found out at its first result: it handed on no second one.
     assert [(index, result) for index, result in reads.handed if index > 2 and result] == []
+
+
+def test_only_the_first_read_is_under_way_until_it_is_going() -> None:
+    """Until the first read's first answer is accepted (or a request of it passes a budget an
+    earlier answer announced), it is alone: keys Datadog refuses cost one answer."""
+    reads = Reads(4, waiting=(0,))
+    results = in_order(reads.all(), concurrency=3, stop=RunStop())
+    head = next(results)
+    assert wait_until(lambda: reads.started == [0])
+    assert not wait_until(lambda: len(reads.started) > 1, seconds=0.3)
+    reads.go[0].set()  # its result: it is going, and reads 1 and 2 start
+    assert list(head) == [(0, 0)]
+    assert wait_until(lambda: len(reads.started) == 3)
+    assert sorted(reads.started) == [0, 1, 2]
+    for event in reads.go:
+        event.set()
+    assert taken(results) == [(1, 0), (2, 0), (3, 0)]
+    assert reads.peak <= 3
 
 
 def test_a_failed_read_abandons_the_reads_after_it_at_once_and_starts_none() -> None:
@@ -360,3 +386,19 @@ def test_every_window_in_flight_failing_at_once_is_still_one_error_line(tmp_path
     assert 5 <= len(asked) <= 8  # window 1 twice, the others once at least: none after the end
     assert peak > 1
     assert records_of(parse_messages(failed.stdout), "hourly_usage") == []
+
+
+def test_keys_datadog_refuses_cost_one_answer_with_requests_in_flight(
+    api: DatadogSimulator, tmp_path: Path
+) -> None:
+    """Hourly usage alone, 20 windows, 8 in flight: the first window's 403 (which announces the
+    rate limit, as every answer does) ends the run before any other window sends a request."""
+    config = recent_config(api, days=20, keys=("0" * 32, "1" * 40), max_concurrency=8)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(selecting(config, ("hourly_usage",))))
+    result = run_cli("--catalog", str(catalog), config=config, tmp_path=tmp_path)
+
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert f"Datadog answered 403 to GET {HOURLY}: " in line
+    assert statuses(api, HOURLY) == [403]
