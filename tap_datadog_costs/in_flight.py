@@ -109,7 +109,6 @@ class _Read(t.Generic[_Result]):
             return  # nobody waits for this read
         except BaseException as error:  # noqa: BLE001 - handed on to the consumer's thread
             outcome = _Failed(error)
-            _FIRST.going = None
             self.failed(self.number)
         # After a signal the consumer stops at its own next look at the stop: nobody waits.
         while not self.abandoned.is_set() and self.stop.signum is None:
